@@ -1,0 +1,75 @@
+# graphcomm: build, test and demo.  `make LUA=luajit` (or lua5.1, lua5.3) picks the Lua.
+LUA        ?= lua5.4
+PKG_LUA    := $(if $(filter luajit,$(LUA)),luajit,$(LUA))
+LUA_INCDIR ?= $(patsubst -I%,%,$(firstword $(shell pkg-config --cflags-only-I $(PKG_LUA) 2>/dev/null)))
+CC         ?= cc
+CFLAGS     ?= -O2 -g
+WARN       := -std=c99 -Wall -Wextra -Werror -Wshadow -Wmissing-prototypes \
+              -Wdeclaration-after-statement -Wno-unused-parameter
+CURL_CFLAGS := $(shell pkg-config --cflags libcurl 2>/dev/null)
+CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+LIBFLAG    ?= -shared
+SANITIZE   ?=
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+LUA_VER    := $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
+LUA_LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VER)
+LUA_SHAREDIR ?= $(PREFIX)/share/lua/$(LUA_VER)
+BUSTED     ?= /usr/bin/busted
+
+BUILD  := build/$(LUA)$(if $(SANITIZE),-san)
+SRCS   := $(wildcard csrc/*.c)
+OBJS   := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(SRCS))
+MODULE := $(BUILD)/graphcomm/core.so
+ALL_CFLAGS := $(WARN) $(CFLAGS) $(SANITIZE) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
+              -I$(LUA_INCDIR) $(CURL_CFLAGS)
+
+.PHONY: all deps check check-lua check-asan check-valgrind demo bench fuzz install clean
+all: $(MODULE)
+
+$(MODULE): $(OBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(LIBFLAG) $(SANITIZE) -o $@ $(OBJS) $(CURL_LIBS) -lcrypto
+
+$(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+deps:
+	@scripts/deps check
+
+# One Lua's specs against the in-tree build (the spec helpers start the emulator).
+check-lua: $(MODULE)
+	GRAPHCOMM_BUILD=$(BUILD) $(LUA) $(BUSTED) --lua=$(LUA) -o utfTerminal spec
+
+check: deps
+	@scripts/check
+
+check-asan:
+	@scripts/check asan
+
+check-valgrind:
+	@scripts/check valgrind
+
+demo:
+	@scripts/deps demo
+	@$(MAKE) --no-print-directory all
+	@scripts/demo
+
+bench:
+	@scripts/deps bench
+	@$(MAKE) --no-print-directory all
+	@scripts/bench
+
+fuzz:
+	@scripts/fuzz $${FUZZ_SECONDS:-60}
+
+install: $(MODULE)
+	install -d $(DESTDIR)$(LUA_LIBDIR)/graphcomm $(DESTDIR)$(LUA_SHAREDIR)/graphcomm $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 $(MODULE) $(DESTDIR)$(LUA_LIBDIR)/graphcomm/core.so
+	install -m 0644 lua/graphcomm.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm.lua
+	install -m 0644 lua/graphcomm/*.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/
+	install -m 0755 bin/graphcomm $(DESTDIR)$(PREFIX)/bin/graphcomm
+
+clean:
+	rm -rf build

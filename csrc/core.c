@@ -1,0 +1,29 @@
+/* core.c: luaopen_graphcomm_core, the module's only exported symbol.
+ * Every concern registers itself here with one line. */
+#include <curl/curl.h>
+#include "core.h"
+
+/* One line a concern: each function lives in its own file. */
+#define GC_OPENERS(X)
+
+#define GC_DECLARE(fn) void fn(lua_State *L);
+GC_OPENERS(GC_DECLARE)
+
+GC_API int luaopen_graphcomm_core(lua_State *L);
+
+int luaopen_graphcomm_core(lua_State *L)
+{
+    static int curl_ready = 0;
+    /* curl_global_init is not thread-safe on old libcurls: once, at first load. */
+    if (!curl_ready) {
+        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+            return luaL_error(L, "graphcomm: curl_global_init failed");
+        curl_ready = 1;
+    }
+    lua_newtable(L);
+    lua_pushliteral(L, GRAPHCOMM_VERSION);
+    lua_setfield(L, -2, "version");
+#define GC_CALL(fn) fn(L);
+    GC_OPENERS(GC_CALL)
+    return 1;
+}
