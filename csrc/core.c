@@ -4,7 +4,9 @@
 #include "core.h"
 
 /* One line a concern: each function lives in its own file. */
-#define GC_OPENERS(X)
+#define GC_OPENERS(X) \
+    X(gc_open_jwt) \
+
 
 #define GC_DECLARE(fn) void fn(lua_State *L);
 GC_OPENERS(GC_DECLARE)
