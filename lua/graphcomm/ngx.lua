@@ -1,0 +1,174 @@
+-- graphcomm.ngx: the transport for nginx request handlers (connect{ transport = "ngx" }).
+--
+-- It is the libcurl transport itself, run in nginx's thread pool through
+-- ngx.run_worker_thread: the worker's event loop goes on serving while a
+-- thread waits for Graph, and the bytes move exactly as they do outside nginx
+-- (TLS verification and ca_file, proxy, HTTP/2, per-request timeouts, the
+-- response cap, kept-alive connections).  It only moves bytes: validation,
+-- headers, retries, redirects, credentials and error mapping stay in the
+-- client above, once.  sleep is ngx.sleep, now is ngx.now: waits yield.
+--
+-- new(opts) -> transport { send(req), sleep(s), now() }
+--   opts: what core.http takes (ca_file, proxy, http_version, timeout,
+--   connect_timeout, max_body, verbose), plus
+--     thread_pool          the nginx `thread_pool` to use (default "graphcomm")
+--     thread_vm_pool_size  tasks in flight per worker at most (default 100,
+--                          nginx's lua_worker_thread_vm_pool_size default);
+--                          more wait, without blocking, for a free one.
+-- Where ngx.run_worker_thread cannot run (init_worker, timers on this
+-- lua-nginx-module, log/filter phases) or outside nginx (CLI, busted), send
+-- uses the libcurl transport directly: it blocks there, as it does anywhere.
+--
+-- thread_send(key, opts, req) runs in the worker thread's own Lua VM (no ngx
+-- API there): one libcurl handle per option set, kept in that VM and reused.
+
+local M = {}
+
+local type, pairs, ipairs, tostring, error = type, pairs, ipairs, tostring, error
+local concat, sort = table.concat, table.sort
+
+local DEFAULT_POOL = "graphcomm"
+local DEFAULT_IN_FLIGHT = 100
+local MODULE = ... or "graphcomm.ngx"   -- the thread VM requires it by this name
+
+-- ---------------------------------------------------------------- helpers
+
+-- Only plain values cross into the thread's VM (run_worker_thread copies
+-- strings, numbers, booleans and tables; functions and userdata cannot go).
+local function plain_options(opts)
+  local out, keys = {}, {}
+  for k, v in pairs(opts) do
+    local t = type(v)
+    if type(k) == "string" and (t == "string" or t == "number" or t == "boolean")
+        and k ~= "thread_pool" and k ~= "thread_vm_pool_size" then
+      out[k] = v
+      keys[#keys + 1] = k
+    end
+  end
+  sort(keys)
+  local parts = {}
+  for i, k in ipairs(keys) do parts[i] = k .. "=" .. tostring(out[k]) end
+  return out, concat(parts, "\0")
+end
+
+-- The fields a transport error carries (DESIGN.md section 3): an error
+-- object loses its metatable, or cannot cross at all when it is a userdata.
+local ERROR_FIELDS = { "kind", "code", "message", "curl_code", "status", "retry_after" }
+
+local function plain_error(err)
+  if type(err) ~= "table" and type(err) ~= "userdata" then
+    return { kind = "transport", message = tostring(err) }
+  end
+  local t = {}
+  for _, k in ipairs(ERROR_FIELDS) do t[k] = err[k] end
+  t.kind = t.kind or "transport"
+  t.message = t.message or tostring(err)
+  return t
+end
+
+-- ---------------------------------------------------------------- the worker thread's side
+
+local handles = {}
+
+function M.thread_send(key, opts, req)
+  local h = handles[key]
+  if not h then
+    h = require("graphcomm.core").http(opts)
+    handles[key] = h
+  end
+  local resp, err = h:send(req)
+  if resp then return resp end
+  return nil, plain_error(err)
+end
+
+-- ---------------------------------------------------------------- the event loop's side
+
+-- Phases where run_worker_thread and ngx.sleep may yield (lua-nginx-module 0.10.23).
+local THREAD_PHASES = { rewrite = true, server_rewrite = true, access = true, content = true }
+local SLEEP_PHASES = { rewrite = true, server_rewrite = true, access = true, content = true,
+                       timer = true, ssl_cert = true, ssl_session_fetch = true }
+
+local function in_nginx()
+  local ngx = rawget(_G, "ngx")
+  return type(ngx) == "table" and type(ngx.get_phase) == "function" and ngx or nil
+end
+
+-- One semaphore per worker process: the thread VM pool is per process too.
+local slots
+
+local function slot_semaphore(ngx, size)
+  if not slots then
+    slots = require("ngx.semaphore").new(size)
+  end
+  return slots
+end
+
+local function transport_error(code, message)
+  local errors = require "graphcomm.errors"
+  return errors.transport(code, message)
+end
+
+local function threaded_send(ngx, pool, key, copts, req, size)
+  local sema = slot_semaphore(ngx, size)
+  local ok, werr = sema:wait(req.timeout or 100)
+  if not ok then
+    return nil, transport_error("busy", "no free nginx worker-thread slot: " .. tostring(werr))
+  end
+  local done, resp, err = ngx.run_worker_thread(pool, MODULE, "thread_send", key, copts, req)
+  sema:post(1)
+  if not done then
+    local msg = tostring(resp)
+    if msg == "thread_pool not found" then
+      msg = msg .. " (nginx.conf needs `thread_pool " .. pool .. " threads=32;` in its main context)"
+    end
+    return nil, transport_error("thread", "ngx.run_worker_thread: " .. msg)
+  end
+  if resp then return resp end
+  return nil, require("graphcomm.core").error(plain_error(err))
+end
+
+local function direct_transport(core, http)
+  return {
+    send = function(req) return http:send(req) end,
+    sleep = core.sleep,
+    now = core.now,
+  }
+end
+
+function M.new(opts)
+  opts = opts or {}
+  local core = require "graphcomm.core"
+  local http = core.http(opts)   -- checks the options as the libcurl transport does
+  local ngx = in_nginx()
+  if not ngx then return direct_transport(core, http) end
+  local pool = opts.thread_pool or DEFAULT_POOL
+  local size = opts.thread_vm_pool_size or DEFAULT_IN_FLIGHT
+  if type(pool) ~= "string" then error("graphcomm.ngx: thread_pool must be a string", 2) end
+  if type(size) ~= "number" or size < 1 then
+    error("graphcomm.ngx: thread_vm_pool_size must be a positive number", 2)
+  end
+  local copts, key = plain_options(opts)
+  local threads = type(ngx.run_worker_thread) == "function"
+  if not threads then
+    ngx.log(ngx.WARN, "graphcomm: this nginx has no ngx.run_worker_thread (built without",
+      " --with-threads?): the ngx transport blocks the worker")
+  end
+  local t = {}
+  function t.send(req)
+    if threads and THREAD_PHASES[ngx.get_phase()] then
+      return threaded_send(ngx, pool, key, copts, req, size)
+    end
+    return http:send(req)
+  end
+  function t.sleep(s)
+    if SLEEP_PHASES[ngx.get_phase()] then return ngx.sleep(s) end
+    return core.sleep(s)
+  end
+  function t.now()
+    ngx.update_time()
+    return ngx.now()
+  end
+  return t
+end
+
+return M
