@@ -1,0 +1,449 @@
+-- graphcomm.cli: the `graphcomm` command (bin/graphcomm calls run).
+--
+-- run(argv, io_env) -> exit code. argv is the command's arguments (arg[1..n]);
+-- io_env = { stdout, stderr, stdin, getenv, bindir } (defaults: the process's
+-- own; bindir, the folder holding the script, lets `emulator` find the
+-- project's emulator). Exit codes: 0 success, 1 Graph or the network refused,
+-- 2 bad usage or invalid input.
+local json = require "graphcomm.json"
+
+local type, ipairs, pairs, tostring, tonumber = type, ipairs, pairs, tostring, tonumber
+local concat, sort = table.concat, table.sort
+
+local M = {}
+
+local OK, REFUSED, USAGE = 0, 1, 2
+
+local ENVIRONMENT = [[
+Credentials and target come from the environment: GRAPHCOMM_BASE_URL, GRAPHCOMM_TOKEN,
+GRAPHCOMM_CA_FILE, or AZURE_TENANT_ID + AZURE_CLIENT_ID + AZURE_CLIENT_SECRET
+(or AZURE_CLIENT_CERTIFICATE_PATH) and AZURE_AUTHORITY_HOST.
+Exit status: 0 success, 1 Graph or the network refused, 2 bad usage or invalid input.
+]]
+
+local MAIN_HELP = [[
+usage: graphcomm <command> [options]
+
+Update Microsoft Graph call-record sessions, read call records, run the local emulator.
+
+commands:
+  update CRID SID (--body FILE.json | --set path=value ...) [--what-if]
+                                        update one session (PATCH)
+  apply FIXES.jsonl [--concurrency N] [--batch] [--journal FILE]
+                                        apply many fixes, one JSON object a line
+  get CRID [SID] [--select LIST] [--expand LIST]
+                                        print a call record or one session as JSON
+  emulator [--port N] [--tls] [--read-only]
+                                        run the local Graph emulator until Ctrl-C
+
+`graphcomm <command> --help` tells more; `graphcomm --version` prints the version.
+]] .. ENVIRONMENT
+
+-- ---------------------------------------------------------------------------
+-- Plumbing
+-- ---------------------------------------------------------------------------
+
+local function say(stream, ...)
+  stream:write(...)
+  stream:write("\n")
+end
+
+local function usage_error(env, command, message)
+  say(env.stderr, "graphcomm", command and (" " .. command) or "", ": ", message)
+  say(env.stderr, "Try `graphcomm ", command and (command .. " ") or "", "--help`.")
+  return USAGE
+end
+
+-- Parses argv[first..] against option kinds ("flag", "value", "list"); both
+-- `--name value` and `--name=value` work; `--` ends the options.
+local function parse(argv, first, kinds)
+  local opts, args, i = {}, {}, first
+  while i <= #argv do
+    local a = argv[i]
+    if a == "--" then
+      for j = i + 1, #argv do args[#args + 1] = argv[j] end
+      break
+    end
+    if a:sub(1, 1) == "-" and a ~= "-" then
+      local name, inline = a:match("^(%-%-?[^=]+)=(.*)$")
+      name = name or a
+      local kind = kinds[name]
+      if not kind then return nil, "unknown option " .. name end
+      if kind == "flag" then
+        if inline then return nil, name .. " takes no value" end
+        opts[name] = true
+      else
+        local v = inline
+        if v == nil then
+          i = i + 1
+          v = argv[i]
+          if v == nil then return nil, name .. " needs a value" end
+        end
+        if kind == "list" then
+          opts[name] = opts[name] or {}
+          opts[name][#opts[name] + 1] = v
+        else
+          opts[name] = v
+        end
+      end
+    else
+      args[#args + 1] = a
+    end
+    i = i + 1
+  end
+  return opts, args
+end
+
+-- One line per problem: the validator's path, its message (with its hint).
+local function report(env, err)
+  if type(err) == "table" or type(err) == "userdata" then
+    if err.kind == "validation" and err.errors then
+      say(env.stderr, "graphcomm: invalid session body:")
+      for _, e in ipairs(err.errors) do
+        local path = (e.path and e.path ~= "") and e.path or "(body)"
+        say(env.stderr, "  ", path, ": ", tostring(e.message), e.hint and (" (did you mean " .. tostring(e.hint) .. "?)") or "")
+      end
+      return USAGE
+    end
+    say(env.stderr, "graphcomm: ", tostring(err))
+    return err.kind == "validation" and USAGE or REFUSED
+  end
+  say(env.stderr, "graphcomm: ", tostring(err))
+  return REFUSED
+end
+
+local function connect(env)
+  local graphcomm = require "graphcomm"
+  local client, err = graphcomm.connect({})
+  if not client then
+    say(env.stderr, "graphcomm: cannot connect: ", tostring(err))
+    return nil, (type(err) == "table" or type(err) == "userdata") and err.kind == "auth" and REFUSED or USAGE
+  end
+  return client
+end
+
+local function read_file(env, path)
+  local f, err
+  if path == "-" then f = env.stdin else f, err = io.open(path, "rb") end
+  if not f then return nil, err end
+  local text = f:read("*a")
+  if f ~= env.stdin then f:close() end
+  return text
+end
+
+-- ---------------------------------------------------------------------------
+-- update
+-- ---------------------------------------------------------------------------
+
+local UPDATE_HELP = [[
+usage: graphcomm update CRID SID (--body FILE.json | --set path=value ...) [--what-if]
+
+Updates session SID of call record CRID (PATCH .../callRecords/CRID/sessions/SID).
+The body is validated against the call-records schema before anything is sent.
+
+  --body FILE.json   the body, a JSON object (`-` reads standard input); OData
+                     annotations such as @odata.context (from `graphcomm get`) are dropped
+  --set path=value   one property; repeat for more. path is dot-separated
+                     (failureInfo.reason); value is JSON when it parses as JSON, else a
+                     string; for an array property a comma-separated list works too, and a
+                     single value is a one-item list (--set modalities=audio,video)
+  --what-if          print the request (token redacted) and send nothing
+
+examples:
+  graphcomm update $CRID $SID --set endDateTime=2024-05-01T10:30:00Z --what-if
+  graphcomm update $CRID $SID --set modalities=audio,video --set failureInfo.reason=timeout
+  graphcomm update $CRID $SID --body fix.json
+]] .. ENVIRONMENT
+
+-- "caller.userAgent.@odata.type" -> { "caller", "userAgent", "@odata.type" }
+local function split_path(path)
+  local parts = {}
+  for seg in (path .. "."):gmatch("([^.]*)%.") do
+    local last = parts[#parts]
+    if last and last:sub(1, 1) == "@" and not last:find(".", 1, true) then
+      parts[#parts] = last .. "." .. seg
+    else
+      if seg == "" then return nil end
+      parts[#parts + 1] = seg
+    end
+  end
+  return parts
+end
+
+local function put(t, parts, value)
+  for i = 1, #parts - 1 do
+    local child = t[parts[i]]
+    if child == nil then
+      child = {}
+      t[parts[i]] = child
+    elseif type(child) ~= "table" then
+      return nil, concat(parts, ".", 1, i) .. " is already set to a value"
+    end
+    t = child
+  end
+  t[parts[#parts]] = value
+  return true
+end
+
+local function trial(parts, value)
+  local t = {}
+  put(t, parts, value)
+  return require("graphcomm.core").normalize(t)
+end
+
+local function comma_list(raw)
+  local list = {}
+  for item in (raw .. ","):gmatch("([^,]*),") do list[#list + 1] = item end
+  return list
+end
+
+-- The value a --set means: the first reading the schema accepts at that path
+-- (JSON, the plain string, a comma-separated list); when none is accepted, the
+-- list if the property is an array (its errors then name the items), else the first.
+local function set_value(parts, raw)
+  local list = comma_list(raw)
+  local readings = {}
+  local decoded = json.decode(raw)
+  if decoded ~= nil then readings[#readings + 1] = decoded end
+  readings[#readings + 1] = raw
+  readings[#readings + 1] = list
+  for _, v in ipairs(readings) do
+    if trial(parts, v) then return v end
+  end
+  local _, err = trial(parts, list)
+  local items = err and err.errors and #err.errors > 0
+  for _, e in ipairs(items and err.errors or {}) do
+    if not tostring(e.path):find("%[%d+%]$") then items = false end
+  end
+  return items and list or readings[1]
+end
+
+local function update_body(env, opts)
+  if opts["--body"] and opts["--set"] then return nil, "use --body or --set, not both" end
+  if opts["--body"] then
+    local text, err = read_file(env, opts["--body"])
+    if not text then return nil, "cannot read " .. opts["--body"] .. ": " .. tostring(err) end
+    local body, jerr = json.decode(text)
+    if body == nil then return nil, opts["--body"] .. ": invalid JSON: " .. tostring(jerr) end
+    if type(body) ~= "table" or body[1] ~= nil then return nil, opts["--body"] .. ": a JSON object is expected" end
+    return require("graphcomm.diff").strip_annotations(body)
+  end
+  if not opts["--set"] then return nil, "nothing to update: give --body FILE.json or --set path=value" end
+  local body = {}
+  for _, assignment in ipairs(opts["--set"]) do
+    local path, raw = assignment:match("^([^=]+)=(.*)$")
+    local parts = path and split_path(path)
+    if not parts then return nil, "--set " .. assignment .. ": expected path=value" end
+    local ok, err = put(body, parts, set_value(parts, raw))
+    if not ok then return nil, "--set " .. assignment .. ": " .. err end
+  end
+  return body
+end
+
+local function sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  sort(keys)
+  return keys
+end
+
+local function print_request(env, req)
+  say(env.stdout, "What if: ", req.method, " ", req.url)
+  for _, name in ipairs(sorted_keys(req.headers or {})) do
+    say(env.stdout, name, ": ", req.headers[name])
+  end
+  say(env.stdout, "")
+  say(env.stdout, req.body or "")
+end
+
+local function update(env, opts, args)
+  if #args ~= 2 then return usage_error(env, "update", "expected CRID and SID") end
+  local body, why = update_body(env, opts)
+  if not body then return usage_error(env, "update", why) end
+  local graphcomm = require "graphcomm"
+  local session, verr = graphcomm.session(body)
+  if not session then return report(env, verr) end
+  local client, code = connect(env)
+  if not client then return code end
+  local ok, resp = client:update_session(args[1], args[2], session, { what_if = opts["--what-if"] or nil })
+  client:close()
+  if not ok then return report(env, resp) end
+  if opts["--what-if"] then
+    print_request(env, ok)
+  else
+    say(env.stdout, "Updated session ", args[2], " of call record ", args[1],
+        type(resp) == "table" and resp.request_id and (" (request-id " .. resp.request_id .. ")") or "")
+  end
+  return OK
+end
+
+-- ---------------------------------------------------------------------------
+-- get
+-- ---------------------------------------------------------------------------
+
+local GET_HELP = [[
+usage: graphcomm get CRID [SID] [--select LIST] [--expand LIST]
+
+Prints call record CRID, or its session SID, as indented JSON with sorted keys.
+With --expand sessions (or sessions($expand=segments)) every session is fetched,
+following the nested paging (sessions@odata.nextLink) until the record is whole.
+
+  --select LIST   properties to return ($select), e.g. id,modalities,startDateTime
+  --expand LIST   navigation properties to include ($expand), e.g. segments
+
+examples:
+  graphcomm get $CRID --expand 'sessions($expand=segments)'
+  graphcomm get $CRID $SID --select id,startDateTime,endDateTime
+]] .. ENVIRONMENT
+
+local function get(env, opts, args)
+  if #args < 1 or #args > 2 then return usage_error(env, "get", "expected CRID [SID]") end
+  local client, code = connect(env)
+  if not client then return code end
+  local query = { select = opts["--select"], expand = opts["--expand"] }
+  local value, err
+  if args[2] then
+    value, err = client:get_session(args[1], args[2], query)
+  else
+    value, err = client:get_call_record(args[1], query)
+  end
+  client:close()
+  if value == nil then return report(env, err) end
+  say(env.stdout, json.pretty(value))
+  return OK
+end
+
+-- ---------------------------------------------------------------------------
+-- emulator
+-- ---------------------------------------------------------------------------
+
+local EMULATOR_HELP = [[
+usage: graphcomm emulator [--port N] [--tls] [--read-only]
+
+Runs the project's Graph emulator (nginx + Lua on 127.0.0.1) in the foreground:
+prints the shell assignments that point graphcomm at it (GRAPHCOMM_BASE_URL,
+GRAPHCOMM_TOKEN, and with --tls GRAPHCOMM_CA_FILE), then waits; Ctrl-C (or
+SIGTERM) stops it and leaves no process behind.
+
+  --port N      listen on port N (default: a free port)
+  --tls         serve https with a self-signed CA (GRAPHCOMM_CA_FILE names it)
+  --read-only   answer PATCH as the real service is expected to (405)
+
+The emulator is looked for beside the command: emulator/ in the checkout that
+holds bin/graphcomm (or in the LuaRocks tree), else ../share/graphcomm/emulator.
+]]
+
+local function shell_quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- Starts, waits for INT/TERM/HUP (or for the graphcomm process to go away), stops.
+local FOREGROUND = [[
+start=$1 stop=$2; shift 2
+out=$("$start" "$@") || exit 1
+printf '%s\n' "$out"
+eval "$out"
+export GRAPHCOMM_BASE_URL GRAPHCOMM_TOKEN GRAPHCOMM_CA_FILE GRAPHCOMM_EMULATOR_DIR
+nap=
+finish() { [ -n "$nap" ] && kill "$nap" 2>/dev/null; "$stop" >&2; exit 0; }
+trap finish INT TERM HUP
+echo "graphcomm: emulator running at $GRAPHCOMM_BASE_URL; Ctrl-C stops it" >&2
+parent=$PPID
+while [ "$(cut -d' ' -f4 /proc/$$/stat)" = "$parent" ]; do
+  sleep 1 & nap=$!
+  wait "$nap"
+done
+finish
+]]
+
+local function find_emulator(bindir)
+  local here = bindir or "."
+  for _, dir in ipairs({ here .. "/../emulator", here .. "/../share/graphcomm/emulator" }) do
+    local f = io.open(dir .. "/start", "r")
+    if f then
+      f:close()
+      return dir
+    end
+  end
+  return nil, here
+end
+
+local function exit_status(a, b, c)
+  if type(a) == "number" then return a >= 256 and math.floor(a / 256) or a end  -- Lua 5.1, LuaJIT
+  if b == "exit" then return c end
+  return REFUSED
+end
+
+local function emulator(env, opts, args)
+  if #args > 0 then return usage_error(env, "emulator", "unexpected argument " .. args[1]) end
+  local port = opts["--port"]
+  if port and not (port:match("^%d+$") and tonumber(port) >= 1 and tonumber(port) <= 65535) then
+    return usage_error(env, "emulator", "--port expects a number from 1 to 65535")
+  end
+  local dir, looked = find_emulator(env.bindir)
+  if not dir then
+    say(env.stderr, "graphcomm emulator: no emulator/ found beside ", looked)
+    return USAGE
+  end
+  local cmd = { "sh", "-c", shell_quote(FOREGROUND), "graphcomm-emulator",
+                shell_quote(dir .. "/start"), shell_quote(dir .. "/stop") }
+  if port then cmd[#cmd + 1] = "--port " .. port end
+  if opts["--tls"] then cmd[#cmd + 1] = "--tls" end
+  if opts["--read-only"] then cmd[#cmd + 1] = "--read-only" end
+  env.stdout:flush()
+  return exit_status(os.execute(concat(cmd, " ")))
+end
+
+-- ---------------------------------------------------------------------------
+-- Dispatch
+-- ---------------------------------------------------------------------------
+
+local COMMANDS = {
+  update = { help = UPDATE_HELP, run = update,
+             options = { ["--body"] = "value", ["--set"] = "list", ["--what-if"] = "flag" } },
+  get = { help = GET_HELP, run = get, options = { ["--select"] = "value", ["--expand"] = "value" } },
+  emulator = { help = EMULATOR_HELP, run = emulator,
+               options = { ["--port"] = "value", ["--tls"] = "flag", ["--read-only"] = "flag" } },
+}
+
+local function defaults(io_env)
+  io_env = io_env or {}
+  return {
+    stdout = io_env.stdout or io.stdout, stderr = io_env.stderr or io.stderr,
+    stdin = io_env.stdin or io.stdin, getenv = io_env.getenv or os.getenv,
+    bindir = io_env.bindir,
+  }
+end
+
+local function sub_argv(argv)
+  local rest = {}
+  for i = 2, #argv do rest[#rest + 1] = argv[i] end
+  return rest
+end
+
+function M.run(argv, io_env)
+  local env = defaults(io_env)
+  local name = argv[1]
+  if name == nil or name == "--help" or name == "-h" or name == "help" then
+    env[name == nil and "stderr" or "stdout"]:write(MAIN_HELP)
+    return name == nil and USAGE or OK
+  end
+  if name == "--version" then
+    say(env.stdout, "graphcomm ", require("graphcomm.core").version)
+    return OK
+  end
+  if name == "apply" then return require("graphcomm.apply").run(sub_argv(argv), io_env) end
+  local command = COMMANDS[name]
+  if not command then return usage_error(env, nil, "unknown command " .. tostring(name)) end
+  local kinds = { ["--help"] = "flag", ["-h"] = "flag" }
+  for k, v in pairs(command.options) do kinds[k] = v end
+  local opts, args = parse(argv, 2, kinds)
+  if not opts then return usage_error(env, name, args) end
+  if opts["--help"] or opts["-h"] then
+    env.stdout:write(command.help)
+    return OK
+  end
+  return command.run(env, opts, args)
+end
+
+return M
