@@ -29,7 +29,7 @@ all: $(MODULE)
 
 $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(LIBFLAG) $(SANITIZE) -o $@ $(OBJS) $(CURL_LIBS) -lcrypto
+	$(CC) $(LIBFLAG) $(SANITIZE) -o $@ $(OBJS) $(CURL_LIBS) -lcrypto -lz
 
 $(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
 	@mkdir -p $(dir $@)

@@ -1,0 +1,347 @@
+-- graphcomm.request: the only place that knows Graph's URL shapes and headers.
+--
+--   request.prepare(cfg) -> cfg | nil, err      checks base URL and constant headers once,
+--                                               caches the URL prefix and header lines
+--   request.build(cfg, spec, authorization) -> req | nil, err
+--   request.session_path(crid, sid) -> "/communications/callRecords/{crid}/sessions/{sid}" | nil, err
+--   request.check_url(url) -> scheme, host, port | nil, err   (https, or http to loopback)
+--   request.same_origin(a, b), request.header_map(req), request.encode_id(s), request.query(q)
+--
+-- spec = { method, path = "/communications/..." | url = absolute, query = {...},
+--          body = json string | nil, headers = { [name] = value }, client_request_id }
+-- req  = { method, url, headers = { "Name: value", ... }, body, timeout, connect_timeout,
+--          client_request_id }                     (the transport interface, HACKING.md)
+
+local type, pairs, ipairs, tostring, tonumber, next, rawget =
+      type, pairs, ipairs, tostring, tonumber, next, rawget
+local string_find, string_format, string_gsub, string_lower, string_match, string_byte,
+      string_sub = string.find, string.format, string.gsub, string.lower, string.match,
+      string.byte, string.sub
+local table_sort, table_concat = table.sort, table.concat
+
+local core = require "graphcomm.core"
+local errors = require "graphcomm.errors"
+local uuid4 = core.uuid4
+
+local M = {}
+
+local SDK_NAME = "graphcomm-lua"
+local VERSION = core.version
+
+------------------------------------------------------------------------------
+-- URLs
+------------------------------------------------------------------------------
+
+local function pct(c) return string_format("%%%02X", string_byte(c)) end
+
+-- RFC 3986 unreserved characters stay; everything else is percent-encoded.
+local function encode_id(s)
+  if not string_find(s, "[^%w%-%._~]") then return s end
+  return (string_gsub(s, "[^%w%-%._~]", pct))
+end
+M.encode_id = encode_id
+
+local function check_id(v, what)
+  if type(v) == "number" then v = tostring(v) end
+  if type(v) ~= "string" then
+    return nil, errors.validation(what .. " must be a string, got " .. type(v),
+      { errors = { { path = what, message = "must be a string" } } })
+  end
+  if v == "" then
+    return nil, errors.validation(what .. " is empty",
+      { errors = { { path = what, message = "must not be empty" } } })
+  end
+  return v
+end
+
+function M.session_path(crid, sid)
+  local c, err = check_id(crid, "CallRecordId")
+  if not c then return nil, err end
+  local s
+  s, err = check_id(sid, "SessionId")
+  if not s then return nil, err end
+  return "/communications/callRecords/" .. encode_id(c) .. "/sessions/" .. encode_id(s)
+end
+
+local DEFAULT_PORT = { http = 80, https = 443 }
+
+-- scheme, host (lower case, no brackets), port (number) of an absolute URL.
+local function parse_url(url)
+  local scheme, authority = string_match(url, "^(%a[%w+.-]*)://([^/?#]*)")
+  if not scheme then return nil end
+  scheme = string_lower(scheme)
+  if string_find(authority, "@", 1, true) then return nil end   -- no userinfo in URLs
+  local host, port = string_match(authority, "^%[([^%]]+)%]:?(%d*)$")
+  if not host then host, port = string_match(authority, "^([^:]+):?(%d*)$") end
+  if not host then return nil end
+  port = tonumber(port) or DEFAULT_PORT[scheme]
+  return scheme, string_lower(host), port
+end
+M.parse_url = parse_url
+
+local function is_loopback(host)
+  return host == "localhost" or host == "::1" or string_find(host, "^127%.%d+%.%d+%.%d+$") ~= nil
+end
+M.is_loopback = is_loopback
+
+-- https anywhere; plain http only to a loopback host (DESIGN.md section 8).
+function M.check_url(url)
+  local scheme, host, port = parse_url(url)
+  if not scheme or not port then
+    return nil, errors.validation("not an absolute http(s) URL: " .. tostring(url))
+  end
+  if scheme == "http" and not is_loopback(host) then
+    return nil, errors.validation("plain http is refused for " .. host
+      .. " (https required; http only to loopback)")
+  end
+  if scheme ~= "http" and scheme ~= "https" then
+    return nil, errors.validation("unsupported URL scheme: " .. scheme)
+  end
+  return scheme, host, port
+end
+
+function M.same_origin(a, b)
+  local s1, h1, p1 = parse_url(a)
+  local s2, h2, p2 = parse_url(b)
+  return s1 ~= nil and s1 == s2 and h1 == h2 and p1 == p2
+end
+
+-- Resolves a Location header against the URL it answered.
+function M.resolve(base, location)
+  if string_find(location, "^%a[%w+.-]*://") then return location end
+  local scheme, authority = string_match(base, "^(%a[%w+.-]*:)//([^/?#]*)")
+  if string_sub(location, 1, 2) == "//" then return scheme .. location end
+  if string_sub(location, 1, 1) == "/" then return scheme .. "//" .. authority .. location end
+  local dir = string_match(base, "^([^?#]*/)") or (scheme .. "//" .. authority .. "/")
+  return dir .. location
+end
+
+-- Query values keep OData's punctuation readable; spaces and the rest are encoded.
+local function encode_query_value(v)
+  return (string_gsub(tostring(v), "[^%w%-%._~%$%(%),;=:@'!%*/]", pct))
+end
+
+local QUERY_ORDER = { "select", "expand", "filter", "search", "orderby", "top", "skip", "count" }
+local QUERY_RANK = {}
+for i, k in ipairs(QUERY_ORDER) do QUERY_RANK[k] = i end
+
+-- { select = "id", top = 10 } -> "?$select=id&$top=10" (names with or without "$").
+function M.query(q)
+  if q == nil or next(q) == nil then return "" end
+  local keys = {}
+  for k in pairs(q) do keys[#keys + 1] = string_gsub(string_lower(tostring(k)), "^%$", "") end
+  table_sort(keys, function(a, b)
+    local ra, rb = QUERY_RANK[a] or 100, QUERY_RANK[b] or 100
+    if ra ~= rb then return ra < rb end
+    return a < b
+  end)
+  local parts = {}
+  for i, k in ipairs(keys) do
+    local v = q[k]
+    if v == nil then v = q["$" .. k] end
+    if v == nil then    -- a differently-cased key
+      for qk, qv in pairs(q) do
+        if string_gsub(string_lower(tostring(qk)), "^%$", "") == k then v = qv end
+      end
+    end
+    local name = QUERY_RANK[k] and ("$" .. k) or encode_query_value(k)
+    parts[i] = name .. "=" .. encode_query_value(v)
+  end
+  return "?" .. table_concat(parts, "&")
+end
+
+------------------------------------------------------------------------------
+-- Headers
+------------------------------------------------------------------------------
+
+local function bad_value(v)
+  return string_find(v, "[\r\n%z]") ~= nil
+end
+
+local function check_header(name, value)
+  if type(name) ~= "string" or not string_find(name, "^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
+    return nil, errors.validation("invalid header name: " .. tostring(name),
+      { errors = { { path = "headers", message = "invalid header name" } } })
+  end
+  if type(value) == "number" then value = tostring(value) end
+  if type(value) ~= "string" then
+    return nil, errors.validation("header " .. name .. " must be a string",
+      { errors = { { path = "headers." .. name, message = "must be a string" } } })
+  end
+  if bad_value(value) then
+    return nil, errors.validation("header " .. name .. " contains CR, LF or NUL",
+      { errors = { { path = "headers." .. name, message = "contains CR, LF or NUL" } } })
+  end
+  return value
+end
+M.check_header = check_header
+
+local function runtime()
+  if rawget(_G, "jit") then
+    local v = string_match(_G.jit.version or "", "LuaJIT (%d+%.%d+)")
+    return "LuaJIT " .. (v or "2.1")
+  end
+  return _VERSION
+end
+
+function M.sdk_version()
+  return SDK_NAME .. "/" .. VERSION .. " (hostOS=linux; runtimeEnvironment=" .. runtime() .. ")"
+end
+
+function M.user_agent()
+  return SDK_NAME .. "/" .. VERSION
+end
+
+-- Header names the caller cannot set through cfg.headers: they are the library's.
+local MANAGED = { authorization = true, ["content-length"] = true, host = true }
+
+-- Checks base URL and headers once and caches what every request repeats:
+-- cfg.prefix ("{base}/{version}") and cfg.header_lines ("Name: value" lines).
+function M.prepare(cfg)
+  local base = string_gsub(cfg.base_url, "/+$", "")
+  local ok, err = M.check_url(base)
+  if not ok then return nil, err end
+  cfg.prefix = base .. "/" .. cfg.api_version
+  local values = { Accept = "application/json", SdkVersion = M.sdk_version(),
+    ["User-Agent"] = cfg.user_agent or M.user_agent() }
+  local order = { "Accept", "SdkVersion", "User-Agent" }
+  for name, value in pairs(cfg.headers or {}) do
+    local v
+    v, err = check_header(name, value)
+    if not v then return nil, err end
+    local lname = string_lower(name)
+    if MANAGED[lname] then
+      return nil, errors.validation("header " .. name .. " is set by graphcomm")
+    end
+    if lname == "client-request-id" then
+      cfg.client_request_id = v
+    else
+      local known
+      for _, o in ipairs(order) do
+        if string_lower(o) == lname then known = o end
+      end
+      if not known then order[#order + 1] = name; known = name end
+      values[known] = v
+    end
+  end
+  local lines = {}
+  for i, name in ipairs(order) do lines[i] = name .. ": " .. values[name] end
+  cfg.header_lines = lines
+  return cfg
+end
+
+-- Per-request headers: a caller's client-request-id is taken as the request's id.
+local function add_spec_headers(h, n, headers, id)
+  for name, value in pairs(headers) do
+    local v, err = check_header(name, value)
+    if not v then return nil, err end
+    local lname = string_lower(name)
+    if MANAGED[lname] then
+      return nil, errors.validation("header " .. name .. " is set by graphcomm")
+    end
+    if lname == "client-request-id" then
+      id = v
+    else
+      -- A per-request value replaces a constant line of the same name.
+      for i = 1, n do
+        local line = h[i]
+        local sep = string_find(line, ":", 1, true)
+        if sep and string_lower(string_sub(line, 1, sep - 1)) == lname then
+          h[i] = h[n]; h[n] = nil; n = n - 1
+          break
+        end
+      end
+      n = n + 1
+      h[n] = name .. ": " .. v
+    end
+  end
+  return n, id
+end
+
+------------------------------------------------------------------------------
+-- The request
+------------------------------------------------------------------------------
+
+local CREDENTIAL_HEADERS = { authorization = true, cookie = true, ["proxy-authorization"] = true }
+
+local function header_name(line)
+  return string_lower(string_match(line, "^([^:]*)"))
+end
+
+-- After a redirect to another origin: no Cookie or Proxy-Authorization either.
+local function strip_credentials(h, n)
+  local out, m = {}, 0
+  for i = 1, n do
+    if not CREDENTIAL_HEADERS[header_name(h[i])] then m = m + 1; out[m] = h[i] end
+  end
+  return out, m
+end
+
+-- authorization: the full header value ("Bearer ..."), or nil to send none.
+-- Besides the fields above, spec may carry what the client's loop sets per attempt:
+-- retry_attempt (n > 0 adds Retry-Attempt), gzip (compress the body),
+-- cross_origin (drop Authorization, Cookie, Proxy-Authorization: a redirect elsewhere).
+function M.build(cfg, spec, authorization)
+  local url = spec.url
+  if url then
+    local ok, err = M.check_url(url)
+    if not ok then return nil, err end
+  else
+    url = cfg.prefix .. spec.path
+  end
+  if spec.query then url = url .. M.query(spec.query) end
+  local h, n = {}, 0
+  if authorization and not spec.cross_origin then
+    if bad_value(authorization) then
+      return nil, errors.auth("the token contains CR, LF or NUL")
+    end
+    n = 1
+    h[1] = "Authorization: " .. authorization
+  end
+  local lines = cfg.header_lines
+  for i = 1, #lines do h[n + i] = lines[i] end
+  n = n + #lines
+  local body = spec.body
+  if body then
+    n = n + 1
+    h[n] = "Content-Type: application/json"
+    if spec.gzip then
+      body = core.gzip(body)
+      n = n + 1
+      h[n] = "Content-Encoding: gzip"
+    end
+  end
+  local id = spec.client_request_id or cfg.client_request_id
+  if spec.headers then
+    n, id = add_spec_headers(h, n, spec.headers, id)
+    if not n then return nil, id end
+  end
+  if spec.cross_origin then h, n = strip_credentials(h, n) end
+  if spec.retry_attempt and spec.retry_attempt > 0 then
+    n = n + 1
+    h[n] = "Retry-Attempt: " .. spec.retry_attempt
+  end
+  if id == nil then
+    id = uuid4()
+  elseif type(id) ~= "string" or bad_value(id) then
+    return nil, errors.validation("client-request-id must be a string without CR, LF or NUL")
+  end
+  h[n + 1] = "client-request-id: " .. id
+  return { method = spec.method or "GET", url = url, headers = h, body = body,
+    timeout = cfg.timeout, connect_timeout = cfg.connect_timeout, client_request_id = id }
+end
+
+-- { "Name: value", ... } -> { Name = value }, the Authorization value redacted.
+function M.header_map(req)
+  local out = {}
+  for _, line in ipairs(req.headers) do
+    local name, value = string_match(line, "^([^:]+):%s*(.*)$")
+    if name then
+      if string_lower(name) == "authorization" then value = "Bearer <redacted>" end
+      out[name] = value
+    end
+  end
+  return out
+end
+
+return M
