@@ -112,9 +112,10 @@ local function report(env, err)
   return REFUSED
 end
 
-local function connect(env)
+-- A what-if sends nothing and shows the token redacted: it needs no credentials.
+local function connect(env, what_if)
   local graphcomm = require "graphcomm"
-  local client, err = graphcomm.connect({})
+  local client, err = graphcomm.connect(what_if and { token = "what-if" } or {})
   if not client then
     say(env.stderr, "graphcomm: cannot connect: ", tostring(err))
     return nil, (type(err) == "table" or type(err) == "userdata") and err.kind == "auth" and REFUSED or USAGE
@@ -263,7 +264,7 @@ local function update(env, opts, args)
   local graphcomm = require "graphcomm"
   local session, verr = graphcomm.session(body)
   if not session then return report(env, verr) end
-  local client, code = connect(env)
+  local client, code = connect(env, opts["--what-if"])
   if not client then return code end
   local ok, resp = client:update_session(args[1], args[2], session, { what_if = opts["--what-if"] or nil })
   client:close()
