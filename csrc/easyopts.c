@@ -1,0 +1,433 @@
+/* easyopts.c: the easy-handle set-up, request and response handling shared by
+ * the easy (http.c) and multi (multi.c) transports; shapes in easyopts.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "easyopts.h"
+
+#define MAX_HEAD_BYTES (1024u * 1024u)
+#define KEEP_BUF_BYTES (256u * 1024u)
+
+/* ---------------------------------------------------------------- buffers */
+
+static int buf_append(gc_buf *b, const char *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        char *nd;
+        while (cap < b->len + n)
+            cap *= 2;
+        nd = realloc(b->data, cap);
+        if (nd == NULL)
+            return -1;
+        b->data = nd;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* Large buffers are given back after use; small ones are kept for the next request. */
+static void buf_trim(gc_buf *b)
+{
+    b->len = 0;
+    if (b->cap > KEEP_BUF_BYTES) {
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+    }
+}
+
+static void buf_free(gc_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---------------------------------------------------------------- libcurl callbacks */
+
+/* Refusing an oversized body here (returning 0) aborts the transfer early. */
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    gc_xfer *x = ud;
+    size_t bytes = size * n;
+    if (x->body.len + bytes > x->max_body) {
+        x->too_big = 1;
+        return 0;
+    }
+    if (buf_append(&x->body, p, bytes) != 0) {
+        x->no_memory = 1;
+        return 0;
+    }
+    return bytes;
+}
+
+/* Keeps the last header block only: interim 1xx responses start it afresh. */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    gc_xfer *x = ud;
+    size_t bytes = size * n;
+    if (bytes >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        x->head.len = 0;
+    if (x->head.len + bytes > MAX_HEAD_BYTES)
+        return 0;
+    if (buf_append(&x->head, p, bytes) != 0) {
+        x->no_memory = 1;
+        return 0;
+    }
+    return bytes;
+}
+
+void gc_xfer_attach(CURL *e, gc_xfer *x)
+{
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+}
+
+void gc_xfer_reset(gc_xfer *x, size_t max_body)
+{
+    x->body.len = x->head.len = 0;
+    x->max_body = max_body;
+    x->too_big = x->no_memory = 0;
+    x->errbuf[0] = '\0';
+}
+
+void gc_xfer_trim(gc_xfer *x)
+{
+    buf_trim(&x->body);
+    buf_trim(&x->head);
+}
+
+void gc_xfer_free(gc_xfer *x)
+{
+    buf_free(&x->body);
+    buf_free(&x->head);
+}
+
+/* ---------------------------------------------------------------- handle set-up */
+
+static long http_version_code(lua_State *L, const char *v)
+{
+    if (v == NULL || strcmp(v, "2tls") == 0 || strcmp(v, "auto") == 0)
+        return CURL_HTTP_VERSION_2TLS;
+    if (strcmp(v, "1.1") == 0)
+        return CURL_HTTP_VERSION_1_1;
+    if (strcmp(v, "1.0") == 0)
+        return CURL_HTTP_VERSION_1_0;
+    if (strcmp(v, "2") == 0)
+        return CURL_HTTP_VERSION_2_0;
+    if (strcmp(v, "2-prior-knowledge") == 0)
+        return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    return luaL_error(L, "graphcomm: http_version must be one of \"1.0\", \"1.1\", \"2\", "
+                      "\"2tls\", \"2-prior-knowledge\" (got \"%s\")", v);
+}
+
+static const char *opt_string(lua_State *L, int idx, const char *name)
+{
+    const char *s;
+    lua_getfield(L, idx, name);
+    s = luaL_optstring(L, -1, NULL);
+    lua_pop(L, 1);
+    return s;                   /* still referenced by the options table */
+}
+
+/* Seconds in opts[name] as milliseconds; dflt when absent or negative. */
+static long opt_ms(lua_State *L, int idx, const char *name, long dflt)
+{
+    lua_Number s;
+    lua_getfield(L, idx, name);
+    s = luaL_optnumber(L, -1, -1);
+    lua_pop(L, 1);
+    if (s < 0)
+        return dflt;
+    return s * 1000 > 2147483647.0 ? 2147483647L : (long)(s * 1000);
+}
+
+static size_t opt_max_body(lua_State *L, int idx)
+{
+    lua_Number cap;
+    lua_getfield(L, idx, "max_body");
+    cap = luaL_optnumber(L, -1, GC_DEFAULT_MAX_BODY);
+    lua_pop(L, 1);
+    return cap > 0 && cap < (lua_Number)((size_t)-1 / 4) ? (size_t)cap : GC_DEFAULT_MAX_BODY;
+}
+
+/* Options that hold for every request of the handle; libcurl copies the strings. */
+int gc_easy_setup(lua_State *L, CURL *e, int opts, gc_conn *c)
+{
+    const char *ca = opt_string(L, opts, "ca_file");
+    const char *proxy = opt_string(L, opts, "proxy");
+    long version = http_version_code(L, opt_string(L, opts, "http_version"));
+    CURLcode rc = CURLE_OK;
+    c->max_body = opt_max_body(L, opts);
+    c->timeout_ms = opt_ms(L, opts, "timeout", 100000);
+    c->connect_timeout_ms = opt_ms(L, opts, "connect_timeout", 10000);
+#define SET(o, v) if (rc == CURLE_OK) rc = curl_easy_setopt(e, o, v)
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);           /* the Lua policy follows redirects */
+    SET(CURLOPT_SSL_VERIFYPEER, 1L);           /* never switched off */
+    SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    SET(CURLOPT_HTTP_VERSION, version);
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    if (ca != NULL)
+        SET(CURLOPT_CAINFO, ca);
+    if (proxy != NULL)
+        SET(CURLOPT_PROXY, proxy);
+#undef SET
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- one request */
+
+static int bad_header(const char *s, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
+            return 1;
+    return 0;
+}
+
+/* Checks every header line before anything is allocated, so no error is raised later. */
+static int check_headers(lua_State *L, int tidx)
+{
+    int i, n;
+    if (lua_isnil(L, tidx))
+        return 0;
+    luaL_argcheck(L, lua_istable(L, tidx), 1, "req.headers must be a list of strings");
+    n = (int)gc_rawlen(L, tidx);
+    for (i = 1; i <= n; i++) {
+        size_t len;
+        const char *s;
+        lua_rawgeti(L, tidx, i);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "graphcomm: req.headers[%d] is not a string", i);
+        s = lua_tolstring(L, -1, &len);
+        if (bad_header(s, len))
+            luaL_error(L, "graphcomm: req.headers[%d] holds CR, LF or NUL", i);
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+void gc_req_read(lua_State *L, int req, const gc_conn *c, gc_req *r)
+{
+    int base = lua_gettop(L);
+    luaL_checktype(L, req, LUA_TTABLE);
+    lua_getfield(L, req, "url");               /* base + 1 */
+    r->url = luaL_checkstring(L, base + 1);
+    lua_getfield(L, req, "method");            /* base + 2 */
+    r->method = luaL_optstring(L, base + 2, "GET");
+    lua_getfield(L, req, "body");              /* base + 3: pinned while libcurl reads it */
+    r->blen = 0;
+    r->body = luaL_optlstring(L, base + 3, NULL, &r->blen);
+    lua_getfield(L, req, "headers");           /* base + 4 */
+    r->headers = base + 4;
+    r->nheaders = check_headers(L, base + 4);
+    if (bad_header(r->method, strlen(r->method)) || bad_header(r->url, strlen(r->url)))
+        luaL_error(L, "graphcomm: CR, LF or NUL in the method or URL");
+    r->timeout_ms = opt_ms(L, req, "timeout", c->timeout_ms);
+    r->connect_timeout_ms = opt_ms(L, req, "connect_timeout", c->connect_timeout_ms);
+}
+
+/* The strings stay alive in the headers table on the stack; libcurl copies them. */
+struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r)
+{
+    struct curl_slist *list = curl_slist_append(NULL, "Expect:");
+    int i;
+    for (i = 1; list != NULL && i <= r->nheaders; i++) {
+        struct curl_slist *next;
+        lua_rawgeti(L, r->headers, i);
+        next = curl_slist_append(list, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (next == NULL) {
+            curl_slist_free_all(list);
+            return NULL;
+        }
+        list = next;
+    }
+    return list;
+}
+
+/* Method and body; the caller keeps the body string alive for the transfer. */
+static void set_method(CURL *e, const char *method, const char *body, size_t blen)
+{
+    int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
+    int post = strcmp(method, "POST") == 0;
+    curl_easy_setopt(e, CURLOPT_NOBODY, head ? 1L : 0L);
+    if (head)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    else if (body != NULL || post || strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body != NULL ? blen : 0));
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, post ? NULL : method);
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, get ? NULL : method);
+    }
+}
+
+void gc_req_apply(CURL *e, const gc_req *r, struct curl_slist *headers)
+{
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    set_method(e, r->method, r->body, r->blen);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+}
+
+/* ---------------------------------------------------------------- results */
+
+static const char *curl_code_name(CURLcode rc, int too_big)
+{
+    if (too_big)
+        return "too_large";
+    switch (rc) {
+    case CURLE_COULDNT_RESOLVE_HOST: return "couldnt_resolve_host";
+    case CURLE_COULDNT_RESOLVE_PROXY: return "couldnt_resolve_proxy";
+    case CURLE_COULDNT_CONNECT: return "couldnt_connect";
+    case CURLE_OPERATION_TIMEDOUT: return "timeout";
+    case CURLE_SSL_CONNECT_ERROR: return "tls_connect";
+    case CURLE_PEER_FAILED_VERIFICATION: return "tls_verify";
+    case CURLE_SSL_CACERT_BADFILE: return "tls_ca_file";
+    case CURLE_SEND_ERROR: return "send";
+    case CURLE_RECV_ERROR: return "recv";
+    case CURLE_GOT_NOTHING: return "empty_reply";
+    case CURLE_PARTIAL_FILE: return "partial";
+    case CURLE_HTTP2: case CURLE_HTTP2_STREAM: return "http2";
+    case CURLE_OUT_OF_MEMORY: return "no_memory";
+    case CURLE_UNSUPPORTED_PROTOCOL: return "unsupported_protocol";
+    case CURLE_URL_MALFORMAT: return "bad_url";
+    default: return "curl";
+    }
+}
+
+/* Failures where the request never reached the server, or the connection broke
+ * before an answer: safe and useful to retry. */
+static int retryable(CURL *e, CURLcode rc)
+{
+    curl_off_t connect = 0;
+    switch (rc) {
+    case CURLE_COULDNT_CONNECT: case CURLE_SEND_ERROR: case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE: case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+        return 1;
+    case CURLE_OPERATION_TIMEDOUT:
+        curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect);
+        return connect == 0;
+    default:
+        return 0;
+    }
+}
+
+static void set_str(lua_State *L, const char *k, const char *v)
+{
+    lua_pushstring(L, v);
+    lua_setfield(L, -2, k);
+}
+
+/* Pushes a transport error object (metatable "graphcomm.error"). */
+void gc_push_failure(lua_State *L, CURL *e, gc_xfer *x, CURLcode rc)
+{
+    const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+    lua_createtable(L, 0, 6);
+    set_str(L, "kind", "transport");
+    set_str(L, "code", curl_code_name(rc, x->too_big));
+    if (x->too_big)
+        lua_pushfstring(L, "response body larger than %d bytes refused", (int)x->max_body);
+    else if (x->no_memory)
+        lua_pushliteral(L, "out of memory while receiving the response");
+    else
+        lua_pushstring(L, why);
+    lua_setfield(L, -2, "message");
+    lua_pushinteger(L, (lua_Integer)rc);
+    lua_setfield(L, -2, "curl_code");
+    lua_pushboolean(L, !x->too_big && !x->no_memory && retryable(e, rc));
+    lua_setfield(L, -2, "retryable");
+    gc_setmetatable(L, "graphcomm.error");
+}
+
+static void lower(char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i] >= 'A' && p[i] <= 'Z')
+            p[i] = (char)(p[i] + 32);
+}
+
+/* Adds one "Name: value" line to the table at -1; repeated names are joined by ", ". */
+static void push_header_line(lua_State *L, char *line, size_t n)
+{
+    char *colon = memchr(line, ':', n);
+    const char *v;
+    size_t nlen, vlen;
+    if (colon == NULL || colon == line)
+        return;
+    nlen = (size_t)(colon - line);
+    lower(line, nlen);
+    v = colon + 1;
+    vlen = n - nlen - 1;
+    while (vlen > 0 && (*v == ' ' || *v == '\t'))
+        v++, vlen--;
+    while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+        vlen--;
+    lua_pushlstring(L, line, nlen);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, -3);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        lua_pushlstring(L, v, vlen);
+    } else {
+        lua_pushliteral(L, ", ");
+        lua_pushlstring(L, v, vlen);
+        lua_concat(L, 3);
+    }
+    lua_rawset(L, -3);
+}
+
+/* The header block (status line first) as a table of lower-case names. */
+static void push_headers(lua_State *L, gc_buf *head)
+{
+    char *p = head->data, *end = p + head->len;
+    int first = 1;
+    lua_createtable(L, 0, 12);
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *stop = nl ? nl : end;
+        size_t n = (size_t)(stop - p);
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (!first && n > 0)
+            push_header_line(L, p, n);
+        first = 0;
+        p = nl ? nl + 1 : end;
+    }
+}
+
+void gc_push_response(lua_State *L, CURL *e, gc_xfer *x)
+{
+    long status = 0, version = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
+    lua_createtable(L, 0, 4);
+    lua_pushinteger(L, (lua_Integer)status);
+    lua_setfield(L, -2, "status");
+    push_headers(L, &x->head);
+    lua_setfield(L, -2, "headers");
+    lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
+    lua_setfield(L, -2, "body");
+    lua_pushnumber(L, version == CURL_HTTP_VERSION_2_0 ? 2 : version == CURL_HTTP_VERSION_1_0 ? 1.0
+                   : version == 30 ? 3 : 1.1);
+    lua_setfield(L, -2, "http_version");
+}
