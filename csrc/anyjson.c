@@ -1,0 +1,368 @@
+/* anyjson.c: generic JSON for what the schema does not describe
+ * (AdditionalProperties, opts.allow_unknown, feedback tokens): any Lua value
+ * that has a JSON form, objects written with sorted keys, empty tables as {}
+ * unless marked as arrays (cjson.empty_array, cjson.array_mt,
+ * cjson.empty_array_mt, or graphcomm's own core.empty_array / core.array_mt),
+ * and the depth cap that also stops cycles. */
+#include <stdlib.h>
+#include <string.h>
+#include "encode.h"
+#include "number.h"
+
+#define GC_ARRAY_MT "graphcomm.array_mt"
+static const char empty_array_tag = 0;   /* core.empty_array points here */
+
+/* ---------------------------------------------------------------- markers */
+
+int gc_is_null(lua_State *L, int idx)
+{
+    return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
+}
+
+/* Pushes field `name` of package.loaded[mod] (nil when absent). */
+static void push_cjson_field(lua_State *L, const char *mod, const char *name)
+{
+    lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, mod);
+        lua_remove(L, -2);
+        if (lua_istable(L, -1)) {
+            lua_getfield(L, -1, name);
+            lua_remove(L, -2);
+            return;
+        }
+    }
+    lua_pop(L, 1);
+    lua_pushnil(L);
+}
+
+/* Is the value at the stack top equal to cjson[name] or cjson.safe[name]? */
+static int is_cjson(lua_State *L, const char *name)
+{
+    int same;
+    push_cjson_field(L, "cjson", name);
+    same = !lua_isnil(L, -1) && lua_rawequal(L, -1, -2);
+    lua_pop(L, 1);
+    if (same)
+        return 1;
+    push_cjson_field(L, "cjson.safe", name);
+    same = !lua_isnil(L, -1) && lua_rawequal(L, -1, -2);
+    lua_pop(L, 1);
+    return same;
+}
+
+int gc_is_empty_array_marker(lua_State *L, int idx)
+{
+    int r;
+    if (lua_type(L, idx) != LUA_TLIGHTUSERDATA || lua_touserdata(L, idx) == NULL)
+        return 0;
+    if (lua_touserdata(L, idx) == (void *)&empty_array_tag)
+        return 1;
+    lua_pushvalue(L, idx);
+    r = is_cjson(L, "empty_array");
+    lua_pop(L, 1);
+    return r;
+}
+
+/* 1 if the table at idx has an array-marking metatable. */
+static int has_array_mt(lua_State *L, int idx)
+{
+    int r;
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    luaL_getmetatable(L, GC_ARRAY_MT);
+    r = lua_rawequal(L, -1, -2);
+    lua_pop(L, 1);
+    r = r || is_cjson(L, "array_mt") || is_cjson(L, "empty_array_mt");
+    lua_pop(L, 1);
+    return r;
+}
+
+/* Registers core.empty_array and core.array_mt. */
+void gc_open_anyjson(lua_State *L);
+void gc_open_anyjson(lua_State *L)
+{
+    lua_pushlightuserdata(L, (void *)&empty_array_tag);
+    lua_setfield(L, -2, "empty_array");
+    luaL_newmetatable(L, GC_ARRAY_MT);
+    lua_pushliteral(L, "graphcomm.array_mt");
+    lua_setfield(L, -2, "__name");
+    lua_setfield(L, -2, "array_mt");
+}
+
+/* --------------------------------------------------------- depth, cycles */
+
+int gc_enter_table(gc_walk *w, int idx)
+{
+    const void *p = lua_topointer(w->L, idx);
+    int i;
+    for (i = 0; i < w->depth && i < GC_MAX_DEPTH; i++)
+        if (w->tables[i] == p) {
+            gc_walk_error(w, "cycle: this table contains itself");
+            return 0;
+        }
+    if (w->depth >= GC_MAX_DEPTH) {
+        gc_walk_error(w, "nested deeper than %d tables", GC_MAX_DEPTH);
+        return 0;
+    }
+    w->tables[w->depth++] = p;
+    return 1;
+}
+
+void gc_leave_table(gc_walk *w)
+{
+    w->depth--;
+}
+
+/* ---------------------------------------------------------------- objects */
+
+typedef struct member {
+    const char *key;
+    size_t len;
+} member;
+
+static int member_cmp(const void *a, const void *b)
+{
+    const member *x = (const member *)a, *y = (const member *)b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Collects the string keys of the table at idx into a userdata array
+ * (pushed); the key strings stay alive as keys of that table. */
+static member *collect_keys(lua_State *L, int idx, size_t *count)
+{
+    size_t n = 0, i = 0;
+    member *m;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        n += lua_type(L, -2) == LUA_TSTRING;
+        lua_pop(L, 1);
+    }
+    m = (member *)lua_newuserdata(L, (n ? n : 1) * sizeof(member));
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        if (lua_type(L, -2) == LUA_TSTRING && i < n) {
+            m[i].key = lua_tolstring(L, -2, &m[i].len);
+            i++;
+        }
+        lua_pop(L, 1);
+    }
+    qsort(m, i, sizeof(member), member_cmp);
+    *count = i;
+    return m;
+}
+
+static void walk_member(gc_walk *w, int idx, const member *m, int bool_only, int result)
+{
+    lua_State *L = w->L;
+    int v;
+    lua_pushlstring(L, m->key, m->len);
+    lua_rawget(L, idx);
+    v = lua_gettop(L);
+    gc_path_push_name(w, m->key, m->len);
+    if (bool_only && lua_type(L, v) != LUA_TBOOLEAN) {
+        gc_walk_error(w, "feedback tokens are booleans, got %s", gc_describe(L, v));
+        lua_pop(L, 1);
+        if (w->build)
+            lua_pushnil(L);
+    } else {
+        gc_walk_any(w, v);
+    }
+    gc_path_pop(w);
+    if (w->build) {
+        lua_pushlstring(L, m->key, m->len);
+        lua_insert(L, -2);
+        lua_rawset(L, result);
+    }
+    lua_pop(L, 1);
+}
+
+void gc_walk_members(gc_walk *w, int idx, int bool_only, int *first)
+{
+    lua_State *L = w->L;
+    size_t n, i;
+    member *m;
+    int result = 0, keys;
+    if (w->build) {
+        lua_newtable(L);
+        result = lua_gettop(L);
+    }
+    m = collect_keys(L, idx, &n);
+    keys = lua_gettop(L);
+    for (i = 0; i < n; i++) {
+        if (!*first)
+            gc_buf_putc(L, w->buf, ',');
+        *first = 0;
+        if (gc_buf_string(L, w->buf, m[i].key, m[i].len)) {
+            gc_walk_error(w, "a key is not valid UTF-8");
+            continue;
+        }
+        gc_buf_putc(L, w->buf, ':');
+        walk_member(w, idx, &m[i], bool_only, result);
+    }
+    lua_remove(L, keys);
+}
+
+/* ----------------------------------------------------------------- tables */
+
+static int is_integer_key(lua_State *L, int idx, lua_Integer *k)
+{
+    lua_Number d;
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        return 0;
+    d = lua_tonumber(L, idx);
+    if (!(d >= 1 && d <= 9007199254740992.0) || d != (lua_Number)(lua_Integer)d)
+        return 0;
+    *k = (lua_Integer)d;
+    return 1;
+}
+
+/* Counts keys: strings, and integers 1..n (max key in *max). */
+static void classify(lua_State *L, int idx, size_t *total, size_t *strings,
+                     size_t *ints, lua_Integer *max)
+{
+    lua_Integer k;
+    *total = *strings = *ints = 0;
+    *max = 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx)) {
+        (*total)++;
+        if (lua_type(L, -2) == LUA_TSTRING)
+            (*strings)++;
+        else if (is_integer_key(L, -2, &k)) {
+            (*ints)++;
+            if (k > *max)
+                *max = k;
+        }
+        lua_pop(L, 1);
+    }
+}
+
+static void walk_any_array(gc_walk *w, int idx, lua_Integer n)
+{
+    lua_State *L = w->L;
+    lua_Integer i;
+    if (w->build)
+        lua_createtable(L, (int)n, 0);
+    gc_buf_putc(L, w->buf, '[');
+    for (i = 1; i <= n; i++) {
+        if (i > 1)
+            gc_buf_putc(L, w->buf, ',');
+        lua_rawgeti(L, idx, (int)i);
+        gc_path_push_index(w, i);
+        gc_walk_any(w, lua_gettop(L));
+        gc_path_pop(w);
+        if (w->build)
+            lua_rawseti(L, -3, (int)i);
+        lua_pop(L, 1);
+    }
+    gc_buf_putc(L, w->buf, ']');
+}
+
+/* An empty table: [] when marked as an array, else {}. Keeps the marker
+ * metatable on the normalized copy. */
+static void walk_empty(gc_walk *w, int idx, int array)
+{
+    lua_State *L = w->L;
+    gc_buf_put(L, w->buf, array ? "[]" : "{}", 2);
+    if (!w->build)
+        return;
+    lua_newtable(L);
+    if (array && lua_getmetatable(L, idx))
+        lua_setmetatable(L, -2);
+}
+
+static void walk_any_table(gc_walk *w, int idx)
+{
+    size_t total, strings, ints;
+    lua_Integer max;
+    int array, first = 1;
+    if (!gc_enter_table(w, idx)) {
+        if (w->build)
+            lua_pushnil(w->L);
+        return;
+    }
+    array = has_array_mt(w->L, idx);
+    classify(w->L, idx, &total, &strings, &ints, &max);
+    if (total == 0)
+        walk_empty(w, idx, array);
+    else if (strings == total && !array) {
+        gc_buf_putc(w->L, w->buf, '{');
+        gc_walk_members(w, idx, 0, &first);
+        gc_buf_putc(w->L, w->buf, '}');
+    } else if (ints == total && (size_t)max == total)
+        walk_any_array(w, idx, max);
+    else {
+        gc_walk_error(w, "a table must be an array (keys 1..n) or an object "
+                         "(string keys): this one has %s",
+                      ints == total ? "holes" : "mixed keys");
+        if (w->build)
+            lua_pushnil(w->L);
+    }
+    gc_leave_table(w);
+}
+
+/* ----------------------------------------------------------------- values */
+
+static void walk_any_number(gc_walk *w, int idx)
+{
+    lua_State *L = w->L;
+    char *p;
+    double d = 0;
+    int64_t i = 0;
+    int k = gc_read_number(w, idx, &d, &i);
+    if (k == 0 || k == 3 || (k == 1 && (d != d || d - d != 0))) {
+        gc_walk_error(w, "%s cannot be written as JSON", gc_describe(L, idx));
+        lua_pop(L, 1);
+        if (w->build)
+            lua_pushnil(L);
+        return;
+    }
+    p = gc_buf_reserve(L, w->buf, GC_NUM_BUFSZ);
+    w->buf->len += (size_t)(k == 2 ? gc_fmt_int(p, i) : gc_fmt_double(p, d));
+    if (w->build)
+        lua_pushvalue(L, idx);
+}
+
+void gc_walk_any(gc_walk *w, int idx)
+{
+    lua_State *L = w->L;
+    size_t n;
+    const char *s;
+    switch (lua_type(L, idx)) {
+    case LUA_TSTRING:
+        s = lua_tolstring(L, idx, &n);
+        n = gc_buf_string(L, w->buf, s, n);
+        if (n)
+            gc_walk_error(w, "invalid UTF-8 at byte %d", (int)n);
+        break;
+    case LUA_TBOOLEAN:
+        if (lua_toboolean(L, idx))
+            gc_buf_put(L, w->buf, "true", 4);
+        else
+            gc_buf_put(L, w->buf, "false", 5);
+        break;
+    case LUA_TNUMBER: case LUA_TCDATA:
+        walk_any_number(w, idx);
+        return;
+    case LUA_TTABLE:
+        walk_any_table(w, idx);
+        return;
+    case LUA_TLIGHTUSERDATA:
+        if (gc_is_null(L, idx) || gc_is_empty_array_marker(L, idx)) {
+            gc_buf_put(L, w->buf, gc_is_null(L, idx) ? "null" : "[]", gc_is_null(L, idx) ? 4 : 2);
+            break;
+        }
+        /* fall through */
+    default:
+        gc_walk_error(w, "%s cannot be written as JSON", gc_describe(L, idx));
+        lua_pop(L, 1);
+        if (w->build)
+            lua_pushnil(L);
+        return;
+    }
+    if (w->build)
+        lua_pushvalue(L, idx);
+}

@@ -1,0 +1,358 @@
+/* scalar.c: leaf values of the schema (String, Boolean, Int32, Int64,
+ * Single, Double, DateTime, TimeSpan, enums): checked, written, and in
+ * build mode pushed in normalized form. */
+#include <stdlib.h>
+#include <string.h>
+#include "encode.h"
+#include "number.h"
+#include "datetime.h"
+#include "timespan.h"
+
+#define TWO53  9007199254740992.0
+#define FLT_MAXV 3.4028234663852886e38
+
+/* The value as given: the normalized form when it needs no change. */
+static void keep(gc_walk *w, int idx)
+{
+    if (w->build)
+        lua_pushvalue(w->L, idx);
+}
+
+static void drop(gc_walk *w)
+{
+    if (w->build)
+        lua_pushnil(w->L);
+}
+
+static void wrong_type(gc_walk *w, int idx, const char *want)
+{
+    gc_walk_error(w, "expected %s, got %s", want, gc_describe(w->L, idx));
+    lua_pop(w->L, 1);
+    drop(w);
+}
+
+/* ---------------------------------------------------------------- strings */
+
+static void walk_string(gc_walk *w, int idx)
+{
+    size_t n, bad;
+    const char *s;
+    if (lua_type(w->L, idx) != LUA_TSTRING) {
+        wrong_type(w, idx, "a string");
+        return;
+    }
+    s = lua_tolstring(w->L, idx, &n);
+    bad = gc_buf_string(w->L, w->buf, s, n);
+    if (bad) {
+        gc_walk_error(w, "invalid UTF-8 at byte %d", (int)bad);
+        drop(w);
+        return;
+    }
+    keep(w, idx);
+}
+
+/* Writes a canonical text (datetime, duration, enum) as a JSON string. */
+static void put_quoted(gc_walk *w, const char *s, size_t n)
+{
+    char *p = gc_buf_reserve(w->L, w->buf, n + 2);
+    p[0] = '"';
+    memcpy(p + 1, s, n);
+    p[n + 1] = '"';
+    w->buf->len += n + 2;
+    if (w->build)
+        lua_pushlstring(w->L, s, n);
+}
+
+/* ------------------------------------------------------------------ enums */
+
+static void enum_error(gc_walk *w, const gc_enum *e, int idx)
+{
+    lua_State *L = w->L;
+    luaL_Buffer b;
+    const char *hint = NULL;
+    int i;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        size_t n;
+        const char *s = lua_tolstring(L, idx, &n);
+        hint = gc_suggest(s, n, e->values, e->nvalues);
+    }
+    luaL_buffinit(L, &b);
+    for (i = 0; i < e->nvalues; i++) {
+        if (i)
+            luaL_addstring(&b, ", ");
+        luaL_addstring(&b, e->values[i]);
+    }
+    luaL_pushresult(&b);
+    gc_describe(L, idx);
+    if (hint)
+        gc_walk_error(w, "expected a %s (one of %s), got %s (did you mean '%s'?)",
+                      e->name, lua_tostring(L, -2), lua_tostring(L, -1), hint);
+    else
+        gc_walk_error(w, "expected a %s (one of %s), got %s",
+                      e->name, lua_tostring(L, -2), lua_tostring(L, -1));
+    lua_pop(L, 2);
+    drop(w);
+}
+
+/* Exact spellings hit the enum's lookup table; others fold case. */
+static void walk_enum(gc_walk *w, const gc_prop *p, int idx)
+{
+    lua_State *L = w->L;
+    const gc_enum *e = &gc_enums[p->ref];
+    const char *s;
+    size_t n;
+    int i;
+    if (lua_type(L, idx) != LUA_TSTRING) {
+        enum_error(w, e, idx);
+        return;
+    }
+    lua_rawgeti(L, w->schema, GC_SCHEMA_ENUM_SLOT(p->ref));
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    i = (int)lua_tointeger(L, -1) - 1;
+    lua_pop(L, 2);
+    if (i < 0) {
+        s = lua_tolstring(L, idx, &n);
+        i = gc_enum_fold(p->ref, s, n);
+    }
+    if (i < 0) {
+        enum_error(w, e, idx);
+        return;
+    }
+    put_quoted(w, e->values[i], strlen(e->values[i]));
+}
+
+/* ---------------------------------------------------------------- numbers */
+
+/* "123LL" / "123ULL", as tostring writes LuaJIT's 64-bit integer cdata. */
+static int parse_cdata_int(const char *s, int64_t *out)
+{
+    uint64_t v = 0;
+    int neg = *s == '-', any = 0;
+    if (neg)
+        s++;
+    for (; *s >= '0' && *s <= '9'; s++, any = 1) {
+        if (v > (UINT64_MAX - 9) / 10)
+            return 3;
+        v = v * 10 + (uint64_t)(*s - '0');
+    }
+    if (!any || (strcmp(s, "LL") != 0 && strcmp(s, "ULL") != 0))
+        return 0;
+    if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
+        return 3;
+    *out = neg ? (int64_t)(0 - v) : (int64_t)v;
+    return 2;
+}
+
+/* LuaJIT only: the cdata's text from the `tostring` saved in the schema
+ * registry (slot 0), so later changes to the global do not matter. */
+static int read_cdata(gc_walk *w, int idx, int64_t *i)
+{
+    lua_State *L = w->L;
+    int kind = 0;
+    lua_rawgeti(L, w->schema, 0);
+    if (lua_isfunction(L, -1)) {
+        lua_pushvalue(L, idx);
+        lua_call(L, 1, 1);
+        if (lua_type(L, -1) == LUA_TSTRING)
+            kind = parse_cdata_int(lua_tostring(L, -1), i);
+    }
+    lua_pop(L, 1);
+    return kind;
+}
+
+int gc_read_number(gc_walk *w, int idx, double *d, int64_t *i)
+{
+    lua_State *L = w->L;
+    int t = lua_type(L, idx);
+    if (t == LUA_TNUMBER) {
+        if (gc_isinteger(L, idx)) {
+            *i = (int64_t)lua_tointeger(L, idx);
+            return 2;
+        }
+        *d = (double)lua_tonumber(L, idx);
+        return 1;
+    }
+    return t == LUA_TCDATA ? read_cdata(w, idx, i) : 0;
+}
+
+static void put_int(gc_walk *w, int64_t v, int idx)
+{
+    char *p = gc_buf_reserve(w->L, w->buf, GC_NUM_BUFSZ);
+    w->buf->len += (size_t)gc_fmt_int(p, v);
+    if (!w->build)
+        return;
+    if (v > -(int64_t)TWO53 && v < (int64_t)TWO53)
+        lua_pushinteger(w->L, (lua_Integer)v);
+    else
+        lua_pushvalue(w->L, idx);   /* LuaJIT: keep the int64 cdata itself */
+}
+
+static void put_double(gc_walk *w, double d)
+{
+    char *p = gc_buf_reserve(w->L, w->buf, GC_NUM_BUFSZ);
+    w->buf->len += (size_t)gc_fmt_double(p, d);
+    if (w->build)
+        lua_pushnumber(w->L, (lua_Number)d);
+}
+
+static void value_error(gc_walk *w, int idx, const char *what)
+{
+    gc_walk_error(w, "%s %s", gc_describe(w->L, idx), what);
+    lua_pop(w->L, 1);
+    drop(w);
+}
+
+/* A float becomes an integer only when whole and below 2^53 in magnitude:
+ * past that a float cannot tell neighbouring integers apart. */
+static void walk_integer(gc_walk *w, const gc_prop *p, int idx)
+{
+    double d = 0;
+    int64_t i = 0;
+    int k = gc_read_number(w, idx, &d, &i);
+    int is32 = p->kind == GC_K_INT32;
+    if (k == 0) {
+        wrong_type(w, idx, is32 ? "an Int32 number" : "an Int64 number");
+        return;
+    }
+    if (k == 1) {
+        if (d != d || d - d != 0) {
+            value_error(w, idx, "is not a finite number");
+            return;
+        }
+        if (!is32 && (d < -TWO53 || d > TWO53)) {
+            value_error(w, idx, "is a float beyond 2^53, which cannot hold every integer: "
+                        "pass an integer (Lua 5.3+) or int64 cdata such as 123LL (LuaJIT)");
+            return;
+        }
+        if (d >= -TWO53 && d <= TWO53 && d != (double)(int64_t)d) {
+            value_error(w, idx, is32 ? "is not a whole number (Int32)"
+                                     : "is not a whole number (Int64)");
+            return;
+        }
+        i = d >= -TWO53 && d <= TWO53 ? (int64_t)d : INT64_MAX;
+    }
+    if (k == 3 || (is32 && (i < -2147483647 - 1 || i > 2147483647))) {
+        value_error(w, idx, is32 ? "is out of range for Int32 (-2147483648 to 2147483647)"
+                                 : "is out of range for Int64");
+        return;
+    }
+    put_int(w, i, idx);
+}
+
+static void walk_float(gc_walk *w, const gc_prop *p, int idx)
+{
+    double d = 0;
+    int64_t i = 0;
+    int k = gc_read_number(w, idx, &d, &i);
+    int single = p->kind == GC_K_SINGLE;
+    if (k == 0) {
+        wrong_type(w, idx, single ? "a number (Single)" : "a number (Double)");
+        return;
+    }
+    if (k == 2 || k == 3) {
+        if (k == 3 || i > (int64_t)TWO53 || i < -(int64_t)TWO53) {
+            gc_walk_error(w, "integer too large to be exact as a %s",
+                          single ? "Single" : "Double");
+            drop(w);
+            return;
+        }
+        put_int(w, i, idx);
+        return;
+    }
+    if (d != d || d - d != 0) {
+        value_error(w, idx, "is not a finite number");
+        return;
+    }
+    if (single && (d > FLT_MAXV || d < -FLT_MAXV)) {
+        value_error(w, idx, "is outside the range of a Single (float32)");
+        return;
+    }
+    put_double(w, d);
+}
+
+/* ------------------------------------------------------- dates, durations */
+
+static void walk_datetime(gc_walk *w, int idx)
+{
+    lua_State *L = w->L;
+    char out[GC_DT_BUFSZ];
+    const char *err;
+    int64_t ticks = 0, i = 0;
+    double d = 0;
+    size_t n;
+    int k;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        const char *s = lua_tolstring(L, idx, &n);
+        err = gc_datetime_parse(s, n, &ticks);
+    } else if (lua_type(L, idx) == LUA_TTABLE) {
+        err = gc_datetime_from_table(L, idx, &ticks);
+    } else if ((k = gc_read_number(w, idx, &d, &i)) != 0) {
+        err = k == 1 ? gc_datetime_from_unix(d, &ticks)
+            : k == 2 ? gc_datetime_from_unix_int(i, &ticks) : "outside the years 0001 to 9999";
+    } else {
+        wrong_type(w, idx, "a date-time (RFC 3339 string, Unix seconds or os.date(\"!*t\") table)");
+        return;
+    }
+    if (err) {
+        gc_walk_error(w, "%s, got %s", err, gc_describe(L, idx));
+        lua_pop(L, 1);
+        drop(w);
+        return;
+    }
+    put_quoted(w, out, (size_t)gc_datetime_format(out, ticks));
+}
+
+static void walk_timespan(gc_walk *w, int idx)
+{
+    lua_State *L = w->L;
+    char out[GC_TS_BUFSZ];
+    const char *err;
+    int64_t ticks = 0, i = 0;
+    double d = 0;
+    size_t n;
+    int k;
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        const char *s = lua_tolstring(L, idx, &n);
+        err = gc_timespan_parse(s, n, &ticks);
+    } else if ((k = gc_read_number(w, idx, &d, &i)) != 0) {
+        err = k == 1 ? gc_timespan_from_seconds(d, &ticks)
+            : k == 2 ? gc_timespan_from_int(i, &ticks) : "duration too large for a TimeSpan";
+    } else {
+        wrong_type(w, idx, "an ISO 8601 duration (such as PT0.015S) or a number of seconds");
+        return;
+    }
+    if (err) {
+        gc_walk_error(w, "%s, got %s", err, gc_describe(L, idx));
+        lua_pop(L, 1);
+        drop(w);
+        return;
+    }
+    put_quoted(w, out, (size_t)gc_timespan_format(out, ticks));
+}
+
+/* --------------------------------------------------------------- dispatch */
+
+void gc_walk_scalar(gc_walk *w, const gc_prop *p, int idx)
+{
+    switch (p->kind) {
+    case GC_K_STRING: walk_string(w, idx); return;
+    case GC_K_BOOL:
+        if (lua_type(w->L, idx) != LUA_TBOOLEAN) {
+            wrong_type(w, idx, "a boolean");
+            return;
+        }
+        if (lua_toboolean(w->L, idx))
+            gc_buf_put(w->L, w->buf, "true", 4);
+        else
+            gc_buf_put(w->L, w->buf, "false", 5);
+        keep(w, idx);
+        return;
+    case GC_K_INT32: case GC_K_INT64: walk_integer(w, p, idx); return;
+    case GC_K_SINGLE: case GC_K_DOUBLE: walk_float(w, p, idx); return;
+    case GC_K_DATETIME: walk_datetime(w, idx); return;
+    case GC_K_TIMESPAN: walk_timespan(w, idx); return;
+    case GC_K_ENUM: walk_enum(w, p, idx); return;
+    default: wrong_type(w, idx, "a value"); return;
+    }
+}
