@@ -1,0 +1,174 @@
+-- graphcomm_emulator.oauth: POST /{tenant}/oauth2/v2.0/token, the client-credentials grant
+-- as the Microsoft identity platform answers it: a client secret, or a client assertion
+-- (an RS256 JWT signed by the key of a certificate registered with POST /_emulator/clients).
+-- Issued tokens live in the `graphcomm_tokens` dict with their expiry time.
+
+local json = require "graphcomm_emulator.json"
+local util = require "graphcomm_emulator.util"
+local crypto = require "graphcomm_emulator.crypto"
+local b64 = require "ngx.base64"
+
+local ngx = ngx
+local format, find, match, type, tostring = string.format, string.find, string.match, type, tostring
+
+local M = {}
+M.SKEW = 300              -- seconds of clock skew tolerated on nbf (as Entra ID does)
+M.MAX_LIFETIME = 660      -- an assertion may live at most ~10 minutes (exp - nbf)
+local ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+local JSON = { ["Content-Type"] = "application/json; charset=utf-8", ["Cache-Control"] = "no-store, no-cache",
+  Pragma = "no-cache" }
+
+-- An Entra ID style error answer.
+local function aad_error(ctx, status, err, code, text)
+  local now = os.date("!%Y-%m-%d %H:%M:%SZ", ngx.time())
+  local trace, corr = util.guid(), ctx.ids.client_request_id
+  local body = json.object({
+    error = err,
+    error_description = format("AADSTS%d: %s Trace ID: %s Correlation ID: %s Timestamp: %s", code, text, trace, corr, now),
+    error_codes = json.array({ code }), timestamp = now, trace_id = trace, correlation_id = corr,
+    error_uri = format("%s/error?code=%d", ctx.base, code),
+  }, { "error", "error_description", "error_codes", "timestamp", "trace_id", "correlation_id", "error_uri" })
+  return status, JSON, json.encode(body)
+end
+
+local function client_record(tenant, id)
+  local text = ngx.shared.graphcomm_control:get("client:" .. tenant .. "\31" .. id)
+  return text and json.decode(text)
+end
+
+local function tenant_known(tenant)
+  for _, k in ipairs(ngx.shared.graphcomm_control:get_keys(0)) do
+    if find(k, "client:" .. tenant .. "\31", 1, true) == 1 then return true end
+  end
+  return false
+end
+
+local function b64url_json(v) return b64.encode_base64url(json.encode(v)) end
+
+-- A JWT-shaped access token (unsigned: only this emulator reads it) and its lifetime.
+local function issue(ctx, client)
+  local now = ngx.time()
+  local life = client.expires_in or 3599
+  local claims = json.object({ aud = "https://graph.microsoft.com", iss = format("https://sts.windows.net/%s/", ctx.tenant),
+    iat = now, nbf = now, exp = now + life, appid = client.client_id, tid = ctx.tenant,
+    roles = client.roles or json.array({ "CallRecords.Read.All" }), uti = b64.encode_base64url(crypto.random_bytes(12)) },
+    { "aud", "iss", "iat", "nbf", "exp", "appid", "tid", "roles", "uti" })
+  local token = b64url_json(json.object({ typ = "JWT", alg = "none" }, { "typ", "alg" })) .. "." ..
+    b64url_json(claims) .. "." .. b64.encode_base64url(crypto.random_bytes(32))
+  ngx.shared.graphcomm_tokens:set(token, ngx.now() + life, life + 3600)
+  return 200, JSON, json.encode(json.object({ token_type = "Bearer", expires_in = life, ext_expires_in = life,
+    access_token = token }, { "token_type", "expires_in", "ext_expires_in", "access_token" }))
+end
+
+-- Checks a client assertion; returns the client record, or nil and an error triple.
+local function check_assertion(ctx, form, token_url)
+  local a = form.client_assertion
+  local h64, p64, s64 = match(a, "^([%w_-]+)%.([%w_-]+)%.([%w_-]+)$")
+  local header = h64 and json.decode(b64.decode_base64url(h64) or "")
+  local claims = p64 and json.decode(b64.decode_base64url(p64) or "")
+  local sig = s64 and b64.decode_base64url(s64)
+  if not (json.is_object(header) and json.is_object(claims) and sig) then
+    return nil, { aad_error(ctx, 400, "invalid_request", 50027, "JWT token is invalid or malformed.") }
+  end
+  if header.alg ~= "RS256" then
+    return nil, { aad_error(ctx, 400, "invalid_request", 5002738, format("Invalid JWT token. '%s' is not a supported signature algorithm.", tostring(header.alg))) }
+  end
+  if type(header.x5t) ~= "string" and type(header["x5t#S256"]) ~= "string" then
+    return nil, { aad_error(ctx, 400, "invalid_request", 50027, "Invalid JWT token. The token header has no x5t or x5t#S256 thumbprint.") }
+  end
+  local id = claims.iss
+  if type(id) ~= "string" or claims.sub ~= id then
+    return nil, { aad_error(ctx, 400, "invalid_request", 50027, "Invalid JWT token. 'iss' and 'sub' must both be the client id.") }
+  end
+  if form.client_id and form.client_id ~= id then
+    return nil, { aad_error(ctx, 401, "invalid_client", 700021, "Client assertion application identifier doesn't match 'client_id' parameter.") }
+  end
+  local client = client_record(ctx.tenant, id)
+  if not client then return nil, "unknown", id end
+  if not client.certificate then
+    return nil, { aad_error(ctx, 401, "invalid_client", 700027, "Client assertion contains an invalid signature. [Reason - The key was not found.]") }
+  end
+  if (header.x5t and header.x5t ~= client.x5t) or (header["x5t#S256"] and header["x5t#S256"] ~= client.x5t_s256) then
+    return nil, { aad_error(ctx, 401, "invalid_client", 700027, format("Client assertion contains an invalid signature. [Reason - The key was not found., Thumbprint of key used by client: '%s']", tostring(header.x5t or header["x5t#S256"]))) }
+  end
+  if claims.aud ~= token_url then
+    return nil, { aad_error(ctx, 401, "invalid_client", 700212, format("Client assertion audience claim '%s' does not match the token endpoint '%s'.", tostring(claims.aud), token_url)) }
+  end
+  if type(claims.jti) ~= "string" or claims.jti == "" then
+    return nil, { aad_error(ctx, 400, "invalid_request", 50027, "Invalid JWT token. The 'jti' claim is required.") }
+  end
+  local nbf, exp, now = json.number(claims.nbf), json.number(claims.exp), ngx.time()
+  if not nbf or not exp then
+    return nil, { aad_error(ctx, 400, "invalid_request", 50027, "Invalid JWT token. The 'nbf' and 'exp' claims are required.") }
+  end
+  if exp <= now or nbf > now + M.SKEW then
+    return nil, { aad_error(ctx, 401, "invalid_client", 700024, "Client assertion is not within its valid time range.") }
+  end
+  if exp - nbf > M.MAX_LIFETIME then
+    return nil, { aad_error(ctx, 401, "invalid_client", 700024, "Client assertion lifetime (exp - nbf) is longer than 10 minutes.") }
+  end
+  if not crypto.verify_rs256(client.certificate, h64 .. "." .. p64, sig) then
+    return nil, { aad_error(ctx, 401, "invalid_client", 700027, "Client assertion failed signature validation.") }
+  end
+  return client
+end
+
+function M.token(ctx)
+  if ctx.method ~= "POST" then
+    return aad_error(ctx, 405, "invalid_request", 900561, "The endpoint only accepts POST requests.")
+  end
+  local ct = ctx.headers["content-type"]
+  if type(ct) ~= "string" or not find(ct:lower(), "^%s*application/x%-www%-form%-urlencoded") then
+    return aad_error(ctx, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'. (Content-Type must be application/x-www-form-urlencoded.)")
+  end
+  local form = util.parse_query(ctx.body or "")
+  if not form.grant_type then
+    return aad_error(ctx, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'grant_type'.")
+  end
+  if form.grant_type ~= "client_credentials" then
+    return aad_error(ctx, 400, "unsupported_grant_type", 70003, format("The app requested an unsupported grant type '%s'.", form.grant_type))
+  end
+  if not form.scope then
+    return aad_error(ctx, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'scope'.")
+  end
+  if not find(form.scope, "/%.default$") or find(form.scope, "%s") then
+    return aad_error(ctx, 400, "invalid_scope", 1002012, format("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", form.scope))
+  end
+  if not tenant_known(ctx.tenant) then
+    return aad_error(ctx, 400, "invalid_request", 90002, format("Tenant '%s' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud.", ctx.tenant))
+  end
+  local client
+  if form.client_assertion or form.client_assertion_type then
+    if form.client_assertion_type ~= ASSERTION_TYPE then
+      return aad_error(ctx, 400, "invalid_request", 50012, format("Client assertion type must be '%s'.", ASSERTION_TYPE))
+    end
+    if not form.client_assertion then
+      return aad_error(ctx, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_assertion'.")
+    end
+    local token_url = ctx.base .. "/" .. ctx.tenant .. "/oauth2/v2.0/token"
+    local e, unknown_id
+    client, e, unknown_id = check_assertion(ctx, form, token_url)
+    if not client then
+      if e == "unknown" then form.client_id = unknown_id
+      else return e[1], e[2], e[3] end
+    end
+  end
+  if not client then
+    if not form.client_id then
+      return aad_error(ctx, 400, "invalid_request", 900144, "The request body must contain the following parameter: 'client_id'.")
+    end
+    client = client_record(ctx.tenant, form.client_id)
+    if not client then
+      return aad_error(ctx, 400, "unauthorized_client", 700016, format("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", form.client_id, ctx.tenant))
+    end
+    if not form.client_secret then
+      return aad_error(ctx, 401, "invalid_client", 7000218, "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+    end
+    if client.client_secret == nil or form.client_secret ~= client.client_secret then
+      return aad_error(ctx, 401, "invalid_client", 7000215, format("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", form.client_id))
+    end
+  end
+  return issue(ctx, client)
+end
+
+return M

@@ -1,0 +1,47 @@
+-- graphcomm_emulator.reqlog: the request log in the `graphcomm_log` shared dict.
+-- Entries are numbered as they arrive ("n" counts them); only the last MAX are kept,
+-- so a benchmark cannot fill the dict; "cleared" marks where DELETE left it.
+
+local json = require "graphcomm_emulator.json"
+
+local ngx = ngx
+local concat = table.concat
+
+local M = {}
+M.MAX = 10000
+
+local function dict() return ngx.shared.graphcomm_log end
+
+-- Appends one entry (a table); returns its sequence number.
+function M.add(entry)
+  local d = dict()
+  local seq = d:incr("n", 1, 0)
+  entry.seq = seq
+  d:set("e:" .. seq, json.encode(entry))
+  if seq > M.MAX then d:delete("e:" .. (seq - M.MAX)) end
+  return seq
+end
+
+function M.clear()
+  local d = dict()
+  d:set("cleared", d:get("n") or 0)
+end
+
+-- The entries after `since` (a sequence number), oldest first, as a JSON array text;
+-- `match` keeps only those whose path contains it.
+function M.json(since, match, limit)
+  local d = dict()
+  local n = d:get("n") or 0
+  local from = math.max(d:get("cleared") or 0, since or 0, n - M.MAX) + 1
+  local out, k = {}, 0
+  for seq = from, n do
+    local e = d:get("e:" .. seq)
+    if e and (not match or string.find(json.decode(e).path, match, 1, true)) then
+      k = k + 1; out[k] = e
+      if limit and k >= limit then break end
+    end
+  end
+  return "[" .. concat(out, ",", 1, k) .. "]"
+end
+
+return M
