@@ -51,17 +51,17 @@ local function plain_options(opts)
   return out, concat(parts, "\0")
 end
 
--- The fields a transport error carries (DESIGN.md section 3): an error
--- object loses its metatable, or cannot cross at all when it is a userdata.
-local ERROR_FIELDS = { "kind", "code", "message", "curl_code", "status", "retry_after" }
-
+-- A transport error's fields (kind, code, message, curl_code, retryable), as a
+-- plain table: its metatable stays behind in the thread's VM (the client seals
+-- it again with errors.transport).
 local function plain_error(err)
-  if type(err) ~= "table" and type(err) ~= "userdata" then
-    return { kind = "transport", message = tostring(err) }
+  local t = { kind = "transport" }
+  if type(err) == "table" then
+    for k, v in pairs(err) do
+      local tv = type(v)
+      if tv == "string" or tv == "number" or tv == "boolean" then t[k] = v end
+    end
   end
-  local t = {}
-  for _, k in ipairs(ERROR_FIELDS) do t[k] = err[k] end
-  t.kind = t.kind or "transport"
   t.message = t.message or tostring(err)
   return t
 end
@@ -70,15 +70,22 @@ end
 
 local handles = {}
 
-function M.thread_send(key, opts, req)
+local function send_on(key, opts, req)
   local h = handles[key]
   if not h then
     h = require("graphcomm.core").http(opts)
     handles[key] = h
   end
-  local resp, err = h:send(req)
+  return h:send(req)
+end
+
+-- -> resp | false, transport error | false, nil, message of an error raised
+-- (re-raised by the caller, so misuse raises as it does outside nginx).
+function M.thread_send(key, opts, req)
+  local ok, resp, err = pcall(send_on, key, opts, req)
+  if not ok then return false, nil, tostring(resp) end
   if resp then return resp end
-  return nil, plain_error(err)
+  return false, plain_error(err)
 end
 
 -- ---------------------------------------------------------------- the event loop's side
@@ -104,8 +111,7 @@ local function slot_semaphore(ngx, size)
 end
 
 local function transport_error(code, message)
-  local errors = require "graphcomm.errors"
-  return errors.transport(code, message)
+  return { kind = "transport", code = code, message = message }
 end
 
 local function threaded_send(ngx, pool, key, copts, req, size)
@@ -114,7 +120,8 @@ local function threaded_send(ngx, pool, key, copts, req, size)
   if not ok then
     return nil, transport_error("busy", "no free nginx worker-thread slot: " .. tostring(werr))
   end
-  local done, resp, err = ngx.run_worker_thread(pool, MODULE, "thread_send", key, copts, req)
+  local done, resp, err, raised = ngx.run_worker_thread(pool, MODULE, "thread_send", key,
+                                                       copts, req)
   sema:post(1)
   if not done then
     local msg = tostring(resp)
@@ -124,7 +131,8 @@ local function threaded_send(ngx, pool, key, copts, req, size)
     return nil, transport_error("thread", "ngx.run_worker_thread: " .. msg)
   end
   if resp then return resp end
-  return nil, require("graphcomm.core").error(plain_error(err))
+  if raised then error(raised, 0) end
+  return nil, err
 end
 
 local function direct_transport(core, http)
@@ -132,6 +140,7 @@ local function direct_transport(core, http)
     send = function(req) return http:send(req) end,
     sleep = core.sleep,
     now = core.now,
+    close = function() http:close() end,
   }
 end
 
@@ -168,6 +177,8 @@ function M.new(opts)
     ngx.update_time()
     return ngx.now()
   end
+  -- The thread VMs' handles stay for later clients with the same options.
+  function t.close() http:close() end
   return t
 end
 
