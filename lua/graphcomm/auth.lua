@@ -343,13 +343,16 @@ local function read_token_response(resp, secrets)
     return token, tonumber(body.expires_in) or 3600
   end
   local description = type(body.error_description) == "string" and body.error_description or nil
-  local first = description and string_match(description, "^[^\r\n]*") or nil
+  -- The first line, without the trace lines AAD appends (on one line or several).
+  local first = description and string_gsub(string_match(description, "^[^\r\n]*"),
+    "%s*Trace ID:.*$", "") or ""
   local code = type(body.error) == "string" and body.error or nil
-  local message = "token endpoint: " .. (code or ("HTTP " .. tostring(resp.status)))
-    .. (first and first ~= "" and (": " .. first) or "")
+  -- err.code and err.status are printed by the error's __tostring: the message needs neither.
+  local message = "token endpoint: " .. (first ~= "" and first
+    or code or ("HTTP " .. tostring(resp.status)))
   return nil, auth_error(redact(message, secrets), {
     status = resp.status, code = code, description = redact(description, secrets),
-    aadsts = first and string_match(first, "^(AADSTS%d+)") or nil,
+    aadsts = string_match(first, "^(AADSTS%d+)"),
     request_id = type(body.trace_id) == "string" and body.trace_id or nil,
     correlation_id = type(body.correlation_id) == "string" and body.correlation_id or nil,
   })

@@ -1,0 +1,72 @@
+-- Spec helper for the credential specs: talks to the emulator's control endpoints
+-- (clients, token expiry, the request log) over the library's own libcurl transport.
+--
+--   local tokens = require "helpers.tokens"
+--   local ctl = tokens.new(base_url)
+--   ctl.send(req)                      the transport's send (for auth.new's deps)
+--   ctl.register{ tenant=, client_id=, client_secret= | certificate=, expires_in= }
+--   ctl.expire()                       every issued token expires now
+--   ctl.log(match) -> { entries }      requests whose path contains match
+--   ctl.generate(n) -> crid, { sids }  a fresh call record with n sessions
+--   tokens.unique(prefix)              a name no other spec uses
+--   tokens.form(body) -> { name = value }
+local core = require "graphcomm.core"
+local cjson = require "cjson"
+
+local M = {}
+
+local counter = 0
+function M.unique(prefix)
+  counter = counter + 1
+  return ("%s-%d-%d"):format(prefix, os.time() % 100000, counter) .. core.uuid4():sub(1, 8)
+end
+
+local function unescape(s)
+  s = s:gsub("+", " ")
+  return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+function M.form(body)
+  local out = {}
+  for pair in (body or ""):gmatch("[^&]+") do
+    local k, v = pair:match("^([^=]*)=?(.*)$")
+    out[unescape(k)] = unescape(v)
+  end
+  return out
+end
+
+function M.new(base_url)
+  local http = core.http({})
+  local ctl = {}
+
+  function ctl.send(req) return http:send(req) end
+
+  local function call(method, path, body)
+    local resp, err = http:send({ method = method, url = base_url .. path,
+      headers = { "Content-Type: application/json", "Accept: application/json" },
+      body = body and cjson.encode(body) or nil })
+    assert(resp, tostring(err))
+    assert(resp.status == 200, method .. " " .. path .. ": " .. resp.status .. " " .. tostring(resp.body))
+    return cjson.decode(resp.body)
+  end
+  ctl.call = call
+
+  function ctl.register(client) return call("POST", "/_emulator/clients", client) end
+  function ctl.expire() return call("POST", "/_emulator/tokens/expire") end
+
+  function ctl.log(match)
+    local q = match and ("?match=" .. match:gsub("[^%w%-%._~/]", function(c)
+      return ("%%%02X"):format(c:byte())
+    end)) or ""
+    return call("GET", "/_emulator/requests" .. q)
+  end
+
+  function ctl.generate(n)
+    local r = call("POST", "/_emulator/callRecords", { sessions = n or 2 })
+    return r.id, r.sessionIds
+  end
+
+  return ctl
+end
+
+return M
