@@ -91,7 +91,10 @@ static void collect(gc_walk *w, const gc_family *f, int open, int idx, objstate 
         dst = r > 0 ? &o->slot[r - 1] : r == GC_LK_ODATA ? &o->odata
             : r == GC_LK_ADDPROP ? &o->addprop : NULL;
         if (dst && *dst) {
-            pair_error(w, "given twice, in two spellings", NULL);
+            const char *name = r > 0 ? f->props[r - 1]->name
+                             : r == GC_LK_ODATA ? "@odata.type" : "AdditionalProperties";
+            key_error(w, name, strlen(name), "given twice, in two spellings", NULL);
+            lua_pop(L, 1);
         } else if (dst) {
             lua_insert(L, -2);            /* park the value below the key */
             *dst = lua_gettop(L) - 1;
@@ -173,7 +176,8 @@ static int resolve_type(gc_walk *w, int type, objstate *o)
     }
     gc_path_push_name(w, "@odata.type", 11);
     derived_names(L, type);
-    gc_walk_error(w, "expected %s, got %s", lua_tostring(L, -1), gc_describe(L, o->odata));
+    gc_describe(L, o->odata);
+    gc_walk_error(w, "expected %s, got %s", lua_tostring(L, -2), lua_tostring(L, -1));
     lua_pop(L, 2);
     gc_path_pop(w);
     return -1;
