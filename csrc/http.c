@@ -1,177 +1,23 @@
 /* http.c: the libcurl easy transport.  core.http(opts) returns a "graphcomm.http"
- * userdata whose :send(req) performs one HTTP exchange on a kept-alive easy handle.
- * No Lua code runs while libcurl works: callbacks only fill C buffers owned by the
- * userdata, so a Lua error can neither longjmp through libcurl nor strand memory. */
-#include <stdlib.h>
+ * userdata whose :send(req) performs one HTTP exchange on a kept-alive easy handle
+ * (one connection reused per handle, HTTP/2 over TLS when offered).  The option,
+ * request and response handling is shared with the multi transport (easyopts.c).
+ * No Lua code runs while libcurl works: its callbacks only fill C buffers owned by
+ * the userdata, so a Lua error can neither longjmp through libcurl nor strand memory. */
 #include <string.h>
 #include <curl/curl.h>
 #include "core.h"
+#include "easyopts.h"
 
 #define HTTP_MT "graphcomm.http"
-#define DEFAULT_MAX_BODY (16u * 1024u * 1024u)
-#define MAX_HEAD_BYTES (1024u * 1024u)
-#define KEEP_BUF_BYTES (256u * 1024u)
 
 void gc_open_http(lua_State *L);
 
 typedef struct {
-    char *data;
-    size_t len, cap;
-} gc_buf;
-
-typedef struct {
     CURL *easy;
-    gc_buf body;             /* response body of the current exchange */
-    gc_buf head;             /* header block of the final response */
-    size_t max_body;
-    int too_big, no_memory;
-    long timeout_ms, connect_timeout_ms;
-    char errbuf[CURL_ERROR_SIZE];
+    gc_conn conn;
+    gc_xfer xfer;
 } gc_http;
-
-/* ---------------------------------------------------------------- buffers */
-
-static int buf_append(gc_buf *b, const char *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        char *nd;
-        while (cap < b->len + n)
-            cap *= 2;
-        nd = realloc(b->data, cap);
-        if (nd == NULL)
-            return -1;
-        b->data = nd;
-        b->cap = cap;
-    }
-    memcpy(b->data + b->len, p, n);
-    b->len += n;
-    return 0;
-}
-
-/* Large buffers are given back after use; small ones are kept for the next request. */
-static void buf_trim(gc_buf *b)
-{
-    b->len = 0;
-    if (b->cap > KEEP_BUF_BYTES) {
-        free(b->data);
-        b->data = NULL;
-        b->cap = 0;
-    }
-}
-
-static void buf_free(gc_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = b->cap = 0;
-}
-
-/* ---------------------------------------------------------------- libcurl callbacks */
-
-/* Refusing an oversized body here (returning 0) aborts the transfer early. */
-static size_t on_body(char *p, size_t size, size_t n, void *ud)
-{
-    gc_http *h = ud;
-    size_t bytes = size * n;
-    if (h->body.len + bytes > h->max_body) {
-        h->too_big = 1;
-        return 0;
-    }
-    if (buf_append(&h->body, p, bytes) != 0) {
-        h->no_memory = 1;
-        return 0;
-    }
-    return bytes;
-}
-
-/* Keeps the last header block only: interim 1xx responses start it afresh. */
-static size_t on_header(char *p, size_t size, size_t n, void *ud)
-{
-    gc_http *h = ud;
-    size_t bytes = size * n;
-    if (bytes >= 5 && memcmp(p, "HTTP/", 5) == 0)
-        h->head.len = 0;
-    if (h->head.len + bytes > MAX_HEAD_BYTES)
-        return 0;
-    if (buf_append(&h->head, p, bytes) != 0) {
-        h->no_memory = 1;
-        return 0;
-    }
-    return bytes;
-}
-
-/* ---------------------------------------------------------------- handle set-up */
-
-static long http_version_code(lua_State *L, const char *v)
-{
-    if (v == NULL || strcmp(v, "2tls") == 0 || strcmp(v, "auto") == 0)
-        return CURL_HTTP_VERSION_2TLS;
-    if (strcmp(v, "1.1") == 0)
-        return CURL_HTTP_VERSION_1_1;
-    if (strcmp(v, "1.0") == 0)
-        return CURL_HTTP_VERSION_1_0;
-    if (strcmp(v, "2") == 0)
-        return CURL_HTTP_VERSION_2_0;
-    if (strcmp(v, "2-prior-knowledge") == 0)
-        return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
-    return luaL_error(L, "graphcomm: http_version must be one of \"1.0\", \"1.1\", \"2\", "
-                      "\"2tls\", \"2-prior-knowledge\" (got \"%s\")", v);
-}
-
-static const char *opt_string(lua_State *L, int idx, const char *name)
-{
-    const char *s;
-    lua_getfield(L, idx, name);
-    s = luaL_optstring(L, -1, NULL);
-    lua_pop(L, 1);
-    return s;
-}
-
-static long opt_ms(lua_State *L, int idx, const char *name, long dflt)
-{
-    lua_Number s;
-    lua_getfield(L, idx, name);
-    s = luaL_optnumber(L, -1, -1);
-    lua_pop(L, 1);
-    if (s < 0)
-        return dflt;
-    return s * 1000 > 2147483647.0 ? 2147483647L : (long)(s * 1000);
-}
-
-/* Options that hold for every request of this handle; strings are copied by libcurl. */
-static int setup_easy(lua_State *L, gc_http *h, int opts)
-{
-    CURL *e = h->easy;
-    const char *ca = opt_string(L, opts, "ca_file");
-    const char *proxy = opt_string(L, opts, "proxy");
-    long version = http_version_code(L, opt_string(L, opts, "http_version"));
-    CURLcode rc = CURLE_OK;
-#define SET(o, v) if (rc == CURLE_OK) rc = curl_easy_setopt(e, o, v)
-    SET(CURLOPT_NOSIGNAL, 1L);
-    SET(CURLOPT_FOLLOWLOCATION, 0L);           /* the Lua policy follows redirects */
-    SET(CURLOPT_SSL_VERIFYPEER, 1L);           /* never switched off */
-    SET(CURLOPT_SSL_VERIFYHOST, 2L);
-    SET(CURLOPT_HTTP_VERSION, version);
-    SET(CURLOPT_TCP_KEEPALIVE, 1L);
-    SET(CURLOPT_ACCEPT_ENCODING, "");
-    SET(CURLOPT_WRITEFUNCTION, on_body);
-    SET(CURLOPT_WRITEDATA, h);
-    SET(CURLOPT_HEADERFUNCTION, on_header);
-    SET(CURLOPT_HEADERDATA, h);
-    SET(CURLOPT_ERRORBUFFER, h->errbuf);
-#if LIBCURL_VERSION_NUM >= 0x075500
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-    SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-    if (ca != NULL)
-        SET(CURLOPT_CAINFO, ca);
-    if (proxy != NULL)
-        SET(CURLOPT_PROXY, proxy);
-#undef SET
-    return rc == CURLE_OK ? 0 : -1;
-}
 
 static gc_http *check_open(lua_State *L, int idx)
 {
@@ -181,301 +27,61 @@ static gc_http *check_open(lua_State *L, int idx)
     return h;
 }
 
-/* core.http([opts]) -> graphcomm.http */
+/* core.http([opts]) -> graphcomm.http   (opts as in easyopts.h) */
 static int l_http(lua_State *L)
 {
     gc_http *h;
-    lua_Number cap;
-    if (lua_isnoneornil(L, 1))
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
         lua_newtable(L);
+    }
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    lua_getfield(L, 1, "max_body");
-    cap = luaL_optnumber(L, -1, DEFAULT_MAX_BODY);
-    lua_pop(L, 1);
     h = lua_newuserdata(L, sizeof *h);
     memset(h, 0, sizeof *h);
     gc_setmetatable(L, HTTP_MT);
-    h->max_body = cap > 0 && cap < (lua_Number)((size_t)-1 / 4) ? (size_t)cap : DEFAULT_MAX_BODY;
-    h->timeout_ms = opt_ms(L, 1, "timeout", 100000);
-    h->connect_timeout_ms = opt_ms(L, 1, "connect_timeout", 10000);
     h->easy = curl_easy_init();
     if (h->easy == NULL)
         return luaL_error(L, "graphcomm: curl_easy_init failed");
-    if (setup_easy(L, h, 1) != 0)
+    if (gc_easy_setup(L, h->easy, 1, &h->conn) != 0)
         return luaL_error(L, "graphcomm: cannot configure libcurl");
+    gc_xfer_attach(h->easy, &h->xfer);
     return 1;
 }
 
-/* ---------------------------------------------------------------- one request */
-
-static int bad_header(const char *s, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
-            return 1;
-    return 0;
-}
-
-/* Checks every header line before anything is allocated, so no error is raised later. */
-static int check_headers(lua_State *L, int tidx)
-{
-    int i, n;
-    if (lua_isnil(L, tidx))
-        return 0;
-    luaL_argcheck(L, lua_istable(L, tidx), 1, "req.headers must be a list of strings");
-    n = (int)gc_rawlen(L, tidx);
-    for (i = 1; i <= n; i++) {
-        size_t len;
-        const char *s;
-        lua_rawgeti(L, tidx, i);
-        if (lua_type(L, -1) != LUA_TSTRING)
-            luaL_error(L, "graphcomm: req.headers[%d] is not a string", i);
-        s = lua_tolstring(L, -1, &len);
-        if (bad_header(s, len))
-            luaL_error(L, "graphcomm: req.headers[%d] holds CR, LF or NUL", i);
-        lua_pop(L, 1);
-    }
-    return n;
-}
-
-/* The strings stay alive in the headers table on the stack; libcurl copies them. */
-static struct curl_slist *build_headers(lua_State *L, int tidx, int n)
-{
-    struct curl_slist *list = curl_slist_append(NULL, "Expect:");
-    int i;
-    for (i = 1; list != NULL && i <= n; i++) {
-        struct curl_slist *next;
-        lua_rawgeti(L, tidx, i);
-        next = curl_slist_append(list, lua_tostring(L, -1));
-        lua_pop(L, 1);
-        if (next == NULL) {
-            curl_slist_free_all(list);
-            return NULL;
-        }
-        list = next;
-    }
-    return list;
-}
-
-/* Method and body; the body string is pinned on the Lua stack during the transfer. */
-static void set_method(CURL *e, const char *method, const char *body, size_t blen)
-{
-    int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
-    int post = strcmp(method, "POST") == 0;
-    curl_easy_setopt(e, CURLOPT_NOBODY, head ? 1L : 0L);
-    if (head)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-    else if (body != NULL || post || strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body != NULL ? body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body != NULL ? blen : 0));
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, post ? NULL : method);
-    } else {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, get ? NULL : method);
-    }
-}
-
-static const char *curl_code_name(CURLcode rc, int too_big)
-{
-    if (too_big)
-        return "too_large";
-    switch (rc) {
-    case CURLE_COULDNT_RESOLVE_HOST: return "couldnt_resolve_host";
-    case CURLE_COULDNT_RESOLVE_PROXY: return "couldnt_resolve_proxy";
-    case CURLE_COULDNT_CONNECT: return "couldnt_connect";
-    case CURLE_OPERATION_TIMEDOUT: return "timeout";
-    case CURLE_SSL_CONNECT_ERROR: return "tls_connect";
-    case CURLE_PEER_FAILED_VERIFICATION: return "tls_verify";
-    case CURLE_SSL_CACERT_BADFILE: return "tls_ca_file";
-    case CURLE_SEND_ERROR: return "send";
-    case CURLE_RECV_ERROR: return "recv";
-    case CURLE_GOT_NOTHING: return "empty_reply";
-    case CURLE_PARTIAL_FILE: return "partial";
-    case CURLE_HTTP2: case CURLE_HTTP2_STREAM: return "http2";
-    case CURLE_OUT_OF_MEMORY: return "no_memory";
-    case CURLE_UNSUPPORTED_PROTOCOL: return "unsupported_protocol";
-    case CURLE_URL_MALFORMAT: return "bad_url";
-    default: return "curl";
-    }
-}
-
-/* Failures where the request never reached the server, or the connection broke
- * before an answer: safe and useful to retry. */
-static int retryable(CURL *e, CURLcode rc)
-{
-    curl_off_t connect = 0;
-    switch (rc) {
-    case CURLE_COULDNT_CONNECT: case CURLE_SEND_ERROR: case CURLE_RECV_ERROR:
-    case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE: case CURLE_HTTP2:
-    case CURLE_HTTP2_STREAM:
-        return 1;
-    case CURLE_OPERATION_TIMEDOUT:
-        curl_easy_getinfo(e, CURLINFO_CONNECT_TIME_T, &connect);
-        return connect == 0;
-    default:
-        return 0;
-    }
-}
-
-static void set_str(lua_State *L, const char *k, const char *v)
-{
-    lua_pushstring(L, v);
-    lua_setfield(L, -2, k);
-}
-
-/* Pushes nil and a transport error object (metatable "graphcomm.error"). */
-static int push_failure(lua_State *L, gc_http *h, CURLcode rc)
-{
-    const char *why = h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc);
-    lua_pushnil(L);
-    lua_createtable(L, 0, 6);
-    set_str(L, "kind", "transport");
-    set_str(L, "code", curl_code_name(rc, h->too_big));
-    if (h->too_big)
-        lua_pushfstring(L, "response body larger than %d bytes refused", (int)h->max_body);
-    else if (h->no_memory)
-        lua_pushliteral(L, "out of memory while receiving the response");
-    else
-        lua_pushstring(L, why);
-    lua_setfield(L, -2, "message");
-    lua_pushinteger(L, (lua_Integer)rc);
-    lua_setfield(L, -2, "curl_code");
-    lua_pushboolean(L, !h->too_big && !h->no_memory && retryable(h->easy, rc));
-    lua_setfield(L, -2, "retryable");
-    gc_setmetatable(L, "graphcomm.error");
-    return 2;
-}
-
-static void lower(char *p, size_t n)
-{
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (p[i] >= 'A' && p[i] <= 'Z')
-            p[i] = (char)(p[i] + 32);
-}
-
-/* Adds one "Name: value" line to the table at -1; repeated names are joined by ", ". */
-static void push_header_line(lua_State *L, char *line, size_t n)
-{
-    char *colon = memchr(line, ':', n);
-    const char *v;
-    size_t nlen, vlen;
-    if (colon == NULL || colon == line)
-        return;
-    nlen = (size_t)(colon - line);
-    lower(line, nlen);
-    v = colon + 1;
-    vlen = n - nlen - 1;
-    while (vlen > 0 && (*v == ' ' || *v == '\t'))
-        v++, vlen--;
-    while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-        vlen--;
-    lua_pushlstring(L, line, nlen);
-    lua_pushvalue(L, -1);
-    lua_rawget(L, -3);
-    if (lua_isnil(L, -1)) {
-        lua_pop(L, 1);
-        lua_pushlstring(L, v, vlen);
-    } else {
-        lua_pushliteral(L, ", ");
-        lua_pushlstring(L, v, vlen);
-        lua_concat(L, 3);
-    }
-    lua_rawset(L, -3);
-}
-
-/* The header block (status line first) as a table of lower-case names. */
-static void push_headers(lua_State *L, gc_http *h)
-{
-    char *p = h->head.data, *end = p + h->head.len;
-    int first = 1;
-    lua_createtable(L, 0, 12);
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *stop = nl ? nl : end;
-        size_t n = (size_t)(stop - p);
-        if (n > 0 && p[n - 1] == '\r')
-            n--;
-        if (!first && n > 0)
-            push_header_line(L, p, n);
-        first = 0;
-        p = nl ? nl + 1 : end;
-    }
-}
-
-static int push_response(lua_State *L, gc_http *h)
-{
-    long status = 0, version = 0;
-    curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &status);
-    curl_easy_getinfo(h->easy, CURLINFO_HTTP_VERSION, &version);
-    lua_createtable(L, 0, 4);
-    lua_pushinteger(L, (lua_Integer)status);
-    lua_setfield(L, -2, "status");
-    push_headers(L, h);
-    lua_setfield(L, -2, "headers");
-    lua_pushlstring(L, h->body.data ? h->body.data : "", h->body.len);
-    lua_setfield(L, -2, "body");
-    lua_pushnumber(L, version == CURL_HTTP_VERSION_2_0 ? 2 : version == CURL_HTTP_VERSION_1_0 ? 1.0
-                   : version == 30 ? 3 : 1.1);
-    lua_setfield(L, -2, "http_version");
-    buf_trim(&h->body);
-    buf_trim(&h->head);
-    return 1;
-}
-
-static long req_ms(lua_State *L, int req, const char *name, long dflt)
-{
-    return opt_ms(L, req, name, dflt);
-}
-
-/* http:send(req) -> resp | nil, err   (see HACKING.md, "Internal interfaces") */
+/* http:send(req) -> resp | nil, err   (the transport interface in HACKING.md).
+ * resp.new_connections is 0 when the kept-alive connection served the request. */
 static int l_send(lua_State *L)
 {
     gc_http *h = check_open(L, 1);
-    const char *url, *method, *body;
-    size_t blen = 0;
-    int nheaders;
+    gc_req r;
     struct curl_slist *list;
     CURLcode rc;
-    luaL_checktype(L, 2, LUA_TTABLE);
+    long connects = 0;
     lua_settop(L, 2);
-    lua_getfield(L, 2, "url");                 /* 3 */
-    url = luaL_checkstring(L, 3);
-    lua_getfield(L, 2, "method");              /* 4 */
-    method = luaL_optstring(L, 4, "GET");
-    lua_getfield(L, 2, "body");                /* 5: pinned while libcurl reads it */
-    body = luaL_optlstring(L, 5, NULL, &blen);
-    lua_getfield(L, 2, "headers");             /* 6 */
-    nheaders = check_headers(L, 6);
-    if (bad_header(method, strlen(method)) || bad_header(url, strlen(url)))
-        return luaL_error(L, "graphcomm: CR, LF or NUL in the method or URL");
-    curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, req_ms(L, 2, "timeout", h->timeout_ms));
-    curl_easy_setopt(h->easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     req_ms(L, 2, "connect_timeout", h->connect_timeout_ms));
+    gc_req_read(L, 2, &h->conn, &r);           /* the request's strings stay pinned above */
     /* From here to curl_slist_free_all nothing may raise a Lua error. */
-    list = build_headers(L, 6, nheaders);
+    list = gc_req_headers(L, &r);
     if (list == NULL)
         return luaL_error(L, "graphcomm: out of memory building headers");
-    curl_easy_setopt(h->easy, CURLOPT_URL, url);
-    set_method(h->easy, method, body, blen);
-    curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, list);
-    h->body.len = h->head.len = 0;
-    h->too_big = h->no_memory = 0;
-    h->errbuf[0] = '\0';
+    gc_req_apply(h->easy, &r, list);
+    gc_xfer_reset(&h->xfer, h->conn.max_body);
     rc = curl_easy_perform(h->easy);
     curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
     curl_slist_free_all(list);
     if (rc != CURLE_OK) {
-        buf_trim(&h->body);
-        buf_trim(&h->head);
-        return push_failure(L, h, rc);
+        lua_pushnil(L);
+        gc_push_failure(L, h->easy, &h->xfer, rc);
+        gc_xfer_trim(&h->xfer);
+        return 2;
     }
-    return push_response(L, h);
+    gc_push_response(L, h->easy, &h->xfer);
+    gc_xfer_trim(&h->xfer);
+    curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &connects);
+    lua_pushinteger(L, (lua_Integer)connects);
+    lua_setfield(L, -2, "new_connections");
+    return 1;
 }
-
-/* ---------------------------------------------------------------- lifetime */
 
 /* close, __gc and __close: one idempotent function. */
 static int l_close(lua_State *L)
@@ -485,8 +91,7 @@ static int l_close(lua_State *L)
         curl_easy_cleanup(h->easy);
         h->easy = NULL;
     }
-    buf_free(&h->body);
-    buf_free(&h->head);
+    gc_xfer_free(&h->xfer);
     return 0;
 }
 
