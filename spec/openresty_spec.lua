@@ -1,12 +1,13 @@
 -- spec/openresty_spec.lua: the OpenResty example (examples/openresty) on Debian's nginx,
--- against the emulator: concurrent fixes, a Graph error passed on, validation before
--- anything is sent, and a slow Graph that does not hold up the (single) worker.
-local cjson = require "cjson"
+-- against the emulator: concurrent fixes, Graph errors passed on, validation before
+-- anything is sent, and a slow Graph (a delay, a Retry-After wait, a timer) that does
+-- not hold up the single worker; credentials from AZURE_* reach the workers.
 local core = require "graphcomm.core"
 local emulator = require "helpers.emulator"
 
 local format, concat = string.format, table.concat
 local q, ROOT = emulator.shell_quote, emulator.root
+local decode = emulator.decode
 
 -- Runs a shell command; returns its standard output and whether it exited 0.
 local function sh(cmd)
@@ -25,7 +26,9 @@ local function tmpfile(text)
   return path
 end
 
--- One POST (or other method) to the example: status, body text, seconds taken.
+local LUA_PID = sh("echo $PPID"):match("%d+")
+
+-- One request to the example: status, body text, seconds taken.
 local function http(method, url, body, ctype)
   local t0 = core.now()
   local status, _, text = emulator.http(method, url, body,
@@ -33,62 +36,99 @@ local function http(method, url, body, ctype)
   return status, text, core.now() - t0
 end
 
-local decode = emulator.decode
+-- A POST started in the background; :wait() -> status, seconds taken.
+local function post_in_background(url, body)
+  local path = tmpfile(body)
+  local p = assert(io.popen(format("curl -sS -o /dev/null -w '%%{http_code} %%{time_total}' " ..
+    "-X POST -H 'Content-Type: application/json' --data-binary @%s %s", q(path), q(url))))
+  return { wait = function()
+    local out = p:read("*a")
+    p:close()
+    os.remove(path)
+    local status, secs = out:match("^(%d+) ([%d.]+)$")
+    return tonumber(status), tonumber(secs)
+  end }
+end
+
+-- Polls until f() is true (bounded: 10 s).
+local function wait_until(what, f)
+  local deadline = core.now() + 10
+  while not f() do
+    assert(core.now() < deadline, "timed out waiting: " .. what)
+    core.sleep(0.02)
+  end
+end
+
+-- examples/openresty/run with exactly the credentials given (none from the caller's shell).
+local function run(args, env)
+  local cmd = { "env -u GRAPHCOMM_TOKEN -u AZURE_TENANT_ID -u AZURE_CLIENT_ID",
+    "-u AZURE_CLIENT_SECRET -u AZURE_CLIENT_CERTIFICATE_PATH -u AZURE_AUTHORITY_HOST",
+    "-u GRAPHCOMM_CA_FILE -u GRAPHCOMM_OPENRESTY_DIR" }
+  for k, v in pairs(env or {}) do cmd[#cmd + 1] = k .. "=" .. q(v) end
+  cmd[#cmd + 1] = q(ROOT .. "/examples/openresty/run") .. " " .. args .. " 2>&1"
+  return sh(concat(cmd, " "))
+end
+
+-- Starts the example against base_url; returns { url, dir, stop }.
+local function start_example(base_url, env)
+  local out, ok = run("start " .. q(base_url) .. " --watch-pid " .. LUA_PID, env)
+  assert(ok, out)
+  local ex = { url = out:match("URL=(%S+)"), dir = out:match("GRAPHCOMM_OPENRESTY_DIR=(%S+)") }
+  assert(ex.url and ex.dir, out)
+  function ex.stop()
+    local sout, sok = run("stop", { GRAPHCOMM_OPENRESTY_DIR = ex.dir })
+    assert(sok, sout)
+  end
+  return ex
+end
 
 describe("examples/openresty", function()
-  local emu, url, dir, crid, sids
+  local emu, ex, crid, sids
 
   local function requests(match)
     return emu:requests(match and ("match=" .. match))
   end
 
-  local function fix_url(sid, record)
-    return format("%s/fix?callRecordId=%s&sessionId=%s", url, record or crid, sid)
+  local function fix_url(sid, extra)
+    return format("%s/fix?callRecordId=%s&sessionId=%s%s", ex.url, crid, sid, extra or "")
   end
 
-  local function run(args, extra_env)
-    -- Only the emulator's token: no AZURE_* credentials from the caller's shell.
-    local env = { "env -u AZURE_TENANT_ID -u AZURE_CLIENT_ID -u AZURE_CLIENT_SECRET",
-      "-u AZURE_CLIENT_CERTIFICATE_PATH -u GRAPHCOMM_CA_FILE",
-      "GRAPHCOMM_TOKEN=" .. q(emu.token), extra_env or "" }
-    return sh(concat(env, " ") .. " " .. q(ROOT .. "/examples/openresty/run") .. " " .. args .. " 2>&1")
+  local function modalities(sid)
+    local status, _, text = emu:request("GET", format(
+      "/v1.0/communications/callRecords/%s/sessions/%s", crid, sid))
+    assert.are.equal(200, status, text)
+    return concat(decode(text).modalities, ",")
   end
 
   setup(function()
     emu = emulator.start{}
-    local made = emu:control("POST", "callRecords", { sessions = 42 })
+    local made = emu:control("POST", "callRecords", { sessions = 50 })
     crid, sids = made.id, made.sessionIds
-    local out, ok = run("start " .. q(emu.base_url) .. " --watch-pid " .. sh("echo $PPID"):match("%d+"))
-    assert(ok, out)
-    url = out:match("URL=(%S+)")
-    dir = out:match("GRAPHCOMM_OPENRESTY_DIR=(%S+)")
-    assert(url and dir, out)
+    ex = start_example(emu.base_url, { GRAPHCOMM_TOKEN = emu.token })
   end)
 
   teardown(function()
-    if dir then
-      local out, ok = run("stop", "GRAPHCOMM_OPENRESTY_DIR=" .. q(dir))
-      assert(ok, out)
-    end
+    if ex then ex.stop() end
     if emu then emu.stop() end
   end)
 
   before_each(function() emu:clear_requests() end)
 
-  it("runs as the unprivileged user when started by root, and stops cleanly", function()
-    local pid = assert(io.open(dir .. "/logs/nginx.pid")):read("*l")
+  it("runs its workers unprivileged when started by root, from its own prefix", function()
+    local pid = assert(io.open(ex.dir .. "/logs/nginx.pid")):read("*l")
     local users = sh("ps -o user= --ppid " .. pid)
     assert.is_truthy(users:match("%S"))
-    local me = sh("id -u"):match("%d+")
-    if me == "0" then
+    if sh("id -u"):match("%d+") == "0" then
       for user in users:gmatch("%S+") do assert.are.equal("nobody", user) end
     end
+    -- the token reaches the workers through `env`, never through a file
+    assert.is_false(select(2, sh("grep -rqF " .. q(emu.token) .. " " .. q(ex.dir))))
   end)
 
   it("applies 40 concurrent fixes, each exactly once", function()
     local body = tmpfile('{"modalities":["audio","video"],"isTest":true}')
-    local cmd = { "curl -sS --no-progress-meter --parallel --parallel-immediate --parallel-max 40 -X POST",
-      "-H 'Content-Type: application/json' --data-binary @" .. q(body),
+    local cmd = { "curl -sS --no-progress-meter --parallel --parallel-immediate --parallel-max 40",
+      "-X POST -H 'Content-Type: application/json' --data-binary @" .. q(body),
       "-w '%{http_code} %{url_effective}\\n'" }
     for i = 1, 40 do cmd[#cmd + 1] = "-o /dev/null " .. q(fix_url(sids[i])) end
     local out, ok = sh(concat(cmd, " "))
@@ -112,6 +152,7 @@ describe("examples/openresty", function()
     end
     assert.are.equal(40, patches)
     for i = 1, 40 do assert.is_true(seen[sids[i]], sids[i]) end
+    assert.are.equal("audio,video", modalities(sids[1]))
   end)
 
   it("passes Graph's error on, with Graph's status, as JSON", function()
@@ -135,11 +176,10 @@ describe("examples/openresty", function()
     assert.is_truthy(paths.modalites and paths.modalites:find("modalities", 1, true))
     assert.is_string(paths.startDateTime)
     assert.is_string(paths["segments[1].id"])
-    -- neither the bad body nor anything else reached Graph
-    assert.are.same({}, requests())
+    assert.are.same({}, requests())   -- nothing reached Graph
   end)
 
-  it("refuses what is not a JSON object, and bodies that are not JSON", function()
+  it("refuses other media types, non-objects, broken JSON and other methods", function()
     local status, text = http("POST", fix_url(sids[41]), '{"modalities":["audio"]}', "text/plain")
     assert.are.equal(415, status, text)
     status, text = http("POST", fix_url(sids[41]), '["audio"]')
@@ -147,6 +187,8 @@ describe("examples/openresty", function()
     status, text = http("POST", fix_url(sids[41]), '{"modalities":')
     assert.are.equal(400, status, text)
     assert.are.equal("BadRequest", decode(text).error.code)
+    status = http("POST", ex.url .. "/fix?callRecordId=" .. crid, '{"modalities":["audio"]}')
+    assert.are.equal(400, status)
     status = http("GET", fix_url(sids[41]))
     assert.are.equal(405, status)
     assert.are.same({}, requests())
@@ -155,25 +197,73 @@ describe("examples/openresty", function()
   it("keeps serving while one fix waits 5 s on a slow Graph (one worker)", function()
     local slow, quick = sids[41], sids[42]
     emu:fault{ match = slow, delay_ms = 5000, count = 1 }
-    local body = tmpfile('{"modalities":["audio"]}')
-    local background = assert(io.popen(format(
-      "curl -sS -o /dev/null -w '%%{http_code} %%{time_total}' -X POST " ..
-      "-H 'Content-Type: application/json' --data-binary @%s %s", q(body), q(fix_url(slow)))))
-    -- Wait until the emulator holds the slow PATCH (bounded: 10 s).
-    local deadline = core.now() + 10
-    while #requests(slow) == 0 do
-      assert(core.now() < deadline, "the slow fix never reached the emulator")
-      core.sleep(0.02)
-    end
+    local bg = post_in_background(fix_url(slow), '{"modalities":["audio","video"]}')
+    wait_until("the slow fix reaches the emulator", function() return #requests(slow) > 0 end)
     local status, text, secs = http("POST", fix_url(quick), '{"modalities":["audio"]}')
     assert.are.equal(204, status, text)
     assert.is_true(secs < 0.5, "the second fix took " .. secs .. " s")
+    local slow_status, slow_secs = bg.wait()
+    assert.are.equal(204, slow_status)
+    assert.is_true(slow_secs >= 4.9, "the slow fix took only " .. tostring(slow_secs) .. " s")
+    assert.are.equal("audio,video", modalities(slow))
+  end)
 
-    local out = background:read("*a")
-    background:close()
-    os.remove(body)
-    local slow_status, slow_secs = out:match("^(%d+) ([%d.]+)$")
-    assert.are.equal("204", slow_status, out)
-    assert.is_true(tonumber(slow_secs) >= 4.9, "the slow fix took only " .. tostring(slow_secs) .. " s")
+  it("waits out Retry-After with ngx.sleep, serving others meanwhile, then retries", function()
+    local throttled, quick = sids[43], sids[44]
+    emu:fault{ match = throttled, status = 429, retry_after = "1", count = 1 }
+    local bg = post_in_background(fix_url(throttled), '{"modalities":["video"]}')
+    wait_until("the throttled fix is answered 429", function() return #requests(throttled) > 0 end)
+    local status, text, secs = http("POST", fix_url(quick), '{"modalities":["audio"]}')
+    assert.are.equal(204, status, text)
+    assert.is_true(secs < 0.5, "the second fix took " .. secs .. " s")
+    local bstatus, bsecs = bg.wait()
+    assert.are.equal(204, bstatus)
+    assert.is_true(bsecs >= 0.95, "Retry-After: 1 was not waited out: " .. bsecs .. " s")
+    local tries = requests(throttled)
+    assert.are.equal(2, #tries)
+    assert.is_nil(tries[1].headers["retry-attempt"])
+    assert.are.equal("1", tries[2].headers["retry-attempt"])
+    assert.are.equal(tries[1].headers["client-request-id"], tries[2].headers["client-request-id"])
+  end)
+
+  it("follows a redirect, as the libcurl transport does", function()
+    local moved = sids[45]
+    emu:control("POST", "redirects", { match = moved, status = 307, location = "{path}", count = 1 })
+    local status, text = http("POST", fix_url(moved), '{"modalities":["video"]}')
+    assert.are.equal(204, status, text)
+    local tries = requests(moved)
+    assert.are.equal(2, #tries)
+    assert.are.equal("Bearer " .. emu.token, tries[2].headers.authorization)
+    assert.are.equal("video", modalities(moved))
+  end)
+
+  it("answers 202 for an async fix and applies it from a timer without blocking", function()
+    local later, quick = sids[46], sids[47]
+    emu:fault{ match = later, delay_ms = 1500, count = 1 }
+    local status, text, secs = http("POST", fix_url(later, "&async=1"), '{"modalities":["video"]}')
+    assert.are.equal(202, status, text)
+    assert.is_true(secs < 0.5)
+    wait_until("the timer's fix reaches the emulator", function() return #requests(later) > 0 end)
+    status, text, secs = http("POST", fix_url(quick), '{"modalities":["audio"]}')
+    assert.are.equal(204, status, text)
+    assert.is_true(secs < 0.5, "the second fix took " .. secs .. " s")
+    wait_until("the timer's fix is applied", function() return modalities(later) == "video" end)
+  end)
+
+  it("takes client credentials from AZURE_* and keeps the secret out of its files", function()
+    local secret = "s3cret-" .. core.uuid4()
+    emu:control("POST", "clients", { tenant = "contoso", client_id = "fixer", client_secret = secret })
+    local other = start_example(emu.base_url, { AZURE_TENANT_ID = "contoso",
+      AZURE_CLIENT_ID = "fixer", AZURE_CLIENT_SECRET = secret, AZURE_AUTHORITY_HOST = emu.base_url })
+    finally(other.stop)
+    local url = format("%s/fix?callRecordId=%s&sessionId=%s", other.url, crid, sids[48])
+    local status, text = http("POST", url, '{"modalities":["video"]}')
+    assert.are.equal(204, status, text)
+    local log = requests()
+    assert.are.equal("POST", log[1].method)
+    assert.are.equal("/contoso/oauth2/v2.0/token", log[1].path)
+    assert.are.equal("PATCH", log[2].method)
+    assert.are_not.equal("Bearer " .. emu.token, log[2].headers.authorization)
+    assert.is_false(select(2, sh("grep -rqF " .. q(secret) .. " " .. q(other.dir))))
   end)
 end)

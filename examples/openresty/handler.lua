@@ -4,7 +4,9 @@
 -- The body is validated here, before anything is sent (400 with every problem's
 -- path); the update then goes out through graphcomm's ngx transport, so this
 -- worker goes on serving other requests while Graph answers.  Success is 204;
--- a Graph error comes back as JSON with Graph's status.
+-- a Graph error comes back as JSON with Graph's status.  With `&async=1` a valid
+-- fix is answered 202 at once and applied from an ngx.timer (the transport sends
+-- from timers without blocking too); its outcome goes to the error log.
 local graphcomm = require "graphcomm"
 local json = require "graphcomm.json"
 local cjson = require "cjson.safe"
@@ -75,6 +77,29 @@ local function pass_on(err)
   return refuse(status, err.kind == "auth" and "AuthenticationFailed" or "BadGateway", tostring(err))
 end
 
+local function get_client()
+  if not client then
+    local c, err = graphcomm.connect{ transport = "ngx" }
+    if not c then return nil, err end
+    client = c
+  end
+  return client
+end
+
+-- The ngx.timer callback of an async fix.
+local function apply_later(premature, crid, sid, session)
+  if premature then return end
+  local c, err = get_client()
+  local ok
+  if c then ok, err = c:update_session(crid, sid, session) end
+  if ok then
+    ngx.log(ngx.INFO, "graphcomm: fixed session ", sid, " of call record ", crid)
+  else
+    ngx.log(ngx.ERR, "graphcomm: fix of session ", sid, " of call record ", crid,
+      " failed: ", tostring(err))
+  end
+end
+
 function M.fix()
   if ngx.req.get_method() ~= "POST" then
     ngx.header["Allow"] = "POST"
@@ -96,12 +121,15 @@ function M.fix()
   if not session then
     return refuse(400, "ValidationFailed", "the session body is invalid", verr.errors)
   end
-  if not client then
-    local c, err = graphcomm.connect{ transport = "ngx" }
-    if not c then return pass_on(err) end
-    client = c
+  if args.async == "1" then
+    local ok, terr = ngx.timer.at(0, apply_later, crid, sid, session)
+    if not ok then return refuse(503, "ServiceUnavailable", "no timer: " .. tostring(terr)) end
+    return reply(202)
   end
-  local ok, err = client:update_session(crid, sid, session)
+  local c, err = get_client()
+  if not c then return pass_on(err) end
+  local ok
+  ok, err = c:update_session(crid, sid, session)
   if not ok then return pass_on(err) end
   return reply(204)
 end

@@ -15,9 +15,10 @@
 --     thread_vm_pool_size  tasks in flight per worker at most (default 100,
 --                          nginx's lua_worker_thread_vm_pool_size default);
 --                          more wait, without blocking, for a free one.
--- Where ngx.run_worker_thread cannot run (init_worker, timers on this
--- lua-nginx-module, log/filter phases) or outside nginx (CLI, busted), send
--- uses the libcurl transport directly: it blocks there, as it does anywhere.
+-- Request handlers (rewrite, access, content) and ngx.timer callbacks send in
+-- threads.  Where ngx.run_worker_thread cannot run (init_by_lua, init_worker,
+-- log and filter phases) or outside nginx (CLI, busted), send uses the libcurl
+-- transport directly: it blocks there, as it does anywhere.
 --
 -- thread_send(key, opts, req) runs in the worker thread's own Lua VM (no ngx
 -- API there): one libcurl handle per option set, kept in that VM and reused.
@@ -90,8 +91,11 @@ end
 
 -- ---------------------------------------------------------------- the event loop's side
 
--- Phases where run_worker_thread and ngx.sleep may yield (lua-nginx-module 0.10.23).
-local THREAD_PHASES = { rewrite = true, server_rewrite = true, access = true, content = true }
+-- Phases where run_worker_thread and ngx.sleep may yield.  run_worker_thread checks
+-- for a yieldable context, timers included (lua-nginx-module 0.10.21 to 0.10.23 at
+-- least; its documentation names only the request phases).
+local THREAD_PHASES = { rewrite = true, server_rewrite = true, access = true, content = true,
+                        timer = true }
 local SLEEP_PHASES = { rewrite = true, server_rewrite = true, access = true, content = true,
                        timer = true, ssl_cert = true, ssl_session_fetch = true }
 
