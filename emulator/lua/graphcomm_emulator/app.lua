@@ -135,7 +135,11 @@ end
 
 ---------------------------------------------------------------- the request path
 
+M.MAX_BODY = 16 * 1024 * 1024
+
 local function read_body()
+  local len = tonumber(ngx.var.http_content_length)
+  if len and len > M.MAX_BODY then ngx.req.discard_body(); return nil, "too large" end
   ngx.req.read_body()
   local body = ngx.req.get_body_data()
   if body then return body end
@@ -145,6 +149,7 @@ local function read_body()
   if not f then return nil end
   body = f:read("*a")
   f:close()
+  if #body > M.MAX_BODY then return nil, "too large" end
   return body
 end
 
@@ -174,7 +179,11 @@ local function dispatch()
 
   local headers = {}
   for k, v in pairs(ngx.req.get_headers(200)) do headers[k] = v end
-  local body = read_body()
+  local body, too_large = read_body()
+  if too_large then
+    return send(rid, 413, { ["Content-Type"] = "application/json; charset=utf-8" }, util.error_body(413,
+      "RequestEntityTooLarge", format("The request body is larger than %d bytes.", M.MAX_BODY), rid))
+  end
   local cfg = config()
   if cfg.log then
     reqlog.add(json.object({ method = method, path = uri, headers = headers, body = body or json.null,

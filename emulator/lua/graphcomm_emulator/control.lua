@@ -129,7 +129,7 @@ local function configure(method, body, rid)
 end
 
 local function reset()
-  app().load_fixtures()
+  store.restore()
   faults.reset("faults")
   faults.reset("redirects")
   reqlog.clear()

@@ -70,7 +70,17 @@ function M.load(text)
     end
     M.add_record(rec)
   end
+  M.snapshot = {}
+  for _, k in ipairs(d:get_keys(0)) do M.snapshot[k] = d:get(k) end
   return #data.records
+end
+
+-- Back to the state load() left (fast: no JSON is read again).
+function M.restore()
+  local d = dict()
+  d:flush_all()
+  d:flush_expired()
+  for k, v in pairs(M.snapshot) do assert(d:set(k, v)) end
 end
 
 -- Merges the top-level properties of a checked PATCH body into a stored session.
