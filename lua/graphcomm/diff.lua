@@ -7,11 +7,14 @@
 -- whole; one missing from `new` is left alone; graphcomm.null clears. OData
 -- annotations (`@odata.context`, `segments@odata.nextLink`, ...) are read-only
 -- metadata of a GET and are ignored; `@odata.type` is part of a value and kept.
--- Names the schema does not know are compared as plain JSON and come back
--- under AdditionalProperties, which is where the encoder takes them.
+-- Names the schema does not know (at any depth: the core normalizes them into
+-- their object's AdditionalProperties) are compared as plain JSON and come
+-- back there, which is where the encoder takes them; so a misspelt name is
+-- not an error here but shows in the result's AdditionalProperties. An
+-- invalid value in `new` is `nil, err`, the error graphcomm.session gives.
 local core = require "graphcomm.core"
 
-local type, pairs, next, getmetatable, setmetatable = type, pairs, next, getmetatable, setmetatable
+local type, pairs, getmetatable, setmetatable = type, pairs, getmetatable, setmetatable
 local find, lower = string.find, string.lower
 
 local M = {}
@@ -61,48 +64,33 @@ local function equal(a, b, depth)
 end
 
 -- ---------------------------------------------------------------------------
--- Schema names
+-- Normalizing
 -- ---------------------------------------------------------------------------
 
-local ADDPROPS = "additionalproperties"
+local ADDPROPS = "AdditionalProperties"
+local TOLERANT = { allow_unknown = true }   -- unknown names land under AdditionalProperties
 
--- Whether the session schema knows `name` (in any spelling). The encoder refuses a
--- schema name inside AdditionalProperties and takes anything else there.
-local function known(name)
-  if lower(name) == "@odata.type" then return true end
-  return normalize({ AdditionalProperties = { [name] = true } }) == nil
-end
-
--- Splits a (stripped) session table into schema properties and other names.
--- Entries of an AdditionalProperties table count as other names.
-local function split(t)
-  local props, others = {}, {}
-  for k, v in pairs(t) do
-    if type(k) == "string" and lower(k) == ADDPROPS and type(v) == "table" then
-      for name, extra in pairs(v) do others[name] = extra end
-    elseif type(k) == "string" and known(k) then
-      props[k] = v
-    else
-      others[k] = v
-    end
-  end
-  return props, others
-end
-
--- Normalizes the old side whatever it holds: a property the core refuses is
--- kept as it came (it then differs from any valid new value).
-local function normalize_old(props)
-  local all = normalize(props, { allow_unknown = true })
-  if all then return all end
-  local out = {}
-  for k, v in pairs(props) do
-    local one = normalize({ [k] = v }, { allow_unknown = true })
-    if one then
-      local nk, nv = next(one)
-      if nk ~= nil then out[nk] = nv end
+-- Merges one normalized piece into out (AdditionalProperties entries one by one).
+local function merge(out, piece)
+  for k, v in pairs(piece) do
+    if k == ADDPROPS then
+      out[ADDPROPS] = out[ADDPROPS] or {}
+      for name, extra in pairs(v) do out[ADDPROPS][name] = extra end
     else
       out[k] = v
     end
+  end
+end
+
+-- The old side, whatever it holds: a property the core refuses is kept as it
+-- came (it then differs from any valid new value).
+local function normalize_old(old)
+  local all = normalize(old, TOLERANT)
+  if all then return all end
+  local out = {}
+  for k, v in pairs(old) do
+    local one = normalize({ [k] = v }, TOLERANT)
+    if one then merge(out, one) else out[k] = v end
   end
   return out
 end
@@ -114,24 +102,23 @@ end
 function M.diff(old, new)
   if type(old) ~= "table" then error("bad argument #1 to 'diff' (table expected, got " .. type(old) .. ")", 2) end
   if type(new) ~= "table" then error("bad argument #2 to 'diff' (table expected, got " .. type(new) .. ")", 2) end
-  local new_props, new_others = split(strip(new, 0))
-  local want, err = normalize(new_props)
+  local want, err = normalize(strip(new, 0), TOLERANT)
   if not want then return nil, err end
-  local old_props, old_others = split(strip(old, 0))
-  local have = normalize_old(old_props)
-
+  local have = normalize_old(strip(old, 0))
   local body = {}
   for k, v in pairs(want) do
-    if lower(k) ~= "@odata.type" and not equal(v, have[k], 0) then body[k] = v end
-  end
-  local extra
-  for k, v in pairs(new_others) do
-    if not equal(v, old_others[k], 0) then
-      extra = extra or {}
-      extra[k] = v
+    if k == ADDPROPS then
+      local had = type(have[ADDPROPS]) == "table" and have[ADDPROPS] or {}
+      for name, extra in pairs(v) do
+        if not equal(extra, had[name], 0) then
+          body[ADDPROPS] = body[ADDPROPS] or {}
+          body[ADDPROPS][name] = extra
+        end
+      end
+    elseif lower(k) ~= "@odata.type" and not equal(v, have[k], 0) then
+      body[k] = v
     end
   end
-  body.AdditionalProperties = extra
   return body
 end
 
