@@ -8,7 +8,7 @@ describe("strings", function()
   it("are escaped per RFC 8259, UTF-8 passed through", function()
     assert.equal([["a\"b\\c/d"]], value("failureInfo", "reason", 'a"b\\c/d'))
     assert.equal([["\n\r\t\b\f\u0000\u001f\u0001"]], value("failureInfo", "reason", "\n\r\t\b\f\0\31\1"))
-    assert.equal('"h\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x93\x9E \x7F"', value("failureInfo", "reason", "h\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x93\x9E \x7F"))
+    assert.equal('"h\195\169 \226\130\172 \240\159\147\158 \127"', value("failureInfo", "reason", "h\195\169 \226\130\172 \240\159\147\158 \127"))
     assert.equal('""', value("failureInfo", "reason", ""))
   end)
 
@@ -20,12 +20,12 @@ describe("strings", function()
   end)
 
   it("must be valid UTF-8 (no overlongs, surrogates, or code points past U+10FFFF)", function()
-    local bad = { "\xC0\xAF", "\xE0\x80\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xF5\x80\x80\x80",
-                  "\x80", "ab\xC3", "\xE2\x82", "\xFF", "x\xC3\x28" }
+    local bad = { "\192\175", "\224\128\175", "\237\160\128", "\244\144\128\128", "\245\128\128\128",
+                  "\128", "ab\195", "\226\130", "\255", "x\195\040" }
     for _, s in ipairs(bad) do
       assert.matches("^invalid UTF%-8 at byte %d+$", value_error("failureInfo", "reason", s))
     end
-    assert.equal("invalid UTF-8 at byte 3", value_error("failureInfo", "reason", "ab\xFFcd"))
+    assert.equal("invalid UTF-8 at byte 3", value_error("failureInfo", "reason", "ab\255cd"))
   end)
 
   it("are Lua strings only", function()
@@ -181,8 +181,8 @@ describe("generic JSON (AdditionalProperties)", function()
     assert.equal("x: a table must be an array (keys 1..n) or an object (string keys): this one has holes",
                  h.error{ AdditionalProperties = { x = { [1] = 1, [3] = 3 } } })
     assert.equal("x: nan cannot be written as JSON", h.error{ AdditionalProperties = { x = 0 / 0 } })
-    assert.equal("x: a thread cannot be written as JSON", h.error{ AdditionalProperties = { x = coroutine.create(print) } })
-    assert.equal("x[2]: invalid UTF-8 at byte 1", h.error{ AdditionalProperties = { x = { "ok", "\xFF" } } })
+    assert.equal("x: a thread cannot be written as JSON", h.error{ AdditionalProperties = { x = coroutine.create(function() end) } })
+    assert.equal("x[2]: invalid UTF-8 at byte 1", h.error{ AdditionalProperties = { x = { "ok", "\255" } } })
   end)
 
   it("keeps marker metatables and values in the normalized copy", function()
