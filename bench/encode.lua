@@ -1,0 +1,91 @@
+-- bench/encode.lua: the same realistic session table (about 1.5 KB of JSON)
+-- encoded by graphcomm (validating against the schema), lua-cjson (no
+-- validation) and dkjson, in one process; prints ns per encode and ratios.
+-- Usage: lua5.4 bench/encode.lua [seconds per contender, default 0.5]
+-- (run from the repository root, or through `make bench` / scripts/bench).
+local flavour = rawget(_G, "jit") and "luajit" or _VERSION:gsub("Lua ", "lua")
+package.cpath = (os.getenv("GRAPHCOMM_BUILD") or ("build/" .. flavour)) .. "/?.so;" .. package.cpath
+
+local core = require "graphcomm.core"
+local cjson = require "cjson"
+local ok_dk, dkjson = pcall(require, "dkjson")
+local clock = os.clock
+local budget = tonumber(arg and arg[1]) or 0.5
+
+local function stream(direction, jitter, loss)
+  return {
+    streamId = "1504545584", streamDirection = direction, audioCodec = "opus",
+    averageJitter = jitter, maxJitter = "PT0.062S", averageRoundTripTime = "PT0.045S",
+    averagePacketLossRate = loss, maxPacketLossRate = 0.05,
+    averageBandwidthEstimate = 9000000, wasMediaBypassed = false,
+    averageAudioDegradation = 0.4,
+  }
+end
+
+local session = {
+  id = "f2e3b7a1-0c4e-4f1b-9a6d-3c8e5b2d1a90",
+  modalities = { "audio", "video" },
+  startDateTime = "2024-01-31T09:30:00Z",
+  endDateTime = "2024-01-31T09:45:00.5Z",
+  caller = { userAgent = { applicationVersion = "1.6.00.1234", headerValue = "RTCC/7.0.0.0 UCWA/7.0.0.0 Teams/1.6" } },
+  segments = { {
+    id = "e523d2ed-2966-4b6b-925b-754a88034cc5",
+    startDateTime = "2024-01-31T09:30:00Z",
+    endDateTime = "2024-01-31T09:45:00Z",
+    media = { {
+      label = "main-audio",
+      callerNetwork = { ipAddress = "192.168.1.20", port = 50012, connectionType = "wifi",
+                        linkSpeed = 866700000, wifiBand = "frequency50GHz", wifiSignalStrength = 70,
+                        reflexiveIPAddress = "203.0.113.7", relayIPAddress = "52.114.0.1", relayPort = 3478,
+                        networkTransportProtocol = "udp", delayEventRatio = 0.01 },
+      callerDevice = { captureDeviceName = "Microphone (Realtek Audio)", renderDeviceName = "Speakers (Realtek Audio)",
+                       howlingEventCount = 0, micGlitchRate = 0.5, initialSignalLevelRootMeanSquare = 60.5 },
+      streams = { stream("callerToCallee", "PT0.015S", 0.001), stream("calleeToCaller", "PT0.02S", 0.0025) },
+    } },
+  } },
+}
+
+-- Best of five rounds of n encodes, in ns per encode.
+local function measure(encode, n)
+  local best = math.huge
+  for _ = 1, 5 do
+    local t0 = clock()
+    for _ = 1, n do encode(session) end
+    local ns = (clock() - t0) / n * 1e9
+    if ns < best then best = ns end
+  end
+  return best
+end
+
+-- Picks n so that one round takes about budget/5 seconds.
+local function calibrate(encode)
+  local n, t = 16, 0
+  repeat
+    n = n * 2
+    local t0 = clock()
+    for _ = 1, n do encode(session) end
+    t = clock() - t0
+  until t > 0.02
+  return math.max(1, math.floor(n * (budget / 5) / t))
+end
+
+local body = assert(core.encode(session))
+assert(#body > 1400 and #body < 1700, "bench body should be about 1.5 KB, is " .. #body)
+local contenders = {
+  { "graphcomm.core.encode (validating)", function(t) return core.encode(t) end },
+  { "cjson.encode (no validation)", cjson.encode },
+}
+if ok_dk then
+  contenders[#contenders + 1] = { "dkjson.encode (no validation)", function(t) return dkjson.encode(t) end }
+end
+
+print(string.format("encode: %d-byte session body, %s, best of 5 rounds", #body, flavour))
+local results = {}
+for i, c in ipairs(contenders) do
+  results[i] = measure(c[2], calibrate(c[2]))
+end
+local base = results[2]
+for i, c in ipairs(contenders) do
+  print(string.format("  %-38s %9.0f ns/encode  %5.2fx cjson", c[1], results[i], results[i] / base))
+end
+if not ok_dk then print("  dkjson not installed (apt-get install lua-dkjson)") end
