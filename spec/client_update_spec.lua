@@ -1,0 +1,288 @@
+-- client:update_session against the emulator: the four parameter sets, what-if,
+-- confirm, validation before sending, argument errors, the client object's lifetime.
+local graphcomm = require "graphcomm"
+local cjson = require "cjson.safe"
+local emu = require "helpers.emulator"
+local command = require "helpers.command"
+
+local UUID4 = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
+
+describe("client:update_session", function()
+  local e, client, crid, sid, sid2
+
+  setup(function()
+    e = emu.shared()
+    client = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    local records = cjson.decode(assert(client:request{ path = "/communications/callRecords" }).body)
+    crid = records.value[1].id
+    local sessions = cjson.decode(assert(client:request{
+      path = "/communications/callRecords/" .. crid .. "/sessions" }).body)
+    sid, sid2 = sessions.value[1].id, sessions.value[2].id
+  end)
+
+  teardown(function() client:close() end)
+
+  before_each(function() e:clear_requests() end)
+
+  local function patches()
+    local out = {}
+    for _, r in ipairs(e:requests()) do
+      if r.method == "PATCH" then out[#out + 1] = r end
+    end
+    return out
+  end
+
+  local function session_now(id)
+    return cjson.decode(assert(client:request{
+      path = "/communications/callRecords/" .. crid .. "/sessions/" .. id }).body)
+  end
+
+  it("updates positionally and returns true with the response", function()
+    local ok, info = client:update_session(crid, sid, { modalities = { "video", "audio" } })
+    assert.is_true(ok)
+    assert.equal(204, info.status)
+    assert.is_string(info.request_id)
+    assert.is_table(info.headers)
+    assert.same({ "video", "audio" }, session_now(sid).modalities)
+  end)
+
+  it("sends the request DESIGN.md section 3 describes", function()
+    assert(client:update_session(crid, sid, { endDateTime = 1700000000.5 }))
+    local log = patches()
+    assert.equal(1, #log)
+    local r = log[1]
+    assert.equal("/v1.0/communications/callRecords/" .. crid .. "/sessions/" .. sid, r.path)
+    assert.equal("Bearer " .. e.token, r.headers["authorization"])
+    assert.equal("application/json", r.headers["content-type"])
+    assert.equal("application/json", r.headers["accept"])
+    assert.matches(UUID4, r.headers["client-request-id"])
+    local runtime = rawget(_G, "jit") and "LuaJIT 2.1" or _VERSION
+    assert.equal("graphcomm-lua/" .. graphcomm.version .. " (hostOS=linux; runtimeEnvironment="
+      .. runtime .. ")", r.headers["sdkversion"])
+    assert.matches("^graphcomm%-lua/", r.headers["user-agent"])
+    assert.equal('{"endDateTime":"2023-11-14T22:13:20.5Z"}', r.body)
+  end)
+
+  it("takes an identity table", function()
+    assert(client:update_session({ CallRecordId = crid, SessionId = sid2 }, { modalities = { "data" } }))
+    assert.same({ "data" }, session_now(sid2).modalities)
+  end)
+
+  it("takes the cmdlet's single table with expanded properties", function()
+    local ok, info = client:update_session{ CallRecordId = crid, SessionId = sid2,
+      Modalities = { "audio" }, IsTest = true, PassThru = true }
+    assert.is_true(ok, tostring(info))
+    local s = session_now(sid2)
+    assert.same({ "audio" }, s.modalities)
+    assert.is_true(s.isTest)
+    assert.same({ modalities = { "audio" }, isTest = true }, cjson.decode(patches()[1].body))
+    -- AdditionalProperties go into the body as the cmdlet puts them (what-if: the
+    -- emulator, like Graph, would refuse a name the type does not have).
+    local req = client:update_session{ call_record_id = crid, session_id = sid2, WhatIf = true,
+      IsTest = false, AdditionalProperties = { ["x-fix"] = "ticket-1" } }
+    assert.equal('{"isTest":false,"x-fix":"ticket-1"}', req.body)
+  end)
+
+  it("takes InputObject with BodyParameter, a session object as the body", function()
+    local s = assert(graphcomm.session{ modalities = { "screenSharing" } })
+    assert(client:update_session{ InputObject = { CallRecordId = crid, SessionId = sid2 },
+      BodyParameter = s })
+    assert.same({ "screenSharing" }, session_now(sid2).modalities)
+    assert.equal(s:json(), patches()[1].body)
+  end)
+
+  it("refuses BodyParameter mixed with expanded properties, sending nothing", function()
+    local ok, err = client:update_session{ CallRecordId = crid, SessionId = sid,
+      BodyParameter = { modalities = { "audio" } }, Modalities = { "video" }, IsTest = false }
+    assert.is_nil(ok)
+    assert.equal("validation", err.kind)
+    assert.matches("BodyParameter", tostring(err))
+    assert.same({ "IsTest", "Modalities" }, { err.errors[1].path, err.errors[2].path })
+    assert.equal(0, #patches())
+  end)
+
+  it("reports every validation error with its path, sending nothing", function()
+    local ok, err = client:update_session(crid, sid, { modalites = { "audio" },
+      segments = { { media = { { streams = { { averageJitter = "soon" } } } } } } })
+    assert.is_nil(ok)
+    assert.equal("validation", err.kind)
+    local paths = {}
+    for _, x in ipairs(err.errors) do paths[#paths + 1] = x.path end
+    table.sort(paths)
+    assert.same({ "modalites", "segments[1].media[1].streams[1].averageJitter" }, paths)
+    assert.equal(0, #patches())
+  end)
+
+  it("refuses missing and empty ids, sending nothing", function()
+    local ok, err = client:update_session("", sid, {})
+    assert.is_nil(ok)
+    assert.equal("validation", err.kind)
+    ok, err = client:update_session{ SessionId = sid, Modalities = { "audio" } }
+    assert.is_nil(ok)
+    assert.equal("CallRecordId", err.errors[1].path)
+    assert.equal(0, #patches())
+  end)
+
+  it("percent-encodes ids", function()
+    local ok, err = client:update_session("no such/record?", "s 1", { isTest = true })
+    assert.is_nil(ok)
+    assert.equal(404, err.status)
+    assert.equal("/v1.0/communications/callRecords/no%20such%2Frecord%3F/sessions/s%201",
+      patches()[1].path)
+  end)
+
+  it("answers a what-if with the request, token redacted, and sends nothing", function()
+    local req = client:update_session(crid, sid, { modalities = { "audio" } }, { what_if = true })
+    assert.equal("PATCH", req.method)
+    assert.equal(e.base_url .. "/v1.0/communications/callRecords/" .. crid .. "/sessions/" .. sid, req.url)
+    assert.equal("Bearer <redacted>", req.headers.Authorization)
+    assert.equal("application/json", req.headers["Content-Type"])
+    assert.matches(UUID4, req.headers["client-request-id"])
+    assert.equal('{"modalities":["audio"]}', req.body)
+    assert.is_nil(string.find(cjson.encode(req), e.token, 1, true))
+    local cmd = client:update_session{ CallRecordId = crid, SessionId = sid, Modalities = { "video" },
+      WhatIf = true }
+    assert.equal('{"modalities":["video"]}', cmd.body)
+    assert.equal(0, #patches())
+  end)
+
+  it("asks confirm and sends only on true, with the id it showed", function()
+    local seen
+    local ok, err = client:update_session(crid, sid, { isTest = false }, {
+      confirm = function(req) seen = req; return false end })
+    assert.is_nil(ok)
+    assert.equal("declined", err.kind)
+    assert.equal("PATCH", seen.method)
+    assert.equal("Bearer <redacted>", seen.headers.Authorization)
+    assert.equal(0, #patches())
+    ok = client:update_session{ CallRecordId = crid, SessionId = sid, IsTest = false,
+      Confirm = function(req) seen = req; return true end }
+    assert.is_true(ok)
+    local log = patches()
+    assert.equal(1, #log)
+    assert.equal(seen.headers["client-request-id"], log[1].headers["client-request-id"])
+  end)
+
+  it("keeps the caller's client-request-id and headers", function()
+    assert(client:update_session(crid, sid, { isTest = false },
+      { headers = { ["client-request-id"] = "my-own-id", ["X-Ticket"] = "42" } }))
+    local r = patches()[1]
+    assert.equal("my-own-id", r.headers["client-request-id"])
+    assert.equal("42", r.headers["x-ticket"])
+  end)
+
+  it("refuses CR, LF and NUL in header values before sending", function()
+    for _, v in ipairs({ "a\r\nInjected: 1", "a\nb", "a\0b" }) do
+      local ok, err = client:update_session(crid, sid, { isTest = false }, { headers = { ["X-A"] = v } })
+      assert.is_nil(ok)
+      assert.equal("validation", err.kind)
+    end
+    assert.equal(0, #patches())
+  end)
+
+  it("raises on wrong argument types, as the Lua C API does", function()
+    assert.has_error(function() client:update_session(crid, sid, 42) end,
+      nil)
+    local ok, msg = pcall(client.update_session, client, crid, sid, "{}")
+    assert.is_false(ok)
+    assert.matches("bad argument #3 to 'update_session' %(table or graphcomm.session expected, got string%)", msg)
+    ok, msg = pcall(client.update_session, client, true)
+    assert.is_false(ok)
+    assert.matches("bad argument #1", msg)
+    ok, msg = pcall(client.update_session, client, crid, sid, {}, "what_if")
+    assert.is_false(ok)
+    assert.matches("bad argument #4", msg)
+    ok, msg = pcall(client.update_session, {}, crid, sid, {})
+    assert.is_false(ok)
+    assert.matches("graphcomm.client expected, got table", msg)
+  end)
+end)
+
+describe("a client object", function()
+  local e
+  setup(function() e = emu.shared() end)
+
+  it("is a named userdata that closes once, by close, __gc or __close", function()
+    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    assert.equal("userdata", type(c))
+    local mt = getmetatable(c)
+    assert.equal("graphcomm.client", mt.__name)
+    assert.equal(mt.__gc, mt.__close)
+    assert.matches("^graphcomm.client %(0x", tostring(c))
+    c:close()
+    c:close()
+    assert.equal("graphcomm.client (closed)", tostring(c))
+    local ok, msg = pcall(function() return c:update_session("a", "b", {}) end)
+    assert.is_false(ok)
+    assert.matches("attempt to use a closed client", msg)
+    ok, msg = pcall(function() return c:request{ path = "/x" } end)
+    assert.matches("attempt to use a closed client", msg)
+    mt.__gc(c)   -- after close: nothing left to do, no error
+  end)
+
+  it("is closed by a to-be-closed variable on Lua 5.4", function()
+    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    if _VERSION == "Lua 5.4" and not rawget(_G, "jit") then
+      local run = assert(load("local c = ... do local x <close> = c end return tostring(c)"))
+      assert.equal("graphcomm.client (closed)", run(c))
+    else
+      getmetatable(c).__close(c)
+      assert.equal("graphcomm.client (closed)", tostring(c))
+    end
+  end)
+
+  it("keeps one connection alive across requests", function()
+    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    local conns = {}
+    local st = require("graphcomm.client").state(c)
+    local send = st.send
+    st.send = function(req)
+      local resp, err = send(req)
+      if resp then conns[#conns + 1] = resp.new_connections end
+      return resp, err
+    end
+    for _ = 1, 4 do assert(c:request{ path = "/communications/callRecords?$top=1" }) end
+    assert.same({ 1, 0, 0, 0 }, conns)
+    c:close()
+  end)
+end)
+
+describe("graphcomm.update_session", function()
+  it("runs on a default client built from the environment", function()
+    local e = emu.shared()
+    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    local records = cjson.decode(assert(c:request{ path = "/communications/callRecords" }).body)
+    local crid = records.value[2].id
+    local sessions = cjson.decode(assert(c:request{
+      path = "/communications/callRecords/" .. crid .. "/sessions" }).body)
+    local sid = sessions.value[1].id
+    local script = "package.path = " .. string.format("%q", package.path) .. "\n"
+      .. "package.cpath = " .. string.format("%q", package.cpath) .. "\n" .. [[
+      local graphcomm = require "graphcomm"
+      local crid, sid = ...
+      local ok, info = graphcomm.update_session{ CallRecordId = crid, SessionId = sid,
+        Modalities = { "videoBasedScreenSharing" } }
+      assert(ok, tostring(info))
+      local bad, err = graphcomm.update_session{ CallRecordId = crid, SessionId = sid, Nope = 1 }
+      io.write(tostring(info.status), " ", tostring(bad), " ", err.kind)
+    ]]
+    local code, out, err = command.run({ command.lua,
+      "-", crid, sid }, { GRAPHCOMM_BASE_URL = e.base_url, GRAPHCOMM_TOKEN = e.token }, script)
+    assert.equal(0, code, err)
+    assert.equal("204 nil validation", out)
+    local s = cjson.decode(assert(c:request{
+      path = "/communications/callRecords/" .. crid .. "/sessions/" .. sid }).body)
+    assert.same({ "videoBasedScreenSharing" }, s.modalities)
+    c:close()
+  end)
+
+  it("fails as a value when the environment names no credentials", function()
+    local code, out = command.run({ command.lua, "-e", "package.path = " ..
+      string.format("%q", package.path) .. " package.cpath = " .. string.format("%q", package.cpath)
+      .. " local g = require 'graphcomm' local ok, err = g.update_session{ CallRecordId = 'a',"
+      .. " SessionId = 'b' } io.write(tostring(ok), ' ', err.kind)" },
+      { GRAPHCOMM_BASE_URL = "http://127.0.0.1:9" })
+    assert.equal(0, code)
+    assert.equal("nil auth", out)
+  end)
+end)
