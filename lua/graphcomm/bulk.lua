@@ -1,0 +1,647 @@
+-- graphcomm.bulk: many session updates at once (DESIGN.md section 4).
+--
+--   client:update_sessions(items, opts) -> summary | nil, err
+--
+-- items: a list, or an iterator (a function returning the next item, nil at the end),
+--   pulled only as fast as requests go out. An item is { crid, sid, body } or
+--   { callRecordId =, sessionId =, body = } (also call_record_id / session_id and the
+--   cmdlet's CallRecordId / SessionId / BodyParameter). body: a table or a session object.
+-- opts:
+--   concurrency   requests in flight (default 16; with batch, $batch requests, default 4)
+--   batch         Graph JSON batching: up to 20 updates per POST /$batch
+--   journal       a JSONL file of outcomes (graphcomm.journal); what it records as
+--                 succeeded is skipped
+--   on_result(i, ok, err_or_info, item)   once per item, in completion order
+--   on_progress(done, total)              after each item (total nil for an iterator,
+--                                         unless opts.total says)
+--   allow_unknown as for graphcomm.session; max_waiting (4096): items waiting for a
+--                 retry or for an earlier fix of the same session, beyond which no new
+--                 item is pulled (memory stays bounded whatever the number of items)
+-- summary: { ok, failed, skipped, retried, requests, elapsed }.
+--
+-- How it goes: each item is validated (core.encode) when pulled; an invalid one fails
+-- at once and the rest go on. Requests go through libcurl's multi interface
+-- (core.multi: HTTP/2 multiplexed, or kept-alive HTTP/1.1 connections). A throttled or
+-- dropped request waits in a timer heap for its Retry-After (retry.delay, the one retry
+-- policy) while the others carry on. Fixes for the same session are applied in input
+-- order: a later one waits for the earlier one and, when that fails, is reported as a
+-- failed dependency (424) without being sent. With batch, a later fix for a session
+-- may ride in the same $batch with "dependsOn"; an inner 429/503/504 is retried on its
+-- own in a later batch, and an inner 424 waits for its dependency's final outcome.
+-- Clients over another transport (ngx, a caller's table) send one request at a time.
+
+local type, pairs, tostring, tonumber, error, pcall, getmetatable, setmetatable =
+      type, pairs, tostring, tonumber, error, pcall, getmetatable, setmetatable
+local string_lower, table_concat, math_floor = string.lower, table.concat, math.floor
+
+local core = require "graphcomm.core"
+local cjson = require "cjson.safe"
+local client = require "graphcomm.client"
+local errors = require "graphcomm.errors"
+local request = require "graphcomm.request"
+local retry = require "graphcomm.retry"
+local response = require "graphcomm.response"
+local journal = require "graphcomm.journal"
+
+local build, session_path, result, retry_delay = request.build, request.session_path,
+      response.result, retry.delay
+local encode, sha256, uuid4 = core.encode, core.sha256, core.uuid4
+
+local M = {}
+
+M.BATCH_SIZE = 20
+M.DEFAULT_CONCURRENCY = 16
+M.DEFAULT_BATCH_CONCURRENCY = 4
+M.MAX_WAITING = 4096
+
+-- Job states.
+local BLOCKED, WAITING, FLIGHT, DONE = 1, 2, 3, 4
+
+------------------------------------------------------------------------------
+-- Items
+------------------------------------------------------------------------------
+
+local function is_session(v)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return type(mt) == "table" and mt.__name == "graphcomm.session"
+end
+
+local function item_fields(item)
+  local crid = item.call_record_id or item.callRecordId or item.CallRecordId or item[1]
+  local sid = item.session_id or item.sessionId or item.SessionId or item[2]
+  local body = item.body or item.Body or item.BodyParameter or item[3]
+  return crid, sid, body
+end
+
+local function bad_item(message, path)
+  return errors.validation(message, { errors = { { path = path, message = message } } })
+end
+
+-- crid, sid, path, json of an item | nil, err
+local function prepare(item, enc_opts)
+  if type(item) ~= "table" then
+    return nil, bad_item("an item must be a table, got " .. type(item), "")
+  end
+  local crid, sid, body = item_fields(item)
+  local path, err = session_path(crid, sid)
+  if not path then return nil, err end
+  local json
+  if is_session(body) then
+    json = body:json()
+  elseif type(body) == "table" then
+    json, err = encode(body, enc_opts)
+    if not json then return nil, err end
+  else
+    return nil, bad_item("body must be a table or a session, got " .. type(body), "body")
+  end
+  return tostring(crid), tostring(sid), path, json
+end
+
+-- A function returning the next item, and the total when known.
+local function source(items, opts)
+  if type(items) == "function" then return items, opts.total end
+  local i, n = 0, #items
+  return function()
+    if i >= n then return nil end
+    i = i + 1
+    return items[i]
+  end, n
+end
+
+------------------------------------------------------------------------------
+-- Timer heap: jobs waiting until job.at (a binary min-heap)
+------------------------------------------------------------------------------
+
+local function heap_push(h, job)
+  local n = h.n + 1
+  h.n = n
+  while n > 1 do
+    local p = (n - n % 2) / 2
+    local parent = h[p]
+    if parent.at <= job.at then break end
+    h[n] = parent
+    n = p
+  end
+  h[n] = job
+end
+
+local function heap_pop(h)
+  local top, n = h[1], h.n
+  local last = h[n]
+  h[n] = nil
+  n = n - 1
+  h.n = n
+  if n > 0 then
+    local i = 1
+    while true do
+      local c = 2 * i
+      if c > n then break end
+      if c < n and h[c + 1].at < h[c].at then c = c + 1 end
+      if h[c].at >= last.at then break end
+      h[i] = h[c]
+      i = c
+    end
+    h[i] = last
+  end
+  return top
+end
+
+------------------------------------------------------------------------------
+-- Drivers: core.multi, or one request at a time over the client's own transport
+------------------------------------------------------------------------------
+
+local function multi_driver(cfg, concurrency)
+  return core.multi{ concurrency = concurrency, ca_file = cfg.ca_file, proxy = cfg.proxy,
+    http_version = cfg.http_version, timeout = cfg.timeout,
+    connect_timeout = cfg.connect_timeout, max_body = cfg.max_response_bytes }
+end
+
+local Serial = {}
+Serial.__index = Serial
+
+function Serial:add(req, key)
+  local resp, err = self.send(req)
+  local q = self.q
+  q[#q + 1] = key
+  q[#q + 1] = resp or false
+  q[#q + 1] = err or false
+  self.requests = self.requests + 1
+end
+
+function Serial:poll(_, out)
+  local q, n = self.q, #self.q
+  for k = 1, n do
+    local v = q[k]
+    if v == false then v = nil end
+    out[k] = v
+    q[k] = nil
+  end
+  local count = 0
+  for _ = 3, n, 3 do count = count + 1 end
+  return count, out
+end
+
+function Serial:stats() return { requests = self.requests } end
+function Serial:close() end
+
+local function driver(st, concurrency)
+  if type(st.transport) == "userdata" then return multi_driver(st.cfg, concurrency) end
+  return setmetatable({ send = st.send, q = {}, requests = 0 }, Serial)
+end
+
+------------------------------------------------------------------------------
+-- One run
+------------------------------------------------------------------------------
+
+local Run = {}
+Run.__index = Run
+
+local function check_opts(opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error("bad argument #2 to 'update_sessions' (table expected, got " .. type(opts) .. ")", 3)
+  end
+  for _, name in pairs({ "on_result", "on_progress" }) do
+    if opts[name] ~= nil and type(opts[name]) ~= "function" then
+      error("bad argument #2 to 'update_sessions' (" .. name .. " must be a function)", 3)
+    end
+  end
+  local c = opts.concurrency
+  if c ~= nil and (type(c) ~= "number" or c < 1 or c > 4096 or c % 1 ~= 0) then
+    error("bad argument #2 to 'update_sessions' (concurrency must be an integer from 1 to 4096)", 3)
+  end
+  return opts
+end
+
+local function new_run(st, items, opts)
+  local next_item, total = source(items, opts)
+  local batch = opts.batch and true or false
+  local r = setmetatable({
+    st = st, cfg = st.cfg, next_item = next_item, total = total, batch = batch,
+    concurrency = opts.concurrency or (batch and M.DEFAULT_BATCH_CONCURRENCY
+      or M.DEFAULT_CONCURRENCY),
+    max_waiting = opts.max_waiting or M.MAX_WAITING,
+    on_result = opts.on_result, on_progress = opts.on_progress,
+    enc_opts = opts.allow_unknown and { allow_unknown = true } or nil,
+    heap = { n = 0 }, open = {}, waiting = 0, flights = 0, pulled = 0, done = 0,
+    exhausted = false,
+    summary = { ok = 0, failed = 0, skipped = 0, retried = 0, requests = 0 },
+  }, Run)
+  return r
+end
+
+-- The Authorization value, shared with the client's own calls (st.token/st.authz).
+function Run:authorization()
+  local st = self.st
+  local token, err = st.auth:get(self.force_renew)
+  if not token then return nil, err end
+  self.force_renew = nil
+  if token ~= st.token then st.token, st.authz = token, "Bearer " .. token end
+  return st.authz
+end
+
+------------------------------------------------------------------------------
+-- Outcomes
+------------------------------------------------------------------------------
+
+local function journal_record(job, ok, v)
+  local rec = { i = job.i, callRecordId = job.crid, sessionId = job.sid, digest = job.digest,
+    ok = ok, attempts = job.attempt + 1 }
+  if ok then
+    rec.status, rec.request_id = v.status, v.request_id
+  else
+    rec.kind, rec.status, rec.code = v.kind, v.status, v.code
+    rec.request_id, rec.depends_on = v.request_id, v.depends_on
+    if v.kind == "validation" and type(v.errors) == "table" then
+      local paths = {}
+      for k, e in pairs(v.errors) do paths[k] = e.path end
+      rec.paths = paths
+    end
+  end
+  return rec
+end
+
+local function dependency_error(dep)
+  return errors.http("not sent: item " .. dep.i .. ", an earlier fix for the same session, failed",
+    { status = 424, code = "FailedDependency", depends_on = dep.i })
+end
+
+-- The one place an item ends: counted, journaled, reported; then what waited on it.
+function Run:finish(job, ok, v)
+  while job do
+    if job.state == DONE then error("graphcomm.bulk: item " .. job.i .. " finished twice") end
+    if job.state == BLOCKED then self.waiting = self.waiting - 1 end
+    job.state = DONE
+    self.done = self.done + 1
+    local s = self.summary
+    if ok then s.ok = s.ok + 1 else s.failed = s.failed + 1 end
+    if self.journal then self.journal:write(journal_record(job, ok, v)) end
+    if job.path and self.open[job.path] == job then self.open[job.path] = nil end
+    local nx, prev = job.next, job
+    job.next, job.req, job.spec = nil, nil, nil
+    if self.on_result then self.on_result(job.i, ok, v, job.item) end
+    if self.on_progress then self.on_progress(self.done, self.total) end
+    job = nil
+    if nx then
+      nx.after = nil
+      if nx.state == BLOCKED then
+        if ok then
+          self.waiting = self.waiting - 1
+          self:schedule(nx, 0)
+        else
+          job, v = nx, dependency_error(prev)
+        end
+      elseif nx.state == FLIGHT then
+        nx.dep_failed = not ok
+      end
+    end
+  end
+end
+
+function Run:skip(job)
+  job.state = DONE
+  self.done = self.done + 1
+  self.summary.skipped = self.summary.skipped + 1
+  if self.on_result then
+    self.on_result(job.i, true, { skipped = true, status = 0 }, job.item)
+  end
+  if self.on_progress then self.on_progress(self.done, self.total) end
+end
+
+function Run:schedule(job, seconds)
+  job.state = WAITING
+  job.at = self.st.now() + seconds
+  self.waiting = self.waiting + 1
+  heap_push(self.heap, job)
+end
+
+function Run:retry_later(job, seconds)
+  job.attempt = job.attempt + 1
+  self.summary.retried = self.summary.retried + 1
+  if job.after then              -- its dependency is back in the queue: wait for it again
+    job.state = BLOCKED
+    self.waiting = self.waiting + 1
+  else
+    self:schedule(job, seconds)
+  end
+end
+
+------------------------------------------------------------------------------
+-- Pulling items
+------------------------------------------------------------------------------
+
+-- The next item as a job; nil when it ended at once (invalid, skipped) or waits on an
+-- earlier fix of its session (then returned second, for batching).
+function Run:pull()
+  local item = self.next_item()
+  if item == nil then
+    self.exhausted = true
+    return nil
+  end
+  self.pulled = self.pulled + 1
+  local job = { i = self.pulled, item = item, attempt = 0, state = FLIGHT }
+  local crid, sid, path, json = prepare(item, self.enc_opts)
+  if not crid then
+    self:finish(job, false, sid)
+    return nil
+  end
+  job.crid, job.sid, job.path, job.json = crid, sid, path, json
+  if self.journal then
+    job.digest = sha256(json)
+    if self.journal:done(crid, sid, job.digest) then
+      self:skip(job)
+      return nil
+    end
+  end
+  local prev = self.open[path]
+  self.open[path] = job
+  if prev then
+    prev.next, job.after, job.dep_of = job, prev, prev
+    job.state = BLOCKED
+    self.waiting = self.waiting + 1
+    return nil, job
+  end
+  return job
+end
+
+-- A job ready to go: a due retry first, else a new item (nil: none now).
+function Run:next_job(now)
+  local h = self.heap
+  local top = h[1]
+  if top and top.at <= now then
+    heap_pop(h)
+    self.waiting = self.waiting - 1
+    return top
+  end
+  while not self.exhausted and self.waiting < self.max_waiting do
+    local job, blocked = self:pull()
+    if job or blocked then return job, blocked end
+  end
+  return nil
+end
+
+------------------------------------------------------------------------------
+-- Sending
+------------------------------------------------------------------------------
+
+-- Builds and hands one request to the driver; key is a job or a batch.
+function Run:send(key, spec)
+  local authz, err = self:authorization()
+  local req
+  if authz then req, err = build(self.cfg, spec, authz) end
+  if not req then return nil, err end
+  spec.client_request_id = req.client_request_id   -- kept across retries
+  key.req, key.token = req, self.st.token
+  key.state = FLIGHT
+  self.d:add(req, key)
+  self.flights = self.flights + 1
+  self.summary.requests = self.summary.requests + 1
+  return true
+end
+
+function Run:send_one(job)
+  local spec = job.spec
+  if not spec then
+    spec = { method = "PATCH", path = job.path, body = job.json }
+    local cm = self.cfg.compress_min
+    if cm and #job.json >= cm then spec.gzip = true end
+    job.spec = spec
+  end
+  spec.retry_attempt = job.attempt > 0 and job.attempt or nil
+  local ok, err = self:send(job, spec)
+  if not ok then self:finish(job, false, err) end
+end
+
+-- The inner request of a $batch: the body is already JSON, spliced in as it is; the
+-- item's own client-request-id (kept across its retries) traces it inside the batch.
+local function inner_request(id, job, dep_id)
+  local deps = dep_id and (',"dependsOn":["' .. dep_id .. '"]') or ""
+  if not job.cid then job.cid = uuid4() end
+  return '{"id":"' .. id .. '","method":"PATCH","url":"' .. job.path
+    .. '","headers":{"Content-Type":"application/json","client-request-id":"' .. job.cid .. '"}'
+    .. deps .. ',"body":' .. job.json .. '}'
+end
+
+function Run:send_batch(now)
+  local jobs, parts, n = {}, {}, 0
+  local b = { batch = true, jobs = jobs, by_id = {} }
+  while n < M.BATCH_SIZE do
+    local job, blocked = self:next_job(now)
+    local dep_id
+    if blocked and blocked.after.batch == b then      -- its predecessor rides along
+      job, dep_id = blocked, blocked.after.batch_id
+      self.waiting = self.waiting - 1
+    end
+    if not job then
+      if not blocked then break end
+    else
+      n = n + 1
+      job.batch, job.batch_id, job.state = b, tostring(n), FLIGHT
+      jobs[n], b.by_id[job.batch_id] = job, job
+      parts[n] = inner_request(job.batch_id, job, dep_id)
+    end
+  end
+  if n == 0 then return false end
+  local spec = { method = "POST", path = "/$batch",
+    body = '{"requests":[' .. table_concat(parts, ",") .. ']}' }
+  b.spec = spec
+  local ok, err = self:send(b, spec)
+  if not ok then
+    for k = 1, n do self:finish(jobs[k], false, err) end
+  end
+  return true
+end
+
+------------------------------------------------------------------------------
+-- Answers
+------------------------------------------------------------------------------
+
+-- 401 InvalidAuthenticationToken: renew once (for the run), retry each item once.
+function Run:renew(key, resp)
+  if key.renewed or self.st.auth.renewable == false then return false end
+  local e = response.graph_error(resp)
+  if e and e.code and e.code ~= "InvalidAuthenticationToken" then return false end
+  key.renewed = true
+  if key.token == self.st.token then
+    self.st.auth:invalidate()
+    self.force_renew = true
+  end
+  return true
+end
+
+-- What to do with a job's answer (or a transport failure): finish it or retry it.
+function Run:answer(job, resp, terr, req)
+  if resp then
+    local status = resp.status
+    if status >= 200 and status < 300 then
+      local _, info = result(resp, req)
+      return self:finish(job, true, info)
+    end
+    if status == 401 and self:renew(job, resp) then return self:schedule(job, 0) end
+    if (status == 400 or status == 415) and job.spec and job.spec.gzip then
+      job.spec.gzip = nil
+      return self:schedule(job, 0)
+    end
+    if status == 424 and job.dep_of and not job.dep_failed then
+      if job.after then                     -- its dependency will be retried: wait for it
+        job.state = BLOCKED
+        self.waiting = self.waiting + 1
+        return
+      end
+      status = 503                          -- dependency fine after all: just retry
+    end
+    local secs = retry_delay(self.cfg, job.attempt + 1, status, resp.headers)
+    if secs then return self:retry_later(job, secs) end
+    local _, err = result(resp, req)
+    if status == 424 and job.dep_of then err.depends_on = job.dep_of.i end
+    return self:finish(job, false, err)
+  end
+  local secs = retry_delay(self.cfg, job.attempt + 1, nil, nil, terr)
+  if secs then return self:retry_later(job, secs) end
+  if type(terr) ~= "table" then terr = { message = tostring(terr), code = "transport" } end
+  terr.client_request_id = req and req.client_request_id
+  return self:finish(job, false, errors.transport(terr))
+end
+
+local function lower_keys(t)
+  local out = {}
+  if type(t) == "table" then
+    for k, v in pairs(t) do out[string_lower(tostring(k))] = tostring(v) end
+  end
+  return out
+end
+
+-- An inner response as the transport's response shape, so response.result reads it.
+local function inner_response(r)
+  local body = r.body
+  if body == nil or body == cjson.null then body = ""
+  elseif type(body) ~= "string" then body = cjson.encode(body) or "" end
+  return { status = math_floor(tonumber(r.status) or 0), headers = lower_keys(r.headers),
+    body = body }
+end
+
+
+function Run:batch_answer(b, resp, terr)
+  local jobs = b.jobs
+  local ok_outer = resp and resp.status >= 200 and resp.status < 300
+  if not ok_outer then
+    local retry_all = false
+    if resp and resp.status == 401 and self:renew(b, resp) then retry_all = true end
+    for k = 1, #jobs do
+      local job = jobs[k]
+      job.batch = nil
+      if job.state == FLIGHT then
+        if retry_all then self:schedule(job, 0) else self:answer(job, resp, terr, b.req) end
+      end
+    end
+    return
+  end
+  local doc = cjson.decode(resp.body)
+  local list = type(doc) == "table" and type(doc.responses) == "table" and doc.responses or {}
+  local outer_id = resp.headers["request-id"]
+  for k = 1, #list do
+    local r = list[k]
+    local job = type(r) == "table" and b.by_id[tostring(r.id)]
+    if job and job.state == FLIGHT and job.batch == b then
+      job.batch = nil
+      local inner = inner_response(r)
+      if inner.headers["request-id"] == nil then inner.headers["request-id"] = outer_id end
+      self:answer(job, inner, nil, { method = "PATCH", url = self.cfg.prefix .. job.path,
+        client_request_id = job.cid })
+    end
+  end
+  for k = 1, #jobs do
+    local job = jobs[k]
+    if job.state == FLIGHT and job.batch == b then
+      job.batch = nil
+      self:answer(job, nil, { retryable = true, code = "missing",
+        message = "no answer for this request in the $batch response" }, b.req)
+    end
+  end
+end
+
+function Run:completed(key, resp, terr)
+  self.flights = self.flights - 1
+  if key.batch == true then return self:batch_answer(key, resp, terr) end
+  local req = key.req
+  key.req = nil
+  return self:answer(key, resp, terr, req)
+end
+
+------------------------------------------------------------------------------
+-- The loop
+------------------------------------------------------------------------------
+
+-- Starts what it can: due retries first, then new items, up to the concurrency.
+function Run:fill(now)
+  while self.flights < self.concurrency do
+    if self.batch then
+      if not self:send_batch(now) then return end
+    else
+      local job, blocked = self:next_job(now)
+      if job then self:send_one(job)
+      elseif not blocked then return end
+    end
+  end
+end
+
+function Run:loop()
+  local d, st, out = self.d, self.st, {}
+  while true do
+    local now = st.now()
+    self:fill(now)
+    local top = self.heap[1]
+    if self.flights == 0 then
+      if not top then
+        if self.exhausted or self.waiting >= self.max_waiting then break end
+      else
+        local wait = top.at - st.now()
+        if wait > 0 then st.sleep(wait) end
+      end
+    else
+      local wait = top and top.at - now or 5
+      local n
+      n, out = d:poll(wait > 0 and wait or 0, out)
+      for k = 0, n - 1 do
+        local j = 3 * k
+        self:completed(out[j + 1], out[j + 2], out[j + 3])
+        out[j + 1], out[j + 2], out[j + 3] = nil, nil, nil
+      end
+    end
+  end
+end
+
+local function run(self, items, opts)
+  local st = client.state(self)
+  local ti = type(items)
+  if ti ~= "table" and ti ~= "function" then
+    error("bad argument #1 to 'update_sessions' (table or function expected, got " .. ti .. ")", 2)
+  end
+  opts = check_opts(opts)
+  local r = new_run(st, items, opts)
+  if opts.journal then
+    local j, err = journal.open(opts.journal)
+    if not j then return nil, err end
+    r.journal = j
+  end
+  local t0 = st.now()
+  r.d = driver(st, r.concurrency)
+  local ok, err = pcall(r.loop, r)
+  r.d:close()
+  if r.journal then r.journal:close() end
+  if not ok then error(err, 0) end
+  if r.waiting > 0 then             -- cannot happen: every waiting job has a way out
+    error("graphcomm.bulk: " .. r.waiting .. " items left waiting")
+  end
+  local s = r.summary
+  s.elapsed = st.now() - t0
+  return s
+end
+
+M.run = run
+
+function M.install(methods)
+  methods.update_sessions = run
+end
+
+return M
