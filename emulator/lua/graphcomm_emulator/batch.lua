@@ -104,7 +104,7 @@ function M.handle(ctx)
     return graph.fail(ctx, 405, "Use POST for $batch.", "MethodNotAllowed", nil, { Allow = "POST" })
   end
   local reqs, e = requests_of(ctx)
-  if not reqs then return e[1][1], e[1][2], e[1][3] end
+  if not reqs then return e[1], e[2], e[3] end
   local statuses, out = {}, {}
   for i, r in ipairs(reqs) do
     local failed_dep

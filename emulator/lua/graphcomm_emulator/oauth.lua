@@ -48,7 +48,7 @@ local function b64url_json(v) return b64.encode_base64url(json.encode(v)) end
 -- A JWT-shaped access token (unsigned: only this emulator reads it) and its lifetime.
 local function issue(ctx, client)
   local now = ngx.time()
-  local life = client.expires_in or 3599
+  local life = json.number(client.expires_in) or 3599
   local claims = json.object({ aud = "https://graph.microsoft.com", iss = format("https://sts.windows.net/%s/", ctx.tenant),
     iat = now, nbf = now, exp = now + life, appid = client.client_id, tid = ctx.tenant,
     roles = client.roles or json.array({ "CallRecords.Read.All" }), uti = b64.encode_base64url(crypto.random_bytes(12)) },

@@ -1,0 +1,159 @@
+-- emulator/start and emulator/stop as a shell uses them: eval, several instances at once,
+-- its own prefix directory, unprivileged workers, no process left behind.
+local emu = require "helpers.emulator"
+
+local ROOT = emu.root
+local q = emu.shell_quote
+
+local function sh(cmd)
+  local p = assert(io.popen(cmd .. ' 2>&1; echo "__rc=$?"'))
+  local out = p:read("*a")
+  p:close()
+  return tonumber(out:match("__rc=(%d+)%s*$")), (out:gsub("__rc=%d+%s*$", ""))
+end
+
+local function exists(path)
+  local f = io.open(path)
+  if f then f:close() end
+  return f ~= nil
+end
+
+-- pids of nginx processes of an instance: a master naming its directory on its command
+-- line, or any process holding a file under it open (workers hold the error log).
+local function processes_with(dir)
+  local _, out = sh("for p in /proc/[0-9]*; do " ..
+    "{ tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^nginx: .*' && tr '\\0' ' ' < $p/cmdline | grep -qF " .. q(dir) .. "; } && echo ${p#/proc/} && continue; " ..
+    "ls -l $p/fd 2>/dev/null | grep -qF " .. q(dir .. "/") .. " && echo ${p#/proc/}; done")
+  local pids = {}
+  for pid in out:gmatch("(%d+)\n") do pids[#pids + 1] = pid end
+  return pids
+end
+
+local function until_true(fn, seconds)   -- polls a condition (a deadline, not a guess)
+  local deadline = os.time() + seconds
+  repeat
+    if fn() then return true end
+    sh("sleep 0.05")
+  until os.time() > deadline
+  return fn()
+end
+
+describe("emulator/start and emulator/stop", function()
+  it("readies a shell with eval, serves, and stops leaving nothing behind", function()
+    local rc, out = sh("cd " .. q(ROOT) .. [[ && eval "$(emulator/start)" && env | grep '^GRAPHCOMM_' | sort &&
+      curl -s -o /dev/null -w 'status=%{http_code}\n' -H "Authorization: Bearer $GRAPHCOMM_TOKEN" "$GRAPHCOMM_BASE_URL/v1.0/communications/callRecords" &&
+      echo "pid=$(cat "$GRAPHCOMM_EMULATOR_DIR/nginx.pid")" && emulator/stop && echo stopped]])
+    assert.equal(0, rc, out)
+    assert.matches("GRAPHCOMM_BASE_URL=http://127%.0%.0%.1:%d+\n", out)
+    assert.matches("GRAPHCOMM_TOKEN=%S+\n", out)
+    assert.matches("GRAPHCOMM_H2C_URL=http://127%.0%.0%.1:%d+\n", out)
+    assert.matches("status=200\n", out)
+    assert.matches("stopped", out)
+    local dir = out:match("GRAPHCOMM_EMULATOR_DIR=(%S+)\n")
+    local pid = out:match("pid=(%d+)")
+    assert.is_false(exists(dir .. "/conf/nginx.conf"))
+    assert.same({}, processes_with(dir))
+    local state = sh("test -e /proc/" .. pid .. " && ! grep -q '^[^)]*) Z' /proc/" .. pid .. "/stat")
+    assert.not_equal(0, state, "the master is gone (or a zombie waiting to be reaped)")
+    -- the port is closed
+    local port = out:match("GRAPHCOMM_BASE_URL=http://127%.0%.0%.1:(%d+)")
+    local closed = sh("curl -s -o /dev/null --max-time 2 http://127.0.0.1:" .. port .. "/")
+    assert.equal(7, closed)   -- curl: failed to connect
+  end)
+
+  it("runs several instances at once, each with its own port, directory and state", function()
+    local a, b = emu.start(), emu.start()
+    finally(function() a:stop(); b:stop() end)
+    assert.not_equal(a.base_url, b.base_url)
+    assert.not_equal(a.dir, b.dir)
+    assert.not_equal(a.token, b.token)
+    local path = "/v1.0/communications/callRecords/e523d2ed-2966-4b6b-925b-754a88034cc5/sessions"
+    local sid = emu.decode(select(3, a:request("GET", path .. "?$select=id"))).value[1].id
+    assert.equal(204, (a:request("PATCH", path .. "/" .. sid, '{"isTest":true}', { ["Content-Type"] = "application/json" })))
+    assert.is_true(emu.decode(select(3, a:request("GET", path .. "/" .. sid))).isTest)
+    assert.is_false(emu.decode(select(3, b:request("GET", path .. "/" .. sid))).isTest)
+    -- each accepts only its own startup token
+    assert.equal(401, (b:request("GET", path, nil, { Authorization = "Bearer " .. a.token })))
+  end)
+
+  it("keeps everything under its prefix directory and runs its workers unprivileged", function()
+    local e = emu.start()
+    finally(function() e:stop() end)
+    local f = assert(io.open(e.dir .. "/conf/nginx.conf"))
+    local conf = f:read("*a")
+    f:close()
+    assert.is_nil(conf:find("/etc/nginx", 1, true))
+    assert.is_nil(conf:find("/var/", 1, true))
+    for path in conf:gmatch("[%s\"](/[%w%._/%-]+)") do
+      local ok = path:sub(1, #e.dir) == e.dir or path:find("^/usr/lib/nginx/modules/") ~= nil
+        or path:find("^/_") ~= nil     -- locations, not files
+      assert.is_true(ok, path)
+    end
+    assert.is_truthy(conf:find("access_log off", 1, true))
+    assert.is_true(exists(e.dir .. "/logs/error.log"))
+    assert.is_true(exists(e.dir .. "/nginx.pid"))
+    local pid = io.open(e.dir .. "/nginx.pid"):read("*l")
+    local _, uid = sh("id -u")
+    if uid:match("^0") then
+      local _, users = sh("for s in /proc/[0-9]*/status; do awk '/^PPid:/{p=$2} /^Uid:/{u=$2} END{if (p==" .. pid ..
+        ") print u}' $s 2>/dev/null; done")
+      local _, nobody = sh("id -u nobody")
+      assert.matches("^%d+", users)
+      for u in users:gmatch("%d+") do assert.equal(nobody:match("%d+"), u) end
+    end
+  end)
+
+  it("starts from a private (0700) copy of the repository: workers read only the prefix copies", function()
+    local _, tmp = sh("mktemp -d")
+    tmp = tmp:gsub("%s+$", "")
+    finally(function() sh("rm -rf " .. q(tmp)) end)
+    local rc, out = sh(("chmod 0700 %s && cp -R %s %s && cd %s/emulator && eval \"$(./start)\" && " ..
+      "curl -s -o /dev/null -w 'status=%%{http_code}\\n' -H \"Authorization: Bearer $GRAPHCOMM_TOKEN\" " ..
+      "\"$GRAPHCOMM_BASE_URL/v1.0/communications/callRecords/e523d2ed-2966-4b6b-925b-754a88034cc5?\\$expand=sessions\" && " ..
+      "./stop"):format(q(tmp), q(ROOT .. "/emulator"), q(tmp .. "/emulator"), q(tmp)))
+    assert.equal(0, rc, out)
+    assert.matches("status=200", out)
+  end)
+
+  it("takes --port, and fails loudly (no settings printed) when it cannot start", function()
+    local e = emu.start()
+    local port = e.base_url:match(":(%d+)$")
+    e:stop()
+    local again = emu.start{ port = tonumber(port) }
+    finally(function() again:stop() end)
+    assert.equal(e.base_url, again.base_url)
+    -- the port is taken now
+    local rc, out = sh(q(ROOT .. "/emulator/start") .. " --port " .. port)
+    assert.not_equal(0, rc)
+    assert.is_nil(out:find("GRAPHCOMM_BASE_URL", 1, true))
+    assert.matches("nginx", out)
+    -- nginx missing
+    rc, out = sh("GRAPHCOMM_NGINX=/nonexistent/nginx " .. q(ROOT .. "/emulator/start"))
+    assert.equal(1, rc)
+    assert.matches("nginx is missing", out)
+    assert.is_nil(out:find("GRAPHCOMM_BASE_URL", 1, true))
+    -- bad usage
+    rc = sh(q(ROOT .. "/emulator/start") .. " --bogus")
+    assert.equal(2, rc)
+    assert.error_matches(function() emu.start{ port = tonumber(port) } end, "emulator/start failed")
+  end)
+
+  it("stops itself when the process it watches ends (--watch-pid)", function()
+    local rc, out = sh("sleep 0.3 & " .. q(ROOT .. "/emulator/start") .. " --watch-pid $!")
+    assert.equal(0, rc, out)
+    local dir = out:match("GRAPHCOMM_EMULATOR_DIR='([^']+)'")
+    assert.is_string(dir)
+    assert.is_true(until_true(function() return not exists(dir .. "/.graphcomm-emulator") end, 10))
+    assert.same({}, processes_with(dir))
+  end)
+
+  it("stop is idempotent and refuses directories that are not an emulator's", function()
+    local e = emu.start()
+    local stop = q(ROOT .. "/emulator/stop")
+    assert.equal(0, (sh(stop .. " " .. q(e.dir))))
+    assert.equal(0, (sh(stop .. " " .. q(e.dir))))
+    e.stopped = true
+    assert.equal(1, (sh(stop .. " /tmp")))
+    assert.equal(2, (sh("env -u GRAPHCOMM_EMULATOR_DIR " .. stop)))
+  end)
+end)
