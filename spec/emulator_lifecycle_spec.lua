@@ -18,15 +18,21 @@ local function exists(path)
   return f ~= nil
 end
 
--- pids of nginx processes of an instance: a master naming its directory on its command
--- line, or any process holding a file under it open (workers hold the error log).
+-- pids of the processes holding a file under an instance's directory open (its nginx
+-- master and workers all hold the error log).
 local function processes_with(dir)
-  local _, out = sh("for p in /proc/[0-9]*; do " ..
-    "{ tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q '^nginx: .*' && tr '\\0' ' ' < $p/cmdline | grep -qF " .. q(dir) .. "; } && echo ${p#/proc/} && continue; " ..
-    "ls -l $p/fd 2>/dev/null | grep -qF " .. q(dir .. "/") .. " && echo ${p#/proc/}; done")
+  local _, out = sh("find /proc/[0-9]*/fd -lname " .. q(dir .. "/*") .. " 2>/dev/null | cut -d/ -f3 | sort -u")
   local pids = {}
   for pid in out:gmatch("(%d+)\n") do pids[#pids + 1] = pid end
   return pids
+end
+
+-- it finds a running instance's processes (so that finding none means something)
+local function self_test()
+  local e = emu.start()
+  local n = #processes_with(e.dir)
+  e:stop()
+  return n
 end
 
 local function until_true(fn, seconds)   -- polls a condition (a deadline, not a guess)
@@ -49,6 +55,7 @@ describe("emulator/start and emulator/stop", function()
     assert.matches("GRAPHCOMM_H2C_URL=http://127%.0%.0%.1:%d+\n", out)
     assert.matches("status=200\n", out)
     assert.matches("stopped", out)
+    assert.is_true(self_test() >= 2)
     local dir = out:match("GRAPHCOMM_EMULATOR_DIR=(%S+)\n")
     local pid = out:match("pid=(%d+)")
     assert.is_false(exists(dir .. "/conf/nginx.conf"))
