@@ -49,6 +49,15 @@ static int l_http(lua_State *L)
     return 1;
 }
 
+/* Compressed answers are asked for only where a body comes back (reads): libcurl
+ * rebuilds its list of encodings for every request that asks, which costs an update
+ * (204, no body) about a tenth of its time on a local server. */
+static void accept_encoding(CURL *e, const char *method)
+{
+    int reads = strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0;
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, reads ? "" : NULL);
+}
+
 /* http:send(req) -> resp | nil, err   (the transport interface in HACKING.md).
  * resp.new_connections is 0 when the kept-alive connection served the request. */
 static int l_send(lua_State *L)
@@ -65,6 +74,7 @@ static int l_send(lua_State *L)
     if (list == NULL)
         return luaL_error(L, "graphcomm: out of memory building headers");
     gc_req_apply(h->easy, &r, list);
+    accept_encoding(h->easy, r.method);
     gc_xfer_reset(&h->xfer, h->conn.max_body);
     rc = curl_easy_perform(h->easy);
     curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
