@@ -154,8 +154,6 @@ static int l_multi(lua_State *L)
         return luaL_error(L, "graphcomm: curl_easy_init failed");
     if (gc_easy_setup(L, m->tmpl, 1, &m->conn) != 0)
         return luaL_error(L, "graphcomm: cannot configure libcurl");
-    /* A transfer waits for a connection that may multiplex rather than open another. */
-    curl_easy_setopt(m->tmpl, CURLOPT_PIPEWAIT, 1L);
     setup_multi(L, m);
     return 1;
 }
@@ -230,6 +228,9 @@ static int l_add(lua_State *L)
     s->headers = list;
     gc_xfer_reset(&s->x, m->conn.max_body);
     gc_req_apply(s->easy, &r, list);
+    /* Over TLS a transfer waits for a connection that may multiplex (h2) rather
+     * than open another; plain http is HTTP/1.1 here, one request a connection. */
+    curl_easy_setopt(s->easy, CURLOPT_PIPEWAIT, strncmp(r.url, "https:", 6) == 0 ? 1L : 0L);
     if ((mc = curl_multi_add_handle(m->cm, s->easy)) != CURLM_OK)
         return luaL_error(L, "graphcomm: curl_multi_add_handle: %s", curl_multi_strerror(mc));
     m->nspare--;
