@@ -1,0 +1,191 @@
+-- update_sessions{ journal = FILE }: outcomes appended and flushed as they happen, no
+-- secrets in them, and a rerun that skips what already succeeded, also after the
+-- process was killed mid-run (a child process that SIGKILLs itself).
+local graphcomm = require "graphcomm"
+local cjson = require "cjson"
+local emu = require "helpers.emulator"
+
+local e
+
+local function connect()
+  return assert(graphcomm.connect{ base_url = e.base_url, token = e.token, max_retry_delay = 0.2 })
+end
+
+local function new_record(n)
+  return e:control("POST", "callRecords", { sessions = n })
+end
+
+local function read_lines(path)
+  local lines = {}
+  local f = io.open(path, "r")
+  if not f then return lines end
+  for line in f:lines() do lines[#lines + 1] = line end
+  f:close()
+  return lines
+end
+
+local function items_for(rec, n, body)
+  local items = {}
+  for k = 1, n do items[k] = { rec.id, rec.sessionIds[k], body or { modalities = { "audio" } } } end
+  return items
+end
+
+-- PATCH requests per session id, for one record.
+local function patch_counts(rec)
+  local counts = {}
+  for _, r in ipairs(e:requests("match=" .. rec.id)) do
+    if r.method == "PATCH" then
+      local sid = r.path:match("[^/]+$")
+      counts[sid] = (counts[sid] or 0) + 1
+    end
+  end
+  return counts
+end
+
+local function interpreter()
+  if rawget(_G, "jit") then return "luajit" end
+  return "lua" .. _VERSION:match("%d+%.%d+")
+end
+
+describe("update_sessions{ journal = ... }", function()
+  local dir
+
+  setup(function()
+    e = emu.shared()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+  end)
+  teardown(function() os.execute("rm -rf " .. dir) end)
+  after_each(function() e:clear_faults() end)
+
+  it("appends each outcome as it happens, with ids and codes and no secrets", function()
+    local rec = new_record(6)
+    local path = dir .. "/a.jsonl"
+    local c = connect()
+    local items = items_for(rec, 6, { modalities = { "audio" },
+      failureInfo = { reason = "secret-reason-text" } })
+    items[3] = { rec.id, "missing-session", { modalities = { "audio" } } }
+    items[5] = { rec.id, rec.sessionIds[5], { modalitez = { "audio" } } }
+    local s = c:update_sessions(items, { journal = path, on_result = function()
+      -- flushed before the callback: a killed process loses nothing it reported
+      local n = #read_lines(path)
+      assert.is_true(n >= 1)
+    end, on_progress = function(done) assert.equal(done, #read_lines(path)) end })
+    assert.equal(4, s.ok)
+    assert.equal(2, s.failed)
+    local lines = read_lines(path)
+    assert.equal(6, #lines)
+    local by_i = {}
+    for _, line in ipairs(lines) do
+      assert.is_nil(line:find(e.token, 1, true))
+      assert.is_nil(line:find("secret-reason-text", 1, true))
+      assert.is_nil(line:find("modalities", 1, true))
+      local t = cjson.decode(line)
+      by_i[t.i] = t
+    end
+    assert.is_true(by_i[1].ok)
+    assert.equal(204, by_i[1].status)
+    assert.equal(rec.id, by_i[1].callRecordId)
+    assert.equal(rec.sessionIds[1], by_i[1].sessionId)
+    assert.matches("^%x+$", by_i[1].digest)
+    assert.is_string(by_i[1].request_id)
+    assert.is_false(by_i[3].ok)
+    assert.equal(404, by_i[3].status)
+    assert.equal("NotFound", by_i[3].code)
+    assert.equal("validation", by_i[5].kind)
+    assert.same({ "modalitez" }, by_i[5].paths)
+    c:close()
+  end)
+
+  it("skips on a rerun what already succeeded, and sends a changed fix again", function()
+    local rec = new_record(5)
+    local path = dir .. "/b.jsonl"
+    e:fault{ match = "/sessions/" .. rec.sessionIds[2], method = "PATCH", status = 500, count = 1 }
+    local c = connect()
+    local s = c:update_sessions(items_for(rec, 5), { journal = path })
+    assert.equal(4, s.ok)
+    assert.equal(1, s.failed)
+    e:clear_requests()
+    local items = items_for(rec, 5)
+    items[4] = { rec.id, rec.sessionIds[4], { modalities = { "video" } } }   -- a new fix
+    local skipped = {}
+    s = c:update_sessions(items, { journal = path, on_result = function(i, ok, info)
+      if info.skipped then skipped[#skipped + 1] = i end
+    end })
+    assert.equal(2, s.ok)
+    assert.equal(3, s.skipped)
+    assert.same({ 1, 3, 5 }, skipped)
+    local counts = patch_counts(rec)
+    assert.same({ [rec.sessionIds[2]] = 1, [rec.sessionIds[4]] = 1 }, counts)
+    assert.equal(7, #read_lines(path))
+    c:close()
+  end)
+
+  it("resumes a killed run without sending again what succeeded", function()
+    local n, kill_at, conc = 300, 100, 8
+    local rec = new_record(n)
+    local journal = dir .. "/kill.jsonl"
+    local script = dir .. "/child.lua"
+    local f = assert(io.open(script, "w"))
+    f:write(([[
+package.path = %q
+package.cpath = %q
+local graphcomm = require "graphcomm"
+local crid, n = %q, %d
+local ids = {}
+for id in (%q):gmatch("[^,]+") do ids[#ids + 1] = id end
+local stat = io.open("/proc/self/stat"):read("*l")
+local pid = stat:match("^(%%d+)")
+local c = assert(graphcomm.connect{ base_url = %q, token = %q })
+local i, results = 0, 0
+c:update_sessions(function()
+  i = i + 1
+  if i > n then return nil end
+  return { crid, ids[i], { modalities = { "audio" } } }
+end, { concurrency = %d, journal = %q, on_result = function()
+  results = results + 1
+  if results == %d then os.execute("kill -KILL " .. pid) end
+end })
+print("not killed")
+]]):format(package.path, package.cpath, rec.id, n, table.concat(rec.sessionIds, ","),
+      e.base_url, e.token, conc, journal, kill_at))
+    f:close()
+    e:clear_requests()
+    local p = io.popen(interpreter() .. " " .. script .. " 2>&1")
+    local out = p:read("*a")
+    p:close()
+    assert.is_nil(out:find("not killed", 1, true))
+    local first = read_lines(journal)
+    assert.equal(kill_at, #first)         -- journaled before its callback ran
+    local done_before = {}
+    for _, line in ipairs(first) do
+      local t = cjson.decode(line)
+      assert.is_true(t.ok)
+      done_before[t.sessionId] = true
+    end
+    local sent_before = patch_counts(rec)
+
+    e:clear_requests()
+    local c = connect()
+    local items = items_for(rec, n)
+    local s = c:update_sessions(items, { journal = journal, concurrency = conc })
+    assert.equal(kill_at, s.skipped)
+    assert.equal(n - kill_at, s.ok)
+    assert.equal(0, s.failed)
+    local sent_after = patch_counts(rec)
+    local again = 0
+    for k = 1, n do
+      local sid = rec.sessionIds[k]
+      if done_before[sid] then
+        assert.is_nil(sent_after[sid], "item " .. k .. " succeeded before and was sent again")
+      else
+        assert.equal(1, sent_after[sid])
+        if sent_before[sid] then again = again + 1 end
+      end
+    end
+    -- Only what was in flight when the process died can have gone out twice.
+    assert.is_true(again <= conc, again .. " items sent in both runs")
+    c:close()
+  end)
+end)
