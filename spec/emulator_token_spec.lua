@@ -10,7 +10,7 @@ local SCOPE = "https://graph.microsoft.com/.default"
 local RECORDS = "/v1.0/communications/callRecords"
 
 local function sh(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1; echo \"__rc=$?\""))
+  local p = assert(io.popen("{ " .. cmd .. "\n} 2>&1; echo \"__rc=$?\""))
   local out = p:read("*a")
   p:close()
   local rc = tonumber(out:match("__rc=(%d+)%s*$"))

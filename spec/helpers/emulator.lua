@@ -17,7 +17,7 @@ end
 M.shell_quote = shell_quote
 
 local function run(cmd)
-  local p = assert(io.popen(cmd .. ' 2>&1; echo "__rc=$?"'))
+  local p = assert(io.popen("{ " .. cmd .. "\n} 2>&1; echo \"__rc=$?\""))
   local out = p:read("*a")
   p:close()
   local rc = tonumber(out:match("__rc=(%d+)%s*$"))

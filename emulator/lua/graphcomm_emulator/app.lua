@@ -68,9 +68,7 @@ end
 ---------------------------------------------------------------- answering
 
 local function ids()
-  local h = ngx.req.get_headers()
-  local crid = h["client-request-id"]
-  if type(crid) == "table" then crid = crid[1] end
+  local crid = ngx.var.http_client_request_id
   return { request_id = util.guid(ngx.var.request_id), client_request_id = crid or util.guid() }
 end
 
@@ -177,8 +175,7 @@ local function dispatch()
     return send(rid, status, headers, body)
   end
 
-  local headers = {}
-  for k, v in pairs(ngx.req.get_headers(200)) do headers[k] = v end
+  local headers = ngx.req.get_headers(200)
   local body, too_large = read_body()
   if too_large then
     return send(rid, 413, { ["Content-Type"] = "application/json; charset=utf-8" }, util.error_body(413,
@@ -186,7 +183,9 @@ local function dispatch()
   end
   local cfg = config()
   if cfg.log then
-    reqlog.add(json.object({ method = method, path = uri, headers = headers, body = body or json.null,
+    local copy = {}     -- a plain table: ngx's header table has a metatable of its own
+    for k, v in pairs(headers) do copy[k] = v end
+    reqlog.add(json.object({ method = method, path = uri, headers = copy, body = body or json.null,
       http_version = format("%.1f", ngx.req.http_version() or 1.1), time = ngx.now() },
       { "seq", "method", "path", "headers", "body", "http_version", "time" }))
   end
