@@ -111,6 +111,32 @@ describe("emulator Graph resources", function()
       assert.equal(400, (get(RECORDS .. "/" .. BIG .. "/sessions?$skiptoken=x")))
     end)
 
+    it("filters records and sessions with simple $filter comparisons, and pages records with $top", function()
+      local _, _, groups = get(RECORDS .. "?$filter=" .. "type%20eq%20'groupCall'")
+      assert.equal(2, #groups.value)
+      for _, r in ipairs(groups.value) do assert.equal("groupCall", r.type) end
+      local _, _, later = get(RECORDS .. "?$filter=startDateTime%20ge%202026-11-22T00:00:00Z%20and%20type%20eq%20'peerToPeer'")
+      assert.equal(1, #later.value)
+      local _, _, open = get(RECORDS .. "/" .. BIG .. "/sessions?$select=id,endDateTime&$filter=endDateTime%20eq%20null")
+      assert.equal(2, #open.value)
+      assert.equal(400, (get(RECORDS .. "?$filter=contains(type,'x')")))
+      local _, _, p1 = get(RECORDS .. "?$top=3&$select=id")
+      assert.equal(3, #p1.value)
+      local _, _, p2 = get(p1["@odata.nextLink"])
+      assert.is_true(#p2.value >= 1)
+      assert.not_equal(p1.value[1].id, p2.value[1].id)
+    end)
+
+    it("takes $select inside $expand=sessions(...)", function()
+      local _, _, rec = get(RECORDS .. "/" .. BIG .. "?$expand=sessions($select=id,modalities;$expand=segments)")
+      local s = rec.sessions[1]
+      assert.is_string(s.id)
+      assert.is_table(s.modalities)
+      assert.is_table(s.segments)
+      assert.is_nil(s.startDateTime)
+      assert.matches("%$select=id%%2Cmodalities", rec["sessions@odata.nextLink"])
+    end)
+
     it("has sample data for fixes: sessions without an end, and ending before they start", function()
       local missing, backwards = 0, 0
       for _, crid in ipairs({ P2P, BIG, REVIEW }) do

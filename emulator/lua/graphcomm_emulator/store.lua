@@ -137,8 +137,11 @@ function M.session_json(crid, sid, select, segments, context)
   if context then n = n + 1; out[n] = '"@odata.context":' .. json.quote(context) .. "," end
   local first = true
   local function emit(k)
-    if k == "segments" and not segments then return end
-    if select and not select[k] and k ~= "id" then return end
+    if k == "segments" then
+      if not segments then return end       -- expanded navigation properties ignore $select
+    elseif select and not select[k] and k ~= "id" then
+      return
+    end
     local v = d:get(base .. k)
     if v then
       if not first then n = n + 1; out[n] = "," end
