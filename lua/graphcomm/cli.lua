@@ -94,31 +94,40 @@ local function parse(argv, first, kinds)
   return opts, args
 end
 
--- One line per problem: the validator's path, its message (with its hint).
+-- "graphcomm: <message>" (error values already say "graphcomm: ").
+local function complain(env, ...)
+  local text = table.concat({ ... })
+  if text:sub(1, 11) ~= "graphcomm: " then text = "graphcomm: " .. text end
+  say(env.stderr, text)
+end
+
+-- One line per problem: the validator's path and its message (which holds the hint).
 local function report(env, err)
   if type(err) == "table" or type(err) == "userdata" then
     if err.kind == "validation" and err.errors then
       say(env.stderr, "graphcomm: invalid session body:")
       for _, e in ipairs(err.errors) do
         local path = (e.path and e.path ~= "") and e.path or "(body)"
-        say(env.stderr, "  ", path, ": ", tostring(e.message), e.hint and (" (did you mean " .. tostring(e.hint) .. "?)") or "")
+        say(env.stderr, "  ", path, ": ", tostring(e.message))
       end
       return USAGE
     end
-    say(env.stderr, "graphcomm: ", tostring(err))
+    complain(env, tostring(err))
     return err.kind == "validation" and USAGE or REFUSED
   end
-  say(env.stderr, "graphcomm: ", tostring(err))
+  complain(env, tostring(err))
   return REFUSED
 end
 
+-- Connecting sends nothing (tokens are fetched on first use): a failure here is
+-- the configuration (no credentials, a bad GRAPHCOMM_BASE_URL), hence USAGE.
 -- A what-if sends nothing and shows the token redacted: it needs no credentials.
 local function connect(env, what_if)
   local graphcomm = require "graphcomm"
   local client, err = graphcomm.connect(what_if and { token = "what-if" } or {})
   if not client then
-    say(env.stderr, "graphcomm: cannot connect: ", tostring(err))
-    return nil, (type(err) == "table" or type(err) == "userdata") and err.kind == "auth" and REFUSED or USAGE
+    complain(env, "cannot connect: ", (tostring(err):gsub("^graphcomm: ", "")))
+    return nil, USAGE
   end
   return client
 end
@@ -338,19 +347,23 @@ local function shell_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
--- Starts, waits for INT/TERM/HUP (or for the graphcomm process to go away), stops.
+-- Starts (the emulator also watches this process: killed, it still stops), prints the
+-- assignments, waits for INT/TERM/HUP or for the graphcomm process to go away, stops.
 local FOREGROUND = [[
 start=$1 stop=$2; shift 2
-out=$("$start" "$@") || exit 1
+out=$("$start" --watch-pid "$PPID" "$@") || exit 1
 printf '%s\n' "$out"
 eval "$out"
-export GRAPHCOMM_BASE_URL GRAPHCOMM_TOKEN GRAPHCOMM_CA_FILE GRAPHCOMM_EMULATOR_DIR
 nap=
-finish() { [ -n "$nap" ] && kill "$nap" 2>/dev/null; "$stop" >&2; exit 0; }
+finish() {
+  trap '' INT TERM HUP
+  [ -n "$nap" ] && kill "$nap" 2>/dev/null
+  "$stop" "$GRAPHCOMM_EMULATOR_DIR" >&2
+  exit 0
+}
 trap finish INT TERM HUP
 echo "graphcomm: emulator running at $GRAPHCOMM_BASE_URL; Ctrl-C stops it" >&2
-parent=$PPID
-while [ "$(cut -d' ' -f4 /proc/$$/stat)" = "$parent" ]; do
+while kill -0 "$PPID" 2>/dev/null; do
   sleep 1 & nap=$!
   wait "$nap"
 done
@@ -386,13 +399,13 @@ local function emulator(env, opts, args)
     say(env.stderr, "graphcomm emulator: no emulator/ found beside ", looked)
     return USAGE
   end
-  local cmd = { "sh", "-c", shell_quote(FOREGROUND), "graphcomm-emulator",
-                shell_quote(dir .. "/start"), shell_quote(dir .. "/stop") }
+  -- os.execute's own sh runs the script, so that its $PPID is this process.
+  local cmd = { "set --", shell_quote(dir .. "/start"), shell_quote(dir .. "/stop") }
   if port then cmd[#cmd + 1] = "--port " .. port end
   if opts["--tls"] then cmd[#cmd + 1] = "--tls" end
   if opts["--read-only"] then cmd[#cmd + 1] = "--read-only" end
   env.stdout:flush()
-  return exit_status(os.execute(concat(cmd, " ")))
+  return exit_status(os.execute(concat(cmd, " ") .. "\n" .. FOREGROUND))
 end
 
 -- ---------------------------------------------------------------------------
