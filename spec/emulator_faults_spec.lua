@@ -5,10 +5,8 @@ local P2P = "e523d2ed-2966-4b6b-925b-754a88034cc5"
 local RECORDS = "/v1.0/communications/callRecords"
 
 local function now()
-  local p = io.popen("date +%s.%N")
-  local t = tonumber(p:read("*l"))
-  p:close()
-  return t
+  local _, out = emu.sh("date +%s.%N")
+  return tonumber(out:match("[%d.]+"))
 end
 
 describe("emulator faults", function()
@@ -69,9 +67,7 @@ describe("emulator faults", function()
     local cmd = ("curl -s -o /dev/null -w '%%{time_total}\n' -H %s %s & curl -s -o /dev/null -w '%%{time_total}\n' -H %s %s; wait")
       :format(emu.shell_quote("Authorization: Bearer " .. e.token), emu.shell_quote(e.url(path)),
               emu.shell_quote("Authorization: Bearer " .. e.token), emu.shell_quote(e.url(RECORDS)))
-    local p = io.popen(cmd)
-    local out = p:read("*a")
-    p:close()
+    local _, out = emu.sh(cmd)
     local times = {}
     for t in out:gmatch("[^\n]+") do times[#times + 1] = tonumber(t) end
     table.sort(times)

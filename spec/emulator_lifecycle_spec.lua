@@ -5,12 +5,7 @@ local emu = require "helpers.emulator"
 local ROOT = emu.root
 local q = emu.shell_quote
 
-local function sh(cmd)
-  local p = assert(io.popen("{ " .. cmd .. "\n} 2>&1; echo \"__rc=$?\""))
-  local out = p:read("*a")
-  p:close()
-  return tonumber(out:match("__rc=(%d+)%s*$")), (out:gsub("__rc=%d+%s*$", ""))
-end
+local sh = emu.sh
 
 local function exists(path)
   local f = io.open(path)

@@ -56,10 +56,8 @@ describe("emulator --tls", function()
       f:write(('url = "%s"\noutput = "/dev/null"\n'):format(urls[i]))
     end
     f:close()
-    local p = io.popen(("curl -s --http2 --parallel --cacert %s -K %s -w '%%{http_code} %%{http_version} %%{num_connects}\\n' 2>/dev/null")
+    local _, out = emu.sh(("curl -s --http2 --parallel --cacert %s -K %s -w '%%{http_code} %%{http_version} %%{num_connects}\\n' 2>/dev/null")
       :format(emu.shell_quote(e.ca_file), emu.shell_quote(cfg)))
-    local out = p:read("*a")
-    p:close()
     os.remove(cfg)
     local n, connects = 0, 0
     for code, ver, c in out:gmatch("(%d+) (%S+) (%d+)\n") do

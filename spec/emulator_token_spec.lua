@@ -10,12 +10,9 @@ local SCOPE = "https://graph.microsoft.com/.default"
 local RECORDS = "/v1.0/communications/callRecords"
 
 local function sh(cmd)
-  local p = assert(io.popen("{ " .. cmd .. "\n} 2>&1; echo \"__rc=$?\""))
-  local out = p:read("*a")
-  p:close()
-  local rc = tonumber(out:match("__rc=(%d+)%s*$"))
+  local rc, out = emu.sh(cmd)
   assert(rc == 0, cmd .. "\n" .. out)
-  return (out:gsub("__rc=%d+%s*$", ""))
+  return out
 end
 
 local function read(path)

@@ -16,8 +16,13 @@ local function shell_quote(s)
 end
 M.shell_quote = shell_quote
 
+-- Runs a shell command, returns its exit code and output (stdout and stderr). Under
+-- make check's ASan run the sanitizer is preloaded into this process: the commands run
+-- without it (curl, nginx and the shell are not what is being checked).
 local function run(cmd)
-  local p = assert(io.popen("{ " .. cmd .. "\n} 2>&1; echo \"__rc=$?\""))
+  local script = "{ " .. cmd .. "\n} 2>&1; echo \"__rc=$?\""
+  local p = assert(io.popen("exec env -u LD_PRELOAD -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS sh -c " ..
+    shell_quote(script)))
   local out = p:read("*a")
   p:close()
   local rc = tonumber(out:match("__rc=(%d+)%s*$"))
@@ -33,8 +38,10 @@ local ROOT = (function()
 end)()
 M.root = ROOT
 
+M.sh = function(cmd) return run(cmd) end
+
 local function lua_pid()
-  local p = io.popen("echo $PPID")
+  local p = io.popen("exec env -u LD_PRELOAD sh -c 'echo $PPID'")
   local pid = p:read("*l")
   p:close()
   return pid
