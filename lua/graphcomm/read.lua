@@ -27,6 +27,8 @@ local match = string.match
 
 local M = {}
 
+local client_state = require("graphcomm.client").state
+
 local MAX_DEPTH = 8     -- how deep nested links are looked for (record > sessions > segments ...)
 
 local function record_path(crid)
@@ -51,6 +53,15 @@ local function get_json(client, spec)
   return doc, resp
 end
 
+-- A next link is followed with the client's token only on the client's own origin.
+local function next_spec(client, link)
+  if type(link) ~= "string" or not request.same_origin(link, client_state(client).cfg.prefix) then
+    return nil, errors.http("refusing to follow a next link to another origin: " .. tostring(link),
+      { code = "ForeignNextLink" })
+  end
+  return { url = link }
+end
+
 -- A page of a collection: its `value` list and its next link.
 local function get_page(client, spec)
   local page, resp = get_json(client, spec)
@@ -71,8 +82,10 @@ local complete
 
 -- Appends every page behind `link` to list.
 local function follow(client, list, link)
-  while type(link) == "string" do
-    local items, next_link = get_page(client, { url = link })
+  while link ~= nil do
+    local spec, err = next_spec(client, link)
+    if not spec then return nil, err end
+    local items, next_link = get_page(client, spec)
     if not items then return nil, next_link end
     for i = 1, #items do list[#list + 1] = items[i] end
     link = next_link
@@ -86,7 +99,7 @@ function complete(client, obj, depth)
   local links = {}
   for k, v in pairs(obj) do
     local name = type(k) == "string" and match(k, "^(.+)@odata%.nextLink$")
-    if name and type(v) == "string" then links[name] = k end
+    if name then links[name] = k end
   end
   for name, key in pairs(links) do
     local list = obj[name]
@@ -143,7 +156,9 @@ function M.sessions(client, crid, query)
   return function()
     i = i + 1
     while items[i] == nil and link do            -- loop: a page may come back empty
-      local next_items, next_link = get_page(client, { url = link })
+      local spec, err = next_spec(client, link)
+      if not spec then error(err, 0) end
+      local next_items, next_link = get_page(client, spec)
       if not next_items then error(next_link, 0) end
       items, link, i = next_items, next_link, 1
     end

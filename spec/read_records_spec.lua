@@ -1,0 +1,140 @@
+-- client:get_session and client:get_call_record against the emulator, including the
+-- nested paging of a record with 75 sessions (60 inline, the rest behind
+-- sessions@odata.nextLink), retries on the way and failures of a later page.
+local graphcomm = require "graphcomm"
+local emu = require "helpers.emulator"
+
+local BIG = "2f1a1100-b174-40a0-aba7-0b405e01ed92"      -- 75 sessions
+local SMALL = "e523d2ed-2966-4b6b-925b-754a88034cc5"    -- 2 sessions
+
+local function gets(server)
+  local n, paths = 0, {}
+  for _, r in ipairs(server:requests()) do
+    if r.method == "GET" and r.path:find("/communications/", 1, true) then
+      n = n + 1
+      paths[n] = r.path
+    end
+  end
+  return n, paths
+end
+
+local function count_keys(t)
+  local n = 0
+  for _ in pairs(t) do n = n + 1 end
+  return n
+end
+
+describe("reading records", function()
+  local server, client, sids
+
+  setup(function()
+    server = emu.shared()
+    client = assert(graphcomm.connect { base_url = server.base_url, token = server.token, max_retries = 2 })
+    sids = {}
+    for s in assert(client:sessions(BIG, { select = "id" })) do sids[#sids + 1] = s.id end
+  end)
+  teardown(function()
+    if client then client:close() end
+  end)
+  before_each(function()
+    server:clear_faults()
+    server:clear_requests()
+  end)
+
+  describe("get_session", function()
+    it("returns the session decoded, with the response's details", function()
+      local s, info = client:get_session(BIG, sids[61])
+      assert.is_table(s)
+      assert.are.equal(sids[61], s.id)
+      assert.is_table(s.modalities)
+      assert.is_string(s.startDateTime)
+      assert.are.equal(200, info.status)
+      assert.is_string(info.request_id)
+    end)
+
+    it("sends the query, names with or without $", function()
+      local s = assert(client:get_session(BIG, sids[1], { ["$select"] = "id,modalities" }))
+      assert.are.equal(sids[1], s.id)
+      assert.is_nil(s.startDateTime)
+      assert.is_table(s.modalities)
+      local _, paths = gets(server)
+      assert.truthy(paths[1]:find("?$select=id,modalities", 1, true), paths[1])
+    end)
+
+    it("gives Graph's refusal as an error value", function()
+      local s, err = client:get_session(BIG, "no-such-session")
+      assert.is_nil(s)
+      assert.are.equal("http", err.kind)
+      assert.are.equal(404, err.status)
+      assert.is_string(err.code)
+      assert.is_string(err.request_id)
+      assert.truthy(tostring(err):find("404", 1, true))
+    end)
+
+    it("refuses empty ids without sending anything", function()
+      local s, err = client:get_session("", "x")
+      assert.is_nil(s)
+      assert.are.equal("validation", err.kind)
+      s, err = client:get_call_record("")
+      assert.is_nil(s)
+      assert.are.equal("validation", err.kind)
+      assert.are.equal(0, (gets(server)))
+    end)
+  end)
+
+  describe("get_call_record", function()
+    it("follows sessions@odata.nextLink until every session is in the record", function()
+      local record, info = client:get_call_record(BIG, { expand = "sessions($expand=segments)" })
+      assert.is_table(record, tostring(info))
+      assert.are.equal(BIG, record.id)
+      assert.are.equal(75, #record.sessions)
+      assert.is_nil(record["sessions@odata.nextLink"])
+      local seen = {}
+      for i, s in ipairs(record.sessions) do
+        assert.are.equal(sids[i], s.id)
+        assert.is_nil(seen[s.id])
+        seen[s.id] = true
+        assert.is_true(#s.segments >= 1)
+        assert.is_string(s.segments[1].media[1].streams[1].streamDirection)
+      end
+      local n, paths = gets(server)
+      assert.are.equal(2, n)
+      assert.truthy(paths[2]:find("$skiptoken=60", 1, true), paths[2])
+      assert.truthy(paths[2]:find("$expand=segments", 1, true), paths[2])
+    end)
+
+    it("reads a record whole in one request when it has no more sessions than a page", function()
+      local record = assert(client:get_call_record(SMALL, { expand = "sessions" }))
+      assert.are.equal(2, #record.sessions)
+      assert.are.equal(1, (gets(server)))
+    end)
+
+    it("returns only what $select asks, and no sessions unless expanded", function()
+      local record = assert(client:get_call_record(BIG, { select = "id,type" }))
+      assert.are.equal("groupCall", record.type)
+      assert.is_nil(record.sessions)
+      assert.are.equal(3, count_keys(record))          -- @odata.context, id, type
+    end)
+
+    it("retries a page that is throttled on the way", function()
+      server:fault { match = "skiptoken", status = 503, retry_after = "0", count = 1 }
+      local record = assert(client:get_call_record(BIG, { expand = "sessions" }))
+      assert.are.equal(75, #record.sessions)
+      assert.are.equal(3, (gets(server)))
+    end)
+
+    it("gives the error of a later page that fails, not a partial record", function()
+      server:fault { match = "skiptoken", status = 404, count = 1 }
+      local record, err = client:get_call_record(BIG, { expand = "sessions" })
+      assert.is_nil(record)
+      assert.are.equal("http", err.kind)
+      assert.are.equal(404, err.status)
+    end)
+
+    it("gives Graph's refusal for an unknown record", function()
+      local record, err = client:get_call_record("no-such-record")
+      assert.is_nil(record)
+      assert.are.equal(404, err.status)
+    end)
+  end)
+end)
