@@ -47,7 +47,7 @@ measure() {  # $1 = mode, $2 = url
 BENCH_MODE=fix wrk -t1 -c"$conns" -d1s -s "$here/bench/openresty_wrk.lua" "$url" >/dev/null
 set -- $(measure fix "$url");               fix_rps=$1; fix_p99=$2
 set -- $(measure patch "$GRAPHCOMM_BASE_URL"); raw_rps=$1; raw_p99=$2
-printf 'openresty example (%s worker, %s connections, %s s):  %10s fixes/s   p99 %s\n' \
+printf 'openresty example (%s worker(s), %s connections, %s s): %10s fixes/s   p99 %s\n' \
     "$workers" "$conns" "$secs" "$fix_rps" "$fix_p99"
 printf 'wrk PATCH straight to the emulator (the ceiling):     %10s PATCH/s   p99 %s\n' "$raw_rps" "$raw_p99"
 awk -v a="$fix_rps" -v b="$raw_rps" 'BEGIN { printf "ratio example / ceiling: %.2f\n", a / b }'

@@ -266,4 +266,23 @@ describe("examples/openresty", function()
     assert.are_not.equal("Bearer " .. emu.token, log[2].headers.authorization)
     assert.is_false(select(2, sh("grep -rqF " .. q(secret) .. " " .. q(other.dir))))
   end)
+
+  it("verifies Graph's TLS certificate in the threads, trusting GRAPHCOMM_CA_FILE", function()
+    local tls = emulator.start{ tls = true }
+    finally(tls.stop)
+    local made = tls:control("POST", "callRecords", { sessions = 1 })
+    local path = format("/fix?callRecordId=%s&sessionId=%s", made.id, made.sessionIds[1])
+    local trusting = start_example(tls.base_url, { GRAPHCOMM_TOKEN = tls.token,
+      GRAPHCOMM_CA_FILE = tls.ca_file })
+    finally(trusting.stop)
+    local status, text = http("POST", trusting.url .. path, '{"modalities":["video"]}')
+    assert.are.equal(204, status, text)
+
+    local doubting = start_example(tls.base_url, { GRAPHCOMM_TOKEN = tls.token })
+    finally(doubting.stop)
+    status, text = http("POST", doubting.url .. path, '{"modalities":["audio"]}')
+    assert.are.equal(502, status, text)
+    assert.is_truthy(decode(text).error.message:find("certificate", 1, true), text)
+    assert.are.equal(1, #tls:requests())   -- only the trusting example's PATCH got through
+  end)
 end)
