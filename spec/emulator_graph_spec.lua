@@ -306,6 +306,7 @@ describe("emulator Graph resources", function()
       assert.equal(405, status)
       assert.equal("MethodNotAllowed", emu.decode(text).error.code)
       assert.matches("PATCH", h["allow"])
+      local _
       status, _, text = e:request("PATCH", path, string.rep(" ", 17 * 1024 * 1024) .. "{}", { ["Content-Type"] = "application/json" })
       assert.equal(413, status)
       assert.equal("RequestEntityTooLarge", emu.decode(text).error.code)
