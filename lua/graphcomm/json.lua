@@ -5,8 +5,9 @@
 --   others on the shared `cjson` module do not leak in or out). Debian's
 --   lua-cjson 2.1.0 has no decode_array_with_array_mt, so `[]` and `{}` would
 --   both come back as an empty table: empty arrays are marked here with
---   `array_mt` (also what cjson's own empty_array_mt is, when it has one), so
---   that printing and re-encoding keep them arrays.
+--   `array_mt` (cjson's empty_array_mt when it has one, else the core's
+--   array_mt, which the encoder also honours), so that printing and
+--   re-encoding keep them arrays.
 -- pretty(value) -> string
 --   two-space indented JSON with object keys sorted (stable output for a
 --   terminal or a diff tool).
@@ -24,7 +25,7 @@ decoder.decode_invalid_numbers(false)
 decoder.decode_max_depth(1000)
 
 M.null = cjson.null
-M.array_mt = cjson.empty_array_mt or cjson.array_mt or { __name = "graphcomm.json.array" }
+M.array_mt = cjson.empty_array_mt or require("graphcomm.core").array_mt
 
 -- ---------------------------------------------------------------------------
 -- Decoding
