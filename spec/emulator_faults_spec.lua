@@ -204,6 +204,19 @@ describe("emulator request log", function()
     assert.equal(1, #e:requests())
   end)
 
+  it("keeps only the last log_max entries (10,000 unless told)", function()
+    assert.equal(10000, e:control("GET", "config").log_max)
+    e:configure({ log_max = 5 })
+    finally(function() e:configure({ log_max = 10000 }) end)
+    local urls = {}
+    for i = 1, 8 do urls[i] = e.url(RECORDS .. "?$select=id&n=" .. i) end
+    emu.http_many(urls, { Authorization = "Bearer " .. e.token })
+    local log = e:requests()
+    assert.equal(5, #log)
+    assert.equal(RECORDS .. "?$select=id&n=4", log[1].path)
+    assert.equal(RECORDS .. "?$select=id&n=8", log[5].path)
+  end)
+
   it("answers control errors with Graph-shaped bodies", function()
     local status, _, body = emu.http("GET", e.url("/_emulator/nothing"))
     assert.equal(404, status)

@@ -115,17 +115,21 @@ local function configure(method, body, rid)
     local v, s, h, b = decode_body(body, rid)
     if v == nil then return s, h, b end
     for k, val in pairs(v) do
-      if not SWITCHES[k] or type(val) ~= "boolean" then
-        return fail(rid, 400, format("Unknown switch '%s' (log, read_only, allow_unknown take true or false).", tostring(k)))
+      local n = json.number(val)
+      if k == "log_max" and n and n >= 1 and n <= 1000000 and n == math.floor(n) then
+        ngx.shared.graphcomm_control:set("cfg:log_max", n)
+      elseif not SWITCHES[k] or type(val) ~= "boolean" then
+        return fail(rid, 400, format("Unknown switch '%s' (log, read_only, allow_unknown take true or false; log_max a count).", tostring(k)))
+      else
+        ngx.shared.graphcomm_control:set("cfg:" .. k, val)
       end
-      ngx.shared.graphcomm_control:set("cfg:" .. k, val)
     end
   elseif method ~= "GET" then
     return fail(rid, 405, "Use GET or POST.")
   end
   local cfg = app().config()
-  return ok(json.object({ log = cfg.log, read_only = cfg.read_only, allow_unknown = cfg.allow_unknown },
-    { "log", "read_only", "allow_unknown" }))
+  return ok(json.object({ log = cfg.log, read_only = cfg.read_only, allow_unknown = cfg.allow_unknown,
+    log_max = reqlog.max() }, { "log", "log_max", "read_only", "allow_unknown" }))
 end
 
 local function reset()
@@ -138,6 +142,7 @@ local function reset()
   d:set("cfg:read_only", ro)
   d:set("cfg:log", true)
   d:set("cfg:allow_unknown", false)
+  d:delete("cfg:log_max")
   return ok({ reset = true })
 end
 

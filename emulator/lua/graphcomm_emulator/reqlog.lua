@@ -12,13 +12,20 @@ M.MAX = 10000
 
 local function dict() return ngx.shared.graphcomm_log end
 
+-- The bound: POST /_emulator/config {"log_max": N} changes it (specs, benchmarks).
+local function max()
+  return ngx.shared.graphcomm_control:get("cfg:log_max") or M.MAX
+end
+M.max = max
+
 -- Appends one entry (a table); returns its sequence number.
 function M.add(entry)
   local d = dict()
   local seq = d:incr("n", 1, 0)
   entry.seq = seq
   d:set("e:" .. seq, json.encode(entry))
-  if seq > M.MAX then d:delete("e:" .. (seq - M.MAX)) end
+  local keep = max()
+  if seq > keep then d:delete("e:" .. (seq - keep)) end
   return seq
 end
 
@@ -32,7 +39,7 @@ end
 function M.json(since, match, limit)
   local d = dict()
   local n = d:get("n") or 0
-  local from = math.max(d:get("cleared") or 0, since or 0, n - M.MAX) + 1
+  local from = math.max(d:get("cleared") or 0, since or 0, n - max()) + 1
   local out, k = {}, 0
   for seq = from, n do
     local e = d:get("e:" .. seq)
