@@ -22,8 +22,8 @@ trap cleanup EXIT INT TERM
 
 eval "$("$here/emulator/start")"
 emu_dir=$GRAPHCOMM_EMULATOR_DIR
-curl -fsS -o /dev/null -X POST -d '{"log":false}' "$GRAPHCOMM_BASE_URL/_emulator/config"
-made=$(curl -fsS -X POST -d '{"sessions":1000}' "$GRAPHCOMM_BASE_URL/_emulator/callRecords")
+curl -fsS --noproxy '*' -o /dev/null -X POST -d '{"log":false}' "$GRAPHCOMM_BASE_URL/_emulator/config"
+made=$(curl -fsS --noproxy '*' -X POST -d '{"sessions":1000}' "$GRAPHCOMM_BASE_URL/_emulator/callRecords")
 BENCH_CRID=$(printf '%s' "$made" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
 BENCH_SIDS=$(printf '%s' "$made" | sed -n 's/.*"sessionIds":\[\(.*\)\].*/\1/p' | tr -d '"')
 BENCH_BODY='{"modalities":["audio","video"],"endDateTime":"2026-11-21T09:10:00Z","isTest":false}'
