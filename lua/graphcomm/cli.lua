@@ -201,6 +201,22 @@ local function trial(parts, value)
   return require("graphcomm.core").normalize(t)
 end
 
+-- The schema's description of the property at parts (core.schema), or nil when the
+-- path leaves the schema (a derived type's property, a name it does not know).
+local function property_at(parts)
+  local schema, typename, prop = require("graphcomm.core").schema, "session", nil
+  for _, name in ipairs(parts) do
+    if not typename then return nil end
+    prop = nil
+    for _, p in ipairs(schema(typename).properties) do
+      if p.name:lower() == name:lower() then prop = p end
+    end
+    if not prop then return nil end
+    typename = prop.type
+  end
+  return prop
+end
+
 local function comma_list(raw)
   local list = {}
   for item in (raw .. ","):gmatch("([^,]*),") do list[#list + 1] = item end
@@ -208,8 +224,8 @@ local function comma_list(raw)
 end
 
 -- The value a --set means: the first reading the schema accepts at that path
--- (JSON, the plain string, a comma-separated list); when none is accepted, the
--- list if the property is an array (its errors then name the items), else the first.
+-- (JSON, the plain string, a comma-separated list). When none is, the list for an
+-- array property (its errors then name the bad items), else the first reading.
 local function set_value(parts, raw)
   local list = comma_list(raw)
   local readings = {}
@@ -220,12 +236,8 @@ local function set_value(parts, raw)
   for _, v in ipairs(readings) do
     if trial(parts, v) then return v end
   end
-  local _, err = trial(parts, list)
-  local items = err and err.errors and #err.errors > 0
-  for _, e in ipairs(items and err.errors or {}) do
-    if not tostring(e.path):find("%[%d+%]$") then items = false end
-  end
-  return items and list or readings[1]
+  local prop = property_at(parts)
+  return (prop and prop.array) and list or readings[1]
 end
 
 local function update_body(env, opts)
