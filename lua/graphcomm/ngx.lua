@@ -104,7 +104,8 @@ local function in_nginx()
   return type(ngx) == "table" and type(ngx.get_phase) == "function" and ngx or nil
 end
 
--- One semaphore per worker process: the thread VM pool is per process too.
+-- One semaphore per worker process, as the thread VM pool is per process too;
+-- the first transport made in the worker sets its size.
 local slots
 
 local function slot_semaphore(ngx, size)
