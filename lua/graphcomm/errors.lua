@@ -10,27 +10,15 @@
 --   errors.declined(message [, fields])
 -- Each constructor takes a message string, or a table of fields (reused as the error).
 
-local type, pairs, tostring, setmetatable, getmetatable, pcall =
-      type, pairs, tostring, setmetatable, getmetatable, pcall
-local concat = table.concat
+local type, pairs, getmetatable, pcall = type, pairs, getmetatable, pcall
 
 local core = require "graphcomm.core"
 
 local M = {}
 
--- One line: "graphcomm: http 405 MethodNotAllowed: <message> (request-id ...)".
--- Used only when the core was built without error.c's metatable.
-local function describe(e)
-  local parts = { "graphcomm: ", tostring(e.kind or "error") }
-  if e.status then parts[#parts + 1] = " " .. tostring(e.status) end
-  if e.code then parts[#parts + 1] = " " .. tostring(e.code) end
-  parts[#parts + 1] = ": " .. tostring(e.message)
-  if e.request_id then parts[#parts + 1] = " (request-id " .. tostring(e.request_id) .. ")" end
-  return concat(parts)
-end
-
-local fallback_mt = { __name = "graphcomm.error", __tostring = describe }
-local seal = core.error or function(t) return setmetatable(t, fallback_mt) end
+-- core.error sets the "graphcomm.error" metatable, whose __tostring gives one line:
+-- "graphcomm: http 405 MethodNotAllowed: <message> (request-id ...)".
+local seal = core.error
 
 local function make(kind, msg, fields)
   local e
