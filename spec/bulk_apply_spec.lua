@@ -1,0 +1,176 @@
+-- `graphcomm apply FIXES.jsonl` (lua/graphcomm/apply.lua): the command run as a process
+-- against the emulator (exit codes, plain progress lines, summary table, journal), and
+-- in-process with a terminal for the progress bar.
+local apply = require "graphcomm.apply"
+local cjson = require "cjson"
+local emu = require "helpers.emulator"
+
+local e, dir
+
+local function interpreter()
+  if rawget(_G, "jit") then return "luajit" end
+  return "lua" .. _VERSION:match("%d+%.%d+")
+end
+
+local function write(path, text)
+  local f = assert(io.open(path, "w"))
+  f:write(text)
+  f:close()
+end
+
+local function fixes_file(name, rec, n, tweak)
+  local lines = {}
+  for k = 1, n do
+    local fix = { callRecordId = rec.id, sessionId = rec.sessionIds[k], body = { modalities = { "audio" } } }
+    if tweak then tweak(k, fix) end
+    lines[#lines + 1] = cjson.encode(fix)
+  end
+  local path = dir .. "/" .. name
+  write(path, table.concat(lines, "\n") .. "\n")
+  return path
+end
+
+-- Runs bin/graphcomm apply ... with the emulator's settings; returns exit code, stdout, stderr.
+local function graphcomm(args, stdin)
+  local out, err = dir .. "/out", dir .. "/err"
+  local build = os.getenv("GRAPHCOMM_BUILD")
+  local cmd = emu.env_prefix(e) .. (build and ("GRAPHCOMM_BUILD=" .. emu.shell_quote(build) .. " ") or "")
+    .. interpreter() .. " " .. emu.shell_quote(emu.root .. "/bin/graphcomm") .. " apply " .. args
+    .. " >" .. out .. " 2>" .. err .. (stdin and (" <" .. stdin) or " </dev/null")
+  local a, _, c = os.execute(cmd)
+  local code = type(a) == "number" and (a >= 256 and math.floor(a / 256) or a) or c
+  local function slurp(p)
+    local f = io.open(p)
+    local s = f:read("*a")
+    f:close()
+    return s
+  end
+  return code, slurp(out), slurp(err)
+end
+
+-- A stream that keeps what is written.
+local function capture()
+  local t = { parts = {} }
+  function t:write(...)
+    for i = 1, select("#", ...) do self.parts[#self.parts + 1] = tostring(select(i, ...)) end
+    return self
+  end
+  function t:flush() return self end
+  function t:text() return table.concat(self.parts) end
+  return t
+end
+
+describe("graphcomm apply", function()
+  setup(function()
+    e = emu.shared()
+    dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir -p " .. dir))
+  end)
+  teardown(function() os.execute("rm -rf " .. dir) end)
+
+  it("applies every fix and exits 0, with a summary table", function()
+    local rec = e:control("POST", "callRecords", { sessions = 40 })
+    local path = fixes_file("ok.jsonl", rec, 40)
+    local code, out, err = graphcomm(emu.shell_quote(path) .. " --concurrency 4")
+    assert.equal(0, code)
+    assert.matches("applied%s+40", out)
+    assert.matches("failed%s+0", out)
+    assert.matches("requests sent%s+40", out)
+    -- not a terminal: plain lines, no carriage returns
+    assert.is_nil(err:find("\r", 1, true))
+    assert.matches("40/40 100%%", err)
+  end)
+
+  it("exits 1 when some fixes fail, naming their lines, and resumes with a journal", function()
+    local rec = e:control("POST", "callRecords", { sessions = 20 })
+    local path = fixes_file("some.jsonl", rec, 20, function(k, fix)
+      if k == 4 then fix.sessionId = "not-there" end
+      if k == 9 then fix.body = { modalities = { "smell" } } end
+    end)
+    local journal = dir .. "/some.journal"
+    local code, out, err = graphcomm(emu.shell_quote(path) .. " --batch --journal " .. emu.shell_quote(journal))
+    assert.equal(1, code)
+    assert.matches("applied%s+18", out)
+    assert.matches("failed%s+2", out)
+    assert.matches("404 NotFound%s+1", out)
+    assert.matches("invalid body%s+1", out)
+    assert.matches("line 4 %(" .. rec.id:gsub("%-", "%%-") .. " / not%-there%): 404 NotFound", out)
+    assert.matches("line 9 .*modalities%[1%]", out)
+    assert.matches("line 4", err)         -- failures as plain lines as they happen
+    e:clear_requests()
+    code, out = graphcomm(emu.shell_quote(path) .. " --journal " .. emu.shell_quote(journal))
+    assert.equal(1, code)
+    assert.matches("skipped%s+18", out)
+    local sent = 0
+    for _, r in ipairs(e:requests("match=" .. rec.id)) do
+      if r.method == "PATCH" then sent = sent + 1 end
+    end
+    assert.equal(1, sent)                 -- only the 404 went again; the invalid one never goes
+  end)
+
+  it("exits 2 on bad usage or input and sends nothing", function()
+    local rec = e:control("POST", "callRecords", { sessions = 3 })
+    local path = dir .. "/bad.jsonl"
+    write(path, cjson.encode({ callRecordId = rec.id, sessionId = rec.sessionIds[1], body = {} })
+      .. "\n{not json\n" .. cjson.encode({ callRecordId = rec.id, body = {} }) .. "\n")
+    e:clear_requests()
+    local code, out, err = graphcomm(emu.shell_quote(path))
+    assert.equal(2, code)
+    assert.matches("bad.jsonl:2: not JSON", err)
+    assert.matches("bad.jsonl:3: no sessionId", err)
+    assert.matches("nothing was sent", err)
+    assert.equal("", out)
+    assert.same({}, e:requests("match=" .. rec.id))
+    code = graphcomm("")
+    assert.equal(2, code)
+    code, _, err = graphcomm("--concurrency=0 " .. emu.shell_quote(path))
+    assert.equal(2, code)
+    assert.matches("concurrency", err)
+    code, _, err = graphcomm("--frobnicate " .. emu.shell_quote(path))
+    assert.equal(2, code)
+    assert.matches("unknown option", err)
+    code = graphcomm(emu.shell_quote(dir .. "/no-such-file"))
+    assert.equal(2, code)
+  end)
+
+  it("reads standard input with -", function()
+    local rec = e:control("POST", "callRecords", { sessions = 5 })
+    local path = fixes_file("stdin.jsonl", rec, 5)
+    local code, out = graphcomm("-", path)
+    assert.equal(0, code)
+    assert.matches("applied%s+5", out)
+  end)
+
+  it("prints its help", function()
+    local code, out = graphcomm("--help")
+    assert.equal(0, code)
+    assert.matches("usage: graphcomm apply FIXES.jsonl", out)
+    assert.matches("%-%-journal FILE", out)
+  end)
+
+  it("draws a progress bar on a terminal", function()
+    local rec = e:control("POST", "callRecords", { sessions = 10 })
+    local path = fixes_file("tty.jsonl", rec, 10)
+    local stdout, stderr = capture(), capture()
+    local env = { stdout = stdout, stderr = stderr, tty = true,
+      getenv = function(name)
+        if name == "GRAPHCOMM_BASE_URL" then return e.base_url end
+        if name == "GRAPHCOMM_TOKEN" then return e.token end
+        return nil
+      end }
+    local code = apply.run({ path }, env)
+    assert.equal(0, code)
+    local text = stderr:text()
+    assert.matches("\r%[#+%]%s+10/10 100%%", text)
+    assert.matches("applied%s+10", stdout:text())
+  end)
+
+  it("formats the progress line with rate, failures and ETA", function()
+    assert.equal("[############............]  50/100  50%  10/s  2 failed  ETA 0:05",
+      apply.progress_line(50, 100, 2, 5))
+    assert.equal("[########################]  100/100 100%  20/s  0 failed  in 0:05",
+      apply.progress_line(100, 100, 0, 5))
+    assert.equal("7 done  7/s  0 failed", apply.progress_line(7, nil, 0, 1))
+  end)
+end)
