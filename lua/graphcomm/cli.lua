@@ -56,6 +56,7 @@ end
 
 -- Parses argv[first..] against option kinds ("flag", "value", "list"); both
 -- `--name value` and `--name=value` work; `--` ends the options.
+-- -> opts, args | nil, message. Exported as cli.parse for the other subcommands.
 local function parse(argv, first, kinds)
   local opts, args, i = {}, {}, first
   while i <= #argv do
@@ -423,6 +424,8 @@ end
 -- ---------------------------------------------------------------------------
 -- Dispatch
 -- ---------------------------------------------------------------------------
+
+M.parse = parse
 
 local COMMANDS = {
   update = { help = UPDATE_HELP, run = update,

@@ -127,24 +127,24 @@ end
 -- Methods
 -- ---------------------------------------------------------------------------
 
+-- One object read whole: GET path, then every nested page appended.
+local function get_whole(client, path, err, query)
+  if not path then return nil, err end
+  local obj, info = get_json(client, { path = path, query = query })
+  if not obj then return nil, info end
+  local ok, cerr = complete(client, obj, 0)
+  if not ok then return nil, cerr end
+  return obj, info
+end
+
 function M.get_session(client, crid, sid, query)
   local path, err = request.session_path(crid, sid)
-  if not path then return nil, err end
-  local session, info = get_json(client, { path = path, query = query })
-  if not session then return nil, info end
-  local ok, cerr = complete(client, session, 0)
-  if not ok then return nil, cerr end
-  return session, info
+  return get_whole(client, path, err, query)
 end
 
 function M.get_call_record(client, crid, query)
   local path, err = record_path(crid)
-  if not path then return nil, err end
-  local record, info = get_json(client, { path = path, query = query })
-  if not record then return nil, info end
-  local ok, cerr = complete(client, record, 0)
-  if not ok then return nil, cerr end
-  return record, info
+  return get_whole(client, path, err, query)
 end
 
 function M.sessions(client, crid, query)
