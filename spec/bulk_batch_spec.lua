@@ -137,6 +137,27 @@ describe("update_sessions{ batch = true }", function()
     c:close()
   end)
 
+  it("renews a rejected token and sends the batch again, dependencies kept", function()
+    local rec = new_record(3)
+    local calls = 0
+    local c = assert(graphcomm.connect{ base_url = e.base_url, max_retry_delay = 0.5,
+      token = function()
+        calls = calls + 1
+        return calls == 1 and "stale-token" or e.token, 3600
+      end })
+    local s = c:update_sessions({
+      { rec.id, rec.sessionIds[1], { modalities = { "audio" } } },
+      { rec.id, rec.sessionIds[2], { modalities = { "audio" } } },
+      { rec.id, rec.sessionIds[1], { modalities = { "video" } } },
+    }, { batch = true })
+    assert.equal(3, s.ok)
+    assert.equal(2, calls)
+    assert.equal(2, s.requests)
+    local _, _, body = e:request("GET", session_url(rec, 1))
+    assert.same({ "video" }, emu.decode(body).modalities)
+    c:close()
+  end)
+
   it("sends a fix again after its dependency was retried", function()
     local rec = new_record(1)
     e:fault{ match = session_url(rec, 1), method = "PATCH", status = 429, retry_after = "0.1", count = 1 }

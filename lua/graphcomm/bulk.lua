@@ -321,15 +321,21 @@ function Run:schedule(job, seconds)
   heap_push(self.heap, job)
 end
 
-function Run:retry_later(job, seconds)
-  job.attempt = job.attempt + 1
-  self.summary.retried = self.summary.retried + 1
-  if job.after then              -- its dependency is back in the queue: wait for it again
+-- Back in the queue: after `seconds`, or, when it rode in a $batch with the fix it
+-- depends on (still open), behind that fix again.
+function Run:requeue(job, seconds)
+  if job.after then
     job.state = BLOCKED
     self.waiting = self.waiting + 1
   else
     self:schedule(job, seconds)
   end
+end
+
+function Run:retry_later(job, seconds)
+  job.attempt = job.attempt + 1
+  self.summary.retried = self.summary.retried + 1
+  self:requeue(job, seconds)
 end
 
 ------------------------------------------------------------------------------
@@ -428,29 +434,42 @@ local function inner_request(id, job, dep_id)
     .. deps .. ',"body":' .. job.json .. '}'
 end
 
+-- Adds job to batch b (as request n); dep_id: the id of the fix it depends on there.
+local function add_to_batch(b, job, n, dep_id)
+  job.batch, job.batch_id, job.state = b, tostring(n), FLIGHT
+  b.jobs[n], b.by_id[job.batch_id] = job, job
+  b.parts[n] = inner_request(job.batch_id, job, dep_id)
+end
+
+-- Up to 20 ready fixes in one $batch. A later fix for a session already in the batch
+-- rides along with "dependsOn" (Graph then runs them in order) instead of waiting.
 function Run:send_batch(now)
   local jobs, parts, n = {}, {}, 0
-  local b = { batch = true, jobs = jobs, by_id = {} }
+  local b = { batch = true, jobs = jobs, parts = parts, by_id = {} }
   while n < M.BATCH_SIZE do
     local job, blocked = self:next_job(now)
-    local dep_id
-    if blocked and blocked.after.batch == b then      -- its predecessor rides along
-      job, dep_id = blocked, blocked.after.batch_id
+    if blocked and blocked.after.batch == b then
       self.waiting = self.waiting - 1
-    end
-    if not job then
-      if not blocked then break end
-    else
       n = n + 1
-      job.batch, job.batch_id, job.state = b, tostring(n), FLIGHT
-      jobs[n], b.by_id[job.batch_id] = job, job
-      parts[n] = inner_request(job.batch_id, job, dep_id)
+      add_to_batch(b, blocked, n, blocked.after.batch_id)
+    elseif job then
+      n = n + 1
+      add_to_batch(b, job, n)
+      local nx = job.next           -- fixes that waited on it (after a retry, say)
+      while nx and nx.state == BLOCKED and n < M.BATCH_SIZE do
+        self.waiting = self.waiting - 1
+        n = n + 1
+        add_to_batch(b, nx, n, nx.after.batch_id)
+        nx = nx.next
+      end
+    elseif not blocked then
+      break
     end
   end
   if n == 0 then return false end
   local spec = { method = "POST", path = "/$batch",
     body = '{"requests":[' .. table_concat(parts, ",") .. ']}' }
-  b.spec = spec
+  b.spec, b.parts = spec, nil
   local ok, err = self:send(b, spec)
   if not ok then
     for k = 1, n do self:finish(jobs[k], false, err) end
@@ -483,17 +502,13 @@ function Run:answer(job, resp, terr, req)
       local _, info = result(resp, req)
       return self:finish(job, true, info)
     end
-    if status == 401 and self:renew(job, resp) then return self:schedule(job, 0) end
+    if status == 401 and self:renew(job, resp) then return self:requeue(job, 0) end
     if (status == 400 or status == 415) and job.spec and job.spec.gzip then
       job.spec.gzip = nil
-      return self:schedule(job, 0)
+      return self:requeue(job, 0)
     end
     if status == 424 and job.dep_of and not job.dep_failed then
-      if job.after then                     -- its dependency will be retried: wait for it
-        job.state = BLOCKED
-        self.waiting = self.waiting + 1
-        return
-      end
+      if job.after then return self:requeue(job, 0) end   -- wait for its dependency's retry
       status = 503                          -- dependency fine after all: just retry
     end
     local secs = retry_delay(self.cfg, job.attempt + 1, status, resp.headers)
@@ -537,7 +552,7 @@ function Run:batch_answer(b, resp, terr)
       local job = jobs[k]
       job.batch = nil
       if job.state == FLIGHT then
-        if retry_all then self:schedule(job, 0) else self:answer(job, resp, terr, b.req) end
+        if retry_all then self:requeue(job, 0) else self:answer(job, resp, terr, b.req) end
       end
     end
     return
