@@ -38,7 +38,10 @@ end
 
 describe("client:update_sessions", function()
   setup(function() e = emu.shared() end)
-  after_each(function() e:clear_faults() end)
+  after_each(function()
+    e:clear_faults()
+    e:control("DELETE", "redirects")
+  end)
 
   it("sends every item of a list and reports each once", function()
     local rec = new_record(30)
@@ -228,6 +231,32 @@ describe("client:update_sessions", function()
     assert.equal(1, results[2][2].depends_on)
     assert.equal(2, results[3][2].depends_on)
     assert.equal(1, #patches(rec))        -- the later two were never sent
+    c:close()
+  end)
+
+  it("follows redirects, without the token to another origin", function()
+    local rec = new_record(2)
+    e:control("POST", "redirects", { match = session_url(rec, 1), status = 307,
+      location = e.base_url .. "{path}" })
+    local other = e.base_url:gsub("127%.0%.0%.1", "localhost")
+    e:control("POST", "redirects", { match = session_url(rec, 2), status = 308,
+      location = other .. "{path}" })
+    local c = connect()
+    local results = {}
+    local s = c:update_sessions({
+      { rec.id, rec.sessionIds[1], { modalities = { "audio" } } },
+      { rec.id, rec.sessionIds[2], { modalities = { "audio" } } },
+    }, { on_result = function(i, ok, v) results[i] = { ok, v } end })
+    assert.equal(1, s.ok)
+    assert.is_true(results[1][1])
+    assert.equal(401, results[2][2].status)
+    local auth = {}
+    for _, r in ipairs(patches(rec)) do
+      auth[#auth + 1] = (r.path == session_url(rec, 1) and "1:" or "2:")
+        .. (header(r, "authorization") and "token" or "none")
+    end
+    table.sort(auth)
+    assert.same({ "1:token", "1:token", "2:none", "2:token" }, auth)
     c:close()
   end)
 

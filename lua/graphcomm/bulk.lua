@@ -58,6 +58,9 @@ M.MAX_WAITING = 4096
 -- at no cost in throughput while requests stay queued there.
 local LINGER = 0.0005
 
+local REDIRECT = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
+local MAX_REDIRECTS = 5
+
 -- Job states.
 local BLOCKED, WAITING, FLIGHT, DONE = 1, 2, 3, 4
 
@@ -484,6 +487,7 @@ end
 -- 401 InvalidAuthenticationToken: renew once (for the run), retry each item once.
 function Run:renew(key, resp)
   if key.renewed or self.st.auth.renewable == false then return false end
+  if key.spec and key.spec.cross_origin then return false end
   local e = response.graph_error(resp)
   if e and e.code and e.code ~= "InvalidAuthenticationToken" then return false end
   key.renewed = true
@@ -491,6 +495,21 @@ function Run:renew(key, resp)
     self.st.auth:invalidate()
     self.force_renew = true
   end
+  return true
+end
+
+-- A redirect is followed as the client does (request.resolve, at most 5, no credentials
+-- to another origin, 303 turns into a GET): true when the job goes again.
+function Run:redirect(job, resp, req)
+  local location = resp.headers.location
+  if not (REDIRECT[resp.status] and location and job.spec) then return false end
+  job.redirects = (job.redirects or 0) + 1
+  if job.redirects > MAX_REDIRECTS then return false end
+  local spec, url = job.spec, request.resolve(req.url, location)
+  spec.url, spec.path = url, nil
+  if not request.same_origin(req.url, url) then spec.cross_origin = true end
+  if resp.status == 303 then spec.method, spec.body, spec.gzip = "GET", nil, nil end
+  self:requeue(job, 0)
   return true
 end
 
@@ -502,6 +521,7 @@ function Run:answer(job, resp, terr, req)
       local _, info = result(resp, req)
       return self:finish(job, true, info)
     end
+    if self:redirect(job, resp, req) then return end
     if status == 401 and self:renew(job, resp) then return self:requeue(job, 0) end
     if (status == 400 or status == 415) and job.spec and job.spec.gzip then
       job.spec.gzip = nil
