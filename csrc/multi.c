@@ -84,7 +84,7 @@ static int l_close(lua_State *L)
 {
     gc_multi *m = luaL_checkudata(L, 1, MULTI_MT);
     int i;
-    if (m->cm == NULL)
+    if (m->cm == NULL && m->tmpl == NULL)   /* closed, or failed half-way through core.multi */
         return 0;
     for (i = 0; i < m->nslots; i++)
         slot_free(m, m->slots[i]);

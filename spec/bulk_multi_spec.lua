@@ -124,6 +124,8 @@ describe("core.multi", function()
     end)
     assert.has_error(function() m:add({ url = e.base_url .. "/x" }) end)
     assert.has_error(function() core.multi{ concurrency = 0 } end)
+    assert.has_error(function() core.multi{ http_version = "9" } end)   -- freed by __gc
+    collectgarbage()
     assert.equal(0, m:pending())
     m:close()
   end)
