@@ -62,6 +62,7 @@ describe("client:update_sessions", function()
     })
     assert.same({ ok = 30, failed = 0, skipped = 0, retried = 0, requests = 30 },
       { ok = s.ok, failed = s.failed, skipped = s.skipped, retried = s.retried, requests = s.requests })
+    assert.is_true(s.connections >= 1 and s.connections <= 8)   -- kept-alive HTTP/1.1
     for k = 1, 30 do
       assert.is_true(seen[k])
       assert.same({ k, 30 }, progress[k])
@@ -71,6 +72,25 @@ describe("client:update_sessions", function()
     assert.same({ "audio", "video" }, emu.decode(body).modalities)
     assert.equal(30, #patches(rec))
     c:close()
+  end)
+
+  it("multiplexes the updates on one HTTP/2 connection over TLS", function()
+    local t = emu.start{ tls = true }
+    local ok, err = pcall(function()
+      local rec = t:control("POST", "callRecords", { sessions = 200 })
+      local c = assert(graphcomm.connect{ base_url = t.base_url, token = t.token, ca_file = t.ca_file })
+      local items = {}
+      for k = 1, 200 do items[k] = { rec.id, rec.sessionIds[k], { modalities = { "audio" } } } end
+      local s = c:update_sessions(items, { concurrency = 16 })
+      assert.equal(200, s.ok)
+      assert.equal(1, s.connections)
+      local versions = {}
+      for _, r in ipairs(t:requests("match=" .. rec.id)) do versions[r.http_version] = true end
+      assert.same({ ["2.0"] = true }, versions)
+      c:close()
+    end)
+    t.stop()
+    assert(ok, err)
   end)
 
   it("takes every item shape and session objects as bodies", function()

@@ -17,7 +17,8 @@
 --   allow_unknown as for graphcomm.session; max_waiting (4096): items waiting for a
 --                 retry or for an earlier fix of the same session, beyond which no new
 --                 item is pulled (memory stays bounded whatever the number of items)
--- summary: { ok, failed, skipped, retried, requests, elapsed }.
+-- summary: { ok, failed, skipped, retried, requests, elapsed, connections } (connections:
+-- opened by libcurl during the run; nil over another transport).
 --
 -- How it goes: each item is validated (core.encode) when pulled; an invalid one fails
 -- at once and the rest go on. Requests go through libcurl's multi interface
@@ -668,6 +669,7 @@ local function run(self, items, opts)
   local t0 = st.now()
   r.d = driver(st, r.concurrency)
   local ok, err = pcall(r.loop, r)
+  local conns = ok and r.d:stats().connections
   r.d:close()
   if r.journal then r.journal:close() end
   if not ok then error(err, 0) end
@@ -675,7 +677,7 @@ local function run(self, items, opts)
     error("graphcomm.bulk: " .. r.waiting .. " items left waiting")
   end
   local s = r.summary
-  s.elapsed = st.now() - t0
+  s.elapsed, s.connections = st.now() - t0, conns
   return s
 end
 
