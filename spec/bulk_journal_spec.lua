@@ -95,6 +95,12 @@ describe("update_sessions{ journal = ... }", function()
     assert.equal("NotFound", by_i[3].code)
     assert.equal("validation", by_i[5].kind)
     assert.same({ "modalitez" }, by_i[5].paths)
+    assert.equal(rec.sessionIds[5], by_i[5].sessionId)
+    local first                            -- fields in a fixed order, for people
+    for _, line in ipairs(lines) do
+      if line:find('^{"i":1,') then first = line end
+    end
+    assert.matches('^{"i":1,"ok":true,"status":204,"callRecordId":"[^"]+","sessionId":', first)
     c:close()
   end)
 

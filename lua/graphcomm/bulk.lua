@@ -358,6 +358,11 @@ function Run:pull()
   local job = { i = self.pulled, item = item, attempt = 0, state = FLIGHT }
   local crid, sid, path, json = prepare(item, self.enc_opts)
   if not crid then
+    if type(item) == "table" then       -- the ids as given, for the journal
+      local c, i = item_fields(item)
+      job.crid = (type(c) == "string" or type(c) == "number") and tostring(c) or nil
+      job.sid = (type(i) == "string" or type(i) == "number") and tostring(i) or nil
+    end
     self:finish(job, false, sid)
     return nil
   end

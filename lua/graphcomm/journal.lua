@@ -12,8 +12,8 @@
 -- those may carry what the journal must not. A line cut short by a killed process
 -- is ignored when read back.
 
-local type, tostring, setmetatable, io_open, os_date =
-      type, tostring, setmetatable, io.open, os.date
+local type, tostring, setmetatable, io_open, os_date, concat =
+      type, tostring, setmetatable, io.open, os.date, table.concat
 
 local cjson = require "cjson.safe"
 local errors = require "graphcomm.errors"
@@ -61,14 +61,31 @@ function J:done(crid, sid, digest)
   return self.done_set[key(crid, sid, digest)] == true
 end
 
+-- Fields in a fixed order, for people reading the file.
+local ORDER = { "i", "ok", "status", "kind", "code", "callRecordId", "sessionId", "request_id",
+  "attempts", "depends_on", "paths", "digest", "at" }
+
+local function line_of(record)
+  local parts, n = {}, 0
+  for k = 1, #ORDER do
+    local name = ORDER[k]
+    local v = record[name]
+    if v ~= nil then
+      local text = encode(v)
+      if text then
+        n = n + 1
+        parts[n] = '"' .. name .. '":' .. text
+      end
+    end
+  end
+  return "{" .. concat(parts, ",", 1, n) .. "}"
+end
+
 -- A line-buffered append: what is written survives the process being killed.
 function J:write(record)
   record.at = os_date("!%Y-%m-%dT%H:%M:%SZ")
-  local line = encode(record)
-  if line then
-    self.file:write(line, "\n")
-    self.file:flush()
-  end
+  self.file:write(line_of(record), "\n")
+  self.file:flush()
 end
 
 function J:close()
