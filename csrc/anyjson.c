@@ -92,10 +92,13 @@ void gc_open_anyjson(lua_State *L)
 
 /* --------------------------------------------------------- depth, cycles */
 
+/* Every table level pushes a few values (parked values, keys, messages):
+ * room for them is made here, once a level. */
 int gc_enter_table(gc_walk *w, int idx)
 {
     const void *p = lua_topointer(w->L, idx);
     int i;
+    luaL_checkstack(w->L, 24, "graphcomm: nesting too deep");
     for (i = 0; i < w->depth && i < GC_MAX_DEPTH; i++)
         if (w->tables[i] == p) {
             gc_walk_error(w, "cycle: this table contains itself");
@@ -158,6 +161,7 @@ static void walk_member(gc_walk *w, int idx, const member *m, int bool_only, int
 {
     lua_State *L = w->L;
     int v;
+    luaL_checkstack(L, 8, "graphcomm: nesting too deep");
     lua_pushlstring(L, m->key, m->len);
     lua_rawget(L, idx);
     v = lua_gettop(L);

@@ -57,6 +57,7 @@ void gc_walk_error(gc_walk *w, const char *fmt, ...)
         w->dropped++;
         return;
     }
+    luaL_checkstack(L, 8, "graphcomm: nesting too deep");
     if (lua_type(L, w->errors) != LUA_TTABLE) {
         lua_newtable(L);
         lua_replace(L, w->errors);
