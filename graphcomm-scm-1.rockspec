@@ -47,6 +47,7 @@ build = {
       libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(ZLIB_LIBDIR)" },
     },
     ["graphcomm"] = "lua/graphcomm.lua",
+    ["graphcomm.apply"] = "lua/graphcomm/apply.lua",
     ["graphcomm.auth"] = "lua/graphcomm/auth.lua",
     ["graphcomm.bulk"] = "lua/graphcomm/bulk.lua",
     ["graphcomm.cli"] = "lua/graphcomm/cli.lua",
