@@ -172,5 +172,7 @@ describe("graphcomm apply", function()
     assert.equal("[########################]  100/100 100%  20/s  0 failed  in 0:05",
       apply.progress_line(100, 100, 0, 5))
     assert.equal("7 done  7/s  0 failed", apply.progress_line(7, nil, 0, 1))
+    assert.equal("[#.......................]  5/100   5%  50/s  0 failed  ETA -",
+      apply.progress_line(5, 100, 0, 0.1))
   end)
 end)

@@ -200,7 +200,8 @@ function M.progress_line(done, total, failed, elapsed)
   parts[#parts + 1] = format("%.0f/s", rate)
   parts[#parts + 1] = format("%d failed", failed)
   if total and rate > 0 and done < total then
-    parts[#parts + 1] = "ETA " .. clock((total - done) / rate)
+    -- an estimate from the first fraction of a second says little
+    parts[#parts + 1] = elapsed >= 1 and ("ETA " .. clock((total - done) / rate)) or "ETA -"
   elseif total and done >= total then
     parts[#parts + 1] = "in " .. clock(elapsed)
   end
