@@ -156,7 +156,28 @@ static size_t opt_max_body(lua_State *L, int idx)
     return cap > 0 && cap < (lua_Number)((size_t)-1 / 4) ? (size_t)cap : GC_DEFAULT_MAX_BODY;
 }
 
-/* Options that hold for every request of the handle; libcurl copies the strings. */
+/* True when the environment names a proxy libcurl would use for http or https
+ * (its own list: http_proxy in lower case only, https_proxy, HTTPS_PROXY, all_proxy,
+ * ALL_PROXY).  Without one, libcurl would still scan the environment on every
+ * request, a few thousand instructions each time; see gc_easy_setup. */
+static int env_names_proxy(void)
+{
+    static const char *const names[] = {
+        "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL
+    };
+    int i;
+    for (i = 0; names[i] != NULL; i++) {
+        const char *v = getenv(names[i]);
+        if (v != NULL && v[0] != '\0')
+            return 1;
+    }
+    return 0;
+}
+
+/* Options that hold for every request of the handle; libcurl copies the strings.
+ * With neither the proxy option nor a proxy in the environment, the proxy is set to
+ * "" (none): the same outcome as libcurl's own look-up, decided once per handle
+ * instead of once per request (a variable set later in the process is not seen). */
 int gc_easy_setup(lua_State *L, CURL *e, int opts, gc_conn *c)
 {
     const char *ca = opt_string(L, opts, "ca_file");
@@ -182,21 +203,23 @@ int gc_easy_setup(lua_State *L, CURL *e, int opts, gc_conn *c)
 #endif
     if (ca != NULL)
         SET(CURLOPT_CAINFO, ca);
-    if (proxy != NULL)
+    if (proxy != NULL) {
         SET(CURLOPT_PROXY, proxy);
+    } else if (!env_names_proxy()) {
+        SET(CURLOPT_PROXY, "");
+    }
 #undef SET
     return rc == CURLE_OK ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- one request */
 
+/* memchr, not a byte loop: every header of every request passes here, and a real
+ * Graph token alone is one to two kilobytes. */
 static int bad_header(const char *s, size_t n)
 {
-    size_t i;
-    for (i = 0; i < n; i++)
-        if (s[i] == '\r' || s[i] == '\n' || s[i] == '\0')
-            return 1;
-    return 0;
+    return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL
+        || memchr(s, '\0', n) != NULL;
 }
 
 /* Checks every header line before anything is allocated, so no error is raised later. */
@@ -420,7 +443,9 @@ void gc_push_response(lua_State *L, CURL *e, gc_xfer *x)
     long status = 0, version = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
-    lua_createtable(L, 0, 4);
+    /* Room for a fifth field a transport adds (http.c: new_connections): a full
+     * table would be rehashed for it on every request. */
+    lua_createtable(L, 0, 5);
     lua_pushinteger(L, (lua_Integer)status);
     lua_setfield(L, -2, "status");
     push_headers(L, &x->head);

@@ -4,6 +4,7 @@
  * request and response handling is shared with the multi transport (easyopts.c).
  * No Lua code runs while libcurl works: its callbacks only fill C buffers owned by
  * the userdata, so a Lua error can neither longjmp through libcurl nor strand memory. */
+#include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
 #include "core.h"
@@ -17,6 +18,8 @@ typedef struct {
     CURL *easy;
     gc_conn conn;
     gc_xfer xfer;
+    struct curl_slist *nodes;   /* the header list's nodes, reused by every request */
+    int nnodes;
 } gc_http;
 
 static gc_http *check_open(lua_State *L, int idx)
@@ -58,6 +61,34 @@ static void accept_encoding(CURL *e, const char *method)
     curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, reads ? "" : NULL);
 }
 
+/* The request's header list, "Expect:" first (no 100-continue wait), as nodes owned
+ * by the transport that point at the request's own strings: one exchange runs within
+ * this call, the headers table stays pinned on the stack meanwhile, and libcurl only
+ * reads the lines.  So nothing is copied or allocated per request, unlike
+ * curl_slist_append (a malloc and a strdup a line), which the multi transport needs
+ * because its transfers outlive the call.  Raises only before libcurl is involved. */
+static struct curl_slist *pinned_headers(lua_State *L, gc_http *h, const gc_req *r)
+{
+    static char expect[] = "Expect:";
+    int i, n = r->nheaders + 1;
+    if (n > h->nnodes) {
+        struct curl_slist *grown = realloc(h->nodes, (size_t)n * sizeof *grown);
+        if (grown == NULL)
+            luaL_error(L, "graphcomm: out of memory building headers");
+        h->nodes = grown;
+        h->nnodes = n;
+    }
+    h->nodes[0].data = expect;
+    for (i = 1; i < n; i++) {
+        lua_rawgeti(L, r->headers, i);
+        h->nodes[i].data = (char *)lua_tostring(L, -1);   /* kept alive by the table */
+        lua_pop(L, 1);
+        h->nodes[i - 1].next = &h->nodes[i];
+    }
+    h->nodes[n - 1].next = NULL;
+    return h->nodes;
+}
+
 /* http:send(req) -> resp | nil, err   (the transport interface in HACKING.md).
  * resp.new_connections is 0 when the kept-alive connection served the request. */
 static int l_send(lua_State *L)
@@ -69,16 +100,13 @@ static int l_send(lua_State *L)
     long connects = 0;
     lua_settop(L, 2);
     gc_req_read(L, 2, &h->conn, &r);           /* the request's strings stay pinned above */
-    /* From here to curl_slist_free_all nothing may raise a Lua error. */
-    list = gc_req_headers(L, &r);
-    if (list == NULL)
-        return luaL_error(L, "graphcomm: out of memory building headers");
+    list = pinned_headers(L, h, &r);
+    /* From here to the response nothing may raise a Lua error. */
     gc_req_apply(h->easy, &r, list);
     accept_encoding(h->easy, r.method);
     gc_xfer_reset(&h->xfer, h->conn.max_body);
     rc = curl_easy_perform(h->easy);
-    curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);
-    curl_slist_free_all(list);
+    curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);   /* the strings are not ours to keep */
     if (rc != CURLE_OK) {
         lua_pushnil(L);
         gc_push_failure(L, h->easy, &h->xfer, rc);
@@ -102,6 +130,9 @@ static int l_close(lua_State *L)
         h->easy = NULL;
     }
     gc_xfer_free(&h->xfer);
+    free(h->nodes);
+    h->nodes = NULL;
+    h->nnodes = 0;
     return 0;
 }
 
