@@ -3,6 +3,7 @@
  * page's (seed NOTES); newer fields and derived types come from the reference
  * (callrecords.d.ts); nullable = seed `Type?` or reference NullableOption.
  * Order within a type is the reference's: the encoder writes it that way. */
+#include <pthread.h>
 #include <string.h>
 #include <strings.h>
 #include "schema.h"
@@ -321,7 +322,7 @@ static void family_add(gc_family *f, int type)
 }
 
 /* A type's family: its base chain's properties, its own, then each derived
- * type's extras. Same data on every call, so concurrent first calls agree. */
+ * type's extras. */
 static void family_build(int type)
 {
     gc_family f;
@@ -436,11 +437,19 @@ static void push_enum_lookup(lua_State *L, const gc_enum *e)
             set_spelling(L, e->values[i], v, i + 1);
 }
 
-void gc_schema_push(lua_State *L)
+static void families_build(void)
 {
     int i;
     for (i = 0; i < GC_NTYPES; i++)
         family_build(i);
+}
+
+void gc_schema_push(lua_State *L)
+{
+    /* Once a process: nginx may open the module in several threads' states. */
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    int i;
+    pthread_once(&once, families_build);
     lua_createtable(L, GC_NTYPES + GC_NENUMS, 0);
     for (i = 0; i < GC_NTYPES; i++) {
         push_family_lookup(L, &families[i]);

@@ -175,6 +175,7 @@ static void push_opts(lua_State *L, unsigned b)
 static const char exercise[] =
     "local core, t, opts = ...\n"
     "local body, err = core.encode(t, opts)\n"
+    "if os.getenv('FUZZ_ENCODE_DEBUG') then io.stderr:write(tostring(body or err), '\\n') end\n"
     "assert(body or (err.kind == 'validation' and #err.errors > 0 and tostring(err)))\n"
     "local s = core.session(t, opts)\n"
     "if s then\n"
@@ -190,6 +191,7 @@ static void run_one(lua_State *L, reader *r)
 {
     int base, i, root = 0;
     unsigned optb = byte(r);
+    luaL_checkstack(L, MAX_STACK + 16, "fuzz: stack");
     lua_getfield(L, LUA_REGISTRYINDEX, "fuzz.exercise");
     lua_getfield(L, LUA_REGISTRYINDEX, "fuzz.core");
     base = lua_gettop(L);
