@@ -39,7 +39,7 @@ end
 -- A POST started in the background; :wait() -> status, seconds taken.
 local function post_in_background(url, body)
   local path = tmpfile(body)
-  local p = assert(io.popen(format("curl -sS --noproxy '*' -o /dev/null -w '%%{http_code} %%{time_total}' " ..
+  local p = assert(io.popen(format("curl -sS --noproxy '*' --max-time 30 -o /dev/null -w '%%{http_code} %%{time_total}' " ..
     "-X POST -H 'Content-Type: application/json' --data-binary @%s %s", q(path), q(url))))
   return { wait = function()
     local out = p:read("*a")
@@ -127,7 +127,7 @@ describe("examples/openresty", function()
 
   it("applies 40 concurrent fixes, each exactly once", function()
     local body = tmpfile('{"modalities":["audio","video"],"isTest":true}')
-    local cmd = { "curl -sS --noproxy '*' --no-progress-meter --parallel --parallel-immediate --parallel-max 40",
+    local cmd = { "curl -sS --noproxy '*' --max-time 30 --no-progress-meter --parallel --parallel-immediate --parallel-max 40",
       "-X POST -H 'Content-Type: application/json' --data-binary @" .. q(body),
       "-w '%{http_code} %{url_effective}\\n'" }
     for i = 1, 40 do cmd[#cmd + 1] = "-o /dev/null " .. q(fix_url(sids[i])) end
