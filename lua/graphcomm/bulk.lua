@@ -355,9 +355,9 @@ function Run:pull()
     return nil
   end
   self.pulled = self.pulled + 1
-  local job = { i = self.pulled, item = item, attempt = 0, state = FLIGHT }
   local crid, sid, path, json = prepare(item, self.enc_opts)
   if not crid then
+    local job = { i = self.pulled, item = item, attempt = 0, state = FLIGHT }
     if type(item) == "table" then       -- the ids as given, for the journal
       local c, i = item_fields(item)
       job.crid = (type(c) == "string" or type(c) == "number") and tostring(c) or nil
@@ -366,7 +366,9 @@ function Run:pull()
     self:finish(job, false, sid)
     return nil
   end
-  job.crid, job.sid, job.path, job.json = crid, sid, path, json
+  -- One constructor with the fields a job gets on its way (sized once, not regrown).
+  local job = { i = self.pulled, item = item, attempt = 0, state = FLIGHT, crid = crid,
+    sid = sid, path = path, json = json, spec = false, req = false, token = false }
   if self.journal then
     job.digest = sha256(json)
     if self.journal:done(crid, sid, job.digest) then
