@@ -155,6 +155,29 @@ describe("examples/openresty", function()
     assert.are.equal("audio,video", modalities(sids[1]))
   end)
 
+  it("queues fixes beyond the 100 thread VMs of a worker instead of failing them", function()
+    local big = emu:control("POST", "callRecords", { sessions = 120 })
+    emu:fault{ match = big.id, delay_ms = 200, count = 120 }
+    local body = tmpfile('{"modalities":["audio"]}')
+    local cmd = { "curl -sS --noproxy '*' --max-time 30 --no-progress-meter --parallel",
+      "--parallel-immediate --parallel-max 120 -X POST -H 'Content-Type: application/json'",
+      "--data-binary @" .. q(body), "-w '%{http_code}\\n'" }
+    for i = 1, 120 do
+      cmd[#cmd + 1] = "-o /dev/null " .. q(format("%s/fix?callRecordId=%s&sessionId=%s",
+        ex.url, big.id, big.sessionIds[i]))
+    end
+    local out, ok = sh(concat(cmd, " "))
+    os.remove(body)
+    assert(ok, out)
+    local n = 0
+    for status in out:gmatch("%d+") do
+      assert.are.equal("204", status, out)
+      n = n + 1
+    end
+    assert.are.equal(120, n)
+    assert.are.equal(120, #requests(big.id))
+  end)
+
   it("passes Graph's error on, with Graph's status, as JSON", function()
     local status, text = http("POST", fix_url("no-such-session"), '{"modalities":["audio"]}')
     assert.are.equal(404, status, text)

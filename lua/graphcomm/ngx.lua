@@ -108,7 +108,7 @@ end
 -- the first transport made in the worker sets its size.
 local slots
 
-local function slot_semaphore(ngx, size)
+local function slot_semaphore(size)
   if not slots then
     slots = require("ngx.semaphore").new(size)
   end
@@ -120,7 +120,7 @@ local function transport_error(code, message)
 end
 
 local function threaded_send(ngx, pool, key, copts, req, size)
-  local sema = slot_semaphore(ngx, size)
+  local sema = slot_semaphore(size)
   local ok, werr = sema:wait(req.timeout or 100)
   if not ok then
     return nil, transport_error("busy", "no free nginx worker-thread slot: " .. tostring(werr))
