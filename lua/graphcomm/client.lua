@@ -469,12 +469,15 @@ local function check_body(body, argn)
   end
 end
 
+-- Shared by every call without options (read, never written): no table per call.
+local NO_OPTS = {}
+
 local function check_opts(opts, argn)
   if opts ~= nil and type(opts) ~= "table" then
     error(string_format("bad argument #%d to 'update_session' (table expected, got %s)",
       argn, type(opts)), 4)
   end
-  return opts or {}
+  return opts or NO_OPTS
 end
 
 -- Sorts out which parameter set the arguments are: crid, sid, body, opts [, err];
