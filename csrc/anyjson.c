@@ -316,7 +316,7 @@ static void walk_any_number(gc_walk *w, int idx)
     char *p;
     double d = 0;
     int64_t i = 0;
-    int k = gc_read_number(w, idx, &d, &i);
+    int k = gc_read_number(w, idx, lua_type(L, idx), &d, &i);
     if (k == 0 || k == 3 || (k == 1 && (d != d || d - d != 0))) {
         gc_walk_error(w, "%s cannot be written as JSON", gc_describe(L, idx));
         lua_pop(L, 1);

@@ -96,7 +96,7 @@ static void collect(gc_walk *w, const gc_family *f, int open, int idx, objstate 
             key_error(w, name, strlen(name), "given twice, in two spellings", NULL);
             lua_pop(L, 1);
         } else if (dst) {
-            lua_insert(L, -2);            /* park the value below the key */
+            lua_pushvalue(L, -2);         /* lua_next takes the copy: the pair stays */
             *dst = lua_gettop(L) - 1;
         } else if (open || w->allow_unknown) {
             keep_extra(w, o);
@@ -185,9 +185,8 @@ static int resolve_type(gc_walk *w, int type, objstate *o)
 
 /* ---------------------------------------------------------------- writing */
 
-static void put_key(gc_walk *w, const char *name, int *first)
+static void put_key(gc_walk *w, const char *name, size_t n, int *first)
 {
-    size_t n = strlen(name);
     char *p = gc_buf_reserve(w->L, w->buf, n + 4);
     if (!*first)
         *p++ = ',', w->buf->len++;
@@ -202,7 +201,7 @@ static void put_key(gc_walk *w, const char *name, int *first)
 static void write_odata(gc_walk *w, int type, int result, int *first)
 {
     const char *od = gc_types[type].odata;
-    put_key(w, "@odata.type", first);
+    put_key(w, "@odata.type", 11, first);
     gc_buf_putc(w->L, w->buf, '"');
     gc_buf_put(w->L, w->buf, od, strlen(od));
     gc_buf_putc(w->L, w->buf, '"');
@@ -221,12 +220,12 @@ static void write_props(gc_walk *w, const gc_family *f, int type, objstate *o,
         const gc_prop *p = f->props[i];
         if (!o->slot[i])
             continue;
-        gc_path_push_name(w, p->name, strlen(p->name));
+        gc_path_push_name(w, p->name, f->namelen[i]);
         if (!gc_type_is_a(type, f->owner[i])) {
             gc_walk_error(w, "a property of %s only: set \"@odata.type\" to \"%s\"",
                           gc_types[f->owner[i]].name, gc_types[f->owner[i]].odata);
         } else {
-            put_key(w, p->name, first);
+            put_key(w, p->name, f->namelen[i], first);
             gc_walk_value(w, p, o->slot[i]);
             if (result)
                 lua_setfield(L, result, p->name);
@@ -278,7 +277,7 @@ void gc_walk_object(gc_walk *w, int type, int idx, int force_odata)
             lua_pushnil(L);
         return;
     }
-    luaL_checkstack(L, f->n + 12, "graphcomm: object too large");
+    luaL_checkstack(L, 2 * f->n + 12, "graphcomm: object too large");
     memset(o.slot, 0, sizeof(int) * (size_t)f->n);
     o.odata = o.addprop = o.extras = 0;
     lua_rawgeti(L, w->schema, type + 1);
@@ -342,14 +341,15 @@ static int check_sequence(gc_walk *w, int idx, lua_Integer *len)
 
 static void walk_element(gc_walk *w, const gc_prop *p, int idx)
 {
-    if (gc_is_null(w->L, idx)) {
+    int t = lua_type(w->L, idx);
+    if (t == LUA_TLIGHTUSERDATA && lua_touserdata(w->L, idx) == NULL) {
         gc_walk_error(w, "null cannot be an element of %s", p->name);
         if (w->build)
             lua_pushnil(w->L);
     } else if (p->kind == GC_K_OBJECT) {
         gc_walk_object(w, p->ref, idx, 0);
     } else {
-        gc_walk_scalar(w, p, idx);
+        gc_walk_scalar(w, p, idx, t);
     }
 }
 
@@ -402,7 +402,8 @@ static void walk_array(gc_walk *w, const gc_prop *p, int idx)
 void gc_walk_value(gc_walk *w, const gc_prop *p, int idx)
 {
     lua_State *L = w->L;
-    if (gc_is_null(L, idx)) {
+    int t = lua_type(L, idx);
+    if (t == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL) {
         if (p->flags & GC_F_NULLABLE) {
             gc_buf_put(L, w->buf, "null", 4);
             if (w->build)
@@ -417,7 +418,7 @@ void gc_walk_value(gc_walk *w, const gc_prop *p, int idx)
     } else if (p->kind == GC_K_OBJECT) {
         gc_walk_object(w, p->ref, idx, 0);
     } else {
-        gc_walk_scalar(w, p, idx);
+        gc_walk_scalar(w, p, idx, t);
     }
 }
 

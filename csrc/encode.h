@@ -55,11 +55,11 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
 void gc_walk_value(gc_walk *w, const gc_prop *p, int idx);
 void gc_walk_object(gc_walk *w, int type, int idx, int force_odata);
 
-/* scalar.c: a non-null leaf value of p's kind */
-void gc_walk_scalar(gc_walk *w, const gc_prop *p, int idx);
-/* Reads a number (or a LuaJIT int64 cdata): 0 not a number, 1 float in *d,
- * 2 integer in *i, 3 an integer outside int64. */
-int gc_read_number(gc_walk *w, int idx, double *d, int64_t *i);
+/* scalar.c: a non-null leaf value of p's kind; t is lua_type(L, idx) */
+void gc_walk_scalar(gc_walk *w, const gc_prop *p, int idx, int t);
+/* Reads a number (or a LuaJIT int64 cdata) of type t: 0 not a number, 1
+ * float in *d, 2 integer in *i, 3 an integer outside int64. */
+int gc_read_number(gc_walk *w, int idx, int t, double *d, int64_t *i);
 
 /* anyjson.c: generic JSON (AdditionalProperties, allow_unknown, tokens) */
 void gc_walk_any(gc_walk *w, int idx);

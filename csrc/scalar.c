@@ -33,11 +33,11 @@ static void wrong_type(gc_walk *w, int idx, const char *want)
 
 /* ---------------------------------------------------------------- strings */
 
-static void walk_string(gc_walk *w, int idx)
+static void walk_string(gc_walk *w, int idx, int t)
 {
     size_t n, bad;
     const char *s;
-    if (lua_type(w->L, idx) != LUA_TSTRING) {
+    if (t != LUA_TSTRING) {
         wrong_type(w, idx, "a string");
         return;
     }
@@ -95,14 +95,14 @@ static void enum_error(gc_walk *w, const gc_enum *e, int idx)
 }
 
 /* Exact spellings hit the enum's lookup table; others fold case. */
-static void walk_enum(gc_walk *w, const gc_prop *p, int idx)
+static void walk_enum(gc_walk *w, const gc_prop *p, int idx, int t)
 {
     lua_State *L = w->L;
     const gc_enum *e = &gc_enums[p->ref];
     const char *s;
     size_t n;
     int i;
-    if (lua_type(L, idx) != LUA_TSTRING) {
+    if (t != LUA_TSTRING) {
         enum_error(w, e, idx);
         return;
     }
@@ -161,10 +161,9 @@ static int read_cdata(gc_walk *w, int idx, int64_t *i)
     return kind;
 }
 
-int gc_read_number(gc_walk *w, int idx, double *d, int64_t *i)
+int gc_read_number(gc_walk *w, int idx, int t, double *d, int64_t *i)
 {
     lua_State *L = w->L;
-    int t = lua_type(L, idx);
     if (t == LUA_TNUMBER) {
         if (gc_isinteger(L, idx)) {
             *i = (int64_t)lua_tointeger(L, idx);
@@ -205,11 +204,11 @@ static void value_error(gc_walk *w, int idx, const char *what)
 
 /* A float becomes an integer only when whole and below 2^53 in magnitude:
  * past that a float cannot tell neighbouring integers apart. */
-static void walk_integer(gc_walk *w, const gc_prop *p, int idx)
+static void walk_integer(gc_walk *w, const gc_prop *p, int idx, int t)
 {
     double d = 0;
     int64_t i = 0;
-    int k = gc_read_number(w, idx, &d, &i);
+    int k = gc_read_number(w, idx, t, &d, &i);
     int is32 = p->kind == GC_K_INT32;
     if (k == 0) {
         wrong_type(w, idx, is32 ? "an Int32 number" : "an Int64 number");
@@ -240,11 +239,11 @@ static void walk_integer(gc_walk *w, const gc_prop *p, int idx)
     put_int(w, i, idx);
 }
 
-static void walk_float(gc_walk *w, const gc_prop *p, int idx)
+static void walk_float(gc_walk *w, const gc_prop *p, int idx, int t)
 {
     double d = 0;
     int64_t i = 0;
-    int k = gc_read_number(w, idx, &d, &i);
+    int k = gc_read_number(w, idx, t, &d, &i);
     int single = p->kind == GC_K_SINGLE;
     if (k == 0) {
         wrong_type(w, idx, single ? "a number (Single)" : "a number (Double)");
@@ -273,7 +272,7 @@ static void walk_float(gc_walk *w, const gc_prop *p, int idx)
 
 /* ------------------------------------------------------- dates, durations */
 
-static void walk_datetime(gc_walk *w, int idx)
+static void walk_datetime(gc_walk *w, int idx, int t)
 {
     lua_State *L = w->L;
     char out[GC_DT_BUFSZ];
@@ -282,12 +281,12 @@ static void walk_datetime(gc_walk *w, int idx)
     double d = 0;
     size_t n;
     int k;
-    if (lua_type(L, idx) == LUA_TSTRING) {
+    if (t == LUA_TSTRING) {
         const char *s = lua_tolstring(L, idx, &n);
         err = gc_datetime_parse(s, n, &ticks);
-    } else if (lua_type(L, idx) == LUA_TTABLE) {
+    } else if (t == LUA_TTABLE) {
         err = gc_datetime_from_table(L, idx, &ticks);
-    } else if ((k = gc_read_number(w, idx, &d, &i)) != 0) {
+    } else if ((k = gc_read_number(w, idx, t, &d, &i)) != 0) {
         err = k == 1 ? gc_datetime_from_unix(d, &ticks)
             : k == 2 ? gc_datetime_from_unix_int(i, &ticks) : "outside the years 0001 to 9999";
     } else {
@@ -303,7 +302,7 @@ static void walk_datetime(gc_walk *w, int idx)
     put_quoted(w, out, (size_t)gc_datetime_format(out, ticks));
 }
 
-static void walk_timespan(gc_walk *w, int idx)
+static void walk_timespan(gc_walk *w, int idx, int t)
 {
     lua_State *L = w->L;
     char out[GC_TS_BUFSZ];
@@ -312,10 +311,10 @@ static void walk_timespan(gc_walk *w, int idx)
     double d = 0;
     size_t n;
     int k;
-    if (lua_type(L, idx) == LUA_TSTRING) {
+    if (t == LUA_TSTRING) {
         const char *s = lua_tolstring(L, idx, &n);
         err = gc_timespan_parse(s, n, &ticks);
-    } else if ((k = gc_read_number(w, idx, &d, &i)) != 0) {
+    } else if ((k = gc_read_number(w, idx, t, &d, &i)) != 0) {
         err = k == 1 ? gc_timespan_from_seconds(d, &ticks)
             : k == 2 ? gc_timespan_from_int(i, &ticks) : "duration too large for a TimeSpan";
     } else {
@@ -333,12 +332,12 @@ static void walk_timespan(gc_walk *w, int idx)
 
 /* --------------------------------------------------------------- dispatch */
 
-void gc_walk_scalar(gc_walk *w, const gc_prop *p, int idx)
+void gc_walk_scalar(gc_walk *w, const gc_prop *p, int idx, int t)
 {
     switch (p->kind) {
-    case GC_K_STRING: walk_string(w, idx); return;
+    case GC_K_STRING: walk_string(w, idx, t); return;
     case GC_K_BOOL:
-        if (lua_type(w->L, idx) != LUA_TBOOLEAN) {
+        if (t != LUA_TBOOLEAN) {
             wrong_type(w, idx, "a boolean");
             return;
         }
@@ -348,11 +347,11 @@ void gc_walk_scalar(gc_walk *w, const gc_prop *p, int idx)
             gc_buf_put(w->L, w->buf, "false", 5);
         keep(w, idx);
         return;
-    case GC_K_INT32: case GC_K_INT64: walk_integer(w, p, idx); return;
-    case GC_K_SINGLE: case GC_K_DOUBLE: walk_float(w, p, idx); return;
-    case GC_K_DATETIME: walk_datetime(w, idx); return;
-    case GC_K_TIMESPAN: walk_timespan(w, idx); return;
-    case GC_K_ENUM: walk_enum(w, p, idx); return;
+    case GC_K_INT32: case GC_K_INT64: walk_integer(w, p, idx, t); return;
+    case GC_K_SINGLE: case GC_K_DOUBLE: walk_float(w, p, idx, t); return;
+    case GC_K_DATETIME: walk_datetime(w, idx, t); return;
+    case GC_K_TIMESPAN: walk_timespan(w, idx, t); return;
+    case GC_K_ENUM: walk_enum(w, p, idx, t); return;
     default: wrong_type(w, idx, "a value"); return;
     }
 }

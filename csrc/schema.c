@@ -317,6 +317,7 @@ static void family_add(gc_family *f, int type)
     int i;
     for (i = 0; i < t->nprops && f->n < GC_FAMILY_MAX; i++) {
         f->props[f->n] = &t->props[i];
+        f->namelen[f->n] = (unsigned char)strlen(t->props[i].name);
         f->owner[f->n++] = (unsigned char)type;
     }
 }

@@ -64,6 +64,7 @@ typedef struct gc_family {
     int n;
     const gc_prop *props[GC_FAMILY_MAX];
     unsigned char owner[GC_FAMILY_MAX];   /* type id that declares props[i] */
+    unsigned char namelen[GC_FAMILY_MAX]; /* strlen(props[i]->name) */
 } gc_family;
 
 extern const gc_type gc_types[GC_NTYPES];
