@@ -230,10 +230,17 @@ local function wait_turn(self, me)
   return true
 end
 
+-- Plain Lua 5.1 cannot yield across pcall, and a transport inside a coroutine
+-- (OpenResty-style) yields: there a raised error leaves the in-flight mark to time out.
+local guarded_call = pcall
+if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
+  guarded_call = function(f, ...) return true, f(...) end
+end
+
 -- One fetch, with the in-flight mark cleared whatever happens.
 local function fetch(self, me)
   self._busy = me
-  local r = pack(pcall(self._fetch, self))
+  local r = pack(guarded_call(self._fetch, self))
   self._busy = nil
   if not r[1] then return nil, auth_error("token request failed: " .. tostring(r[2])) end
   return r[2], r[3]
