@@ -71,7 +71,12 @@ function M.comma_locale()
   local dir = "build/locale"
   local probe = io.open(dir .. "/de_DE.UTF-8/LC_NUMERIC", "r")
   if probe then probe:close() return dir end
-  os.execute("mkdir -p " .. dir .. " && localedef -i de_DE -f UTF-8 " .. dir .. "/de_DE.UTF-8 >/dev/null 2>&1")
+  -- compiled aside and renamed into place, so a concurrent run never sees half of it
+  local name = os.tmpname()
+  os.remove(name)
+  local tmp = dir .. "/.tmp-" .. name:match("[^/]*$")   -- same file system: the rename is atomic
+  os.execute("mkdir -p " .. dir .. " && localedef -i de_DE -f UTF-8 " .. tmp .. " >/dev/null 2>&1; "
+             .. "mv -T " .. tmp .. " " .. dir .. "/de_DE.UTF-8 2>/dev/null || rm -rf " .. tmp)
   return dir
 end
 
