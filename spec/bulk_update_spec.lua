@@ -280,6 +280,32 @@ describe("client:update_sessions", function()
     c:close()
   end)
 
+  it("sends fixes of one session side by side when told they are independent", function()
+    local rec = new_record(1)
+    local c = connect()
+    local items = {}
+    for k = 1, 40 do items[k] = { rec.id, rec.sessionIds[1], { modalities = { "audio" } } } end
+    local in_flight, most = 0, 0
+    local s = c:update_sessions(function()
+      -- pulled ahead of results only when nothing holds the fixes back
+      local item = table.remove(items)
+      if item then in_flight = in_flight + 1; most = math.max(most, in_flight) end
+      return item
+    end, { concurrency = 8, ordered = false, on_result = function() in_flight = in_flight - 1 end })
+    assert.equal(40, s.ok)
+    assert.equal(8, most)                 -- 8 in flight at once
+    for k = 1, 40 do items[k] = { rec.id, rec.sessionIds[1], { modalities = { "audio" } } } end
+    in_flight, most = 0, 0
+    s = c:update_sessions(function()
+      local item = table.remove(items)
+      if item then in_flight = in_flight + 1; most = math.max(most, in_flight) end
+      return item
+    end, { concurrency = 8, on_result = function() in_flight = in_flight - 1 end })
+    assert.equal(40, s.ok)
+    assert.equal(40, most)                -- ordered (the default): all pulled, one sent at a time
+    c:close()
+  end)
+
   it("renews a rejected token once and carries on", function()
     local rec = new_record(6)
     local calls = 0

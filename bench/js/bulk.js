@@ -1,8 +1,8 @@
 // The peer of bench/bulk.lua: N session updates through the official Microsoft Graph
 // JavaScript client (@microsoft/microsoft-graph-client), 16 concurrent promises (each
-// takes the next update when its last one is done), against the same emulator, record,
-// sessions and body. Node's fetch keeps connections alive.
-// Usage: node bench/js/bulk.js BASE_URL TOKEN CALL_RECORD_ID SESSION_IDS(comma) BODY_JSON N CONCURRENCY
+// takes the next update when its last one is done), against the same emulator URL and
+// body. Node's fetch keeps connections alive.
+// Usage: node bench/js/bulk.js BASE_URL TOKEN CALL_RECORD_ID SESSION_ID BODY_JSON N CONCURRENCY
 // Prints one JSON line: {"requests": n, "seconds": s, "rps": r, "failed": f}.
 'use strict';
 const graph = require('@microsoft/microsoft-graph-client');
@@ -38,23 +38,22 @@ function chain(token) {
 }
 
 async function main() {
-  const [base, token, crid, sids, body, count, conc] = process.argv.slice(2);
+  const [base, token, crid, sid, body, count, conc] = process.argv.slice(2);
   const client = graph.Client.initWithMiddleware({
     baseUrl: base.replace(/\/+$/, '') + '/',
     defaultVersion: 'v1.0',
     middleware: chain(token),
   });
-  const ids = sids.split(',');
   const payload = JSON.parse(body);
   const n = Number(count);
-  const path = (i) => `/communications/callRecords/${encodeURIComponent(crid)}/sessions/${encodeURIComponent(ids[i % ids.length])}`;
-  for (let i = 0; i < 50; i++) await client.api(path(i)).patch(payload);   // warm-up
+  const path = `/communications/callRecords/${encodeURIComponent(crid)}/sessions/${encodeURIComponent(sid)}`;
+  for (let i = 0; i < 50; i++) await client.api(path).patch(payload);   // warm-up
   let next = 0;
   let failed = 0;
   async function worker() {
     while (next < n) {
-      const i = next++;
-      try { await client.api(path(i)).patch(payload); } catch (e) { failed++; }
+      next++;
+      try { await client.api(path).patch(payload); } catch (e) { failed++; }
     }
   }
   const start = performance.now();

@@ -14,6 +14,8 @@
 --   on_result(i, ok, err_or_info, item)   once per item, in completion order
 --   on_progress(done, total)              after each item (total nil for an iterator,
 --                                         unless opts.total says)
+--   ordered       false: fixes for the same session need not wait for one another
+--                 (they are independent, and their order does not matter)
 --   allow_unknown as for graphcomm.session; max_waiting (4096): items waiting for a
 --                 retry or for an earlier fix of the same session, beyond which no new
 --                 item is pulled (memory stays bounded whatever the number of items)
@@ -228,7 +230,7 @@ local function new_run(st, items, opts)
     st = st, cfg = st.cfg, next_item = next_item, total = total, batch = batch,
     concurrency = opts.concurrency or (batch and M.DEFAULT_BATCH_CONCURRENCY
       or M.DEFAULT_CONCURRENCY),
-    max_waiting = opts.max_waiting or M.MAX_WAITING,
+    max_waiting = opts.max_waiting or M.MAX_WAITING, ordered = opts.ordered ~= false,
     on_result = opts.on_result, on_progress = opts.on_progress,
     enc_opts = opts.allow_unknown and { allow_unknown = true } or nil,
     heap = { n = 0 }, open = {}, waiting = 0, flights = 0, pulled = 0, done = 0,
@@ -376,6 +378,7 @@ function Run:pull()
       return nil
     end
   end
+  if not self.ordered then return job end
   local prev = self.open[path]
   self.open[path] = job
   if prev then
