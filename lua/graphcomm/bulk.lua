@@ -45,6 +45,7 @@ local request = require "graphcomm.request"
 local retry = require "graphcomm.retry"
 local response = require "graphcomm.response"
 local journal = require "graphcomm.journal"
+local redirect = require "graphcomm.redirect"
 
 local build, session_path, result, retry_delay = request.build, request.session_path,
       response.result, retry.delay
@@ -60,9 +61,6 @@ M.MAX_WAITING = 4096
 -- after the first one: fewer wake-ups per request when the server is the bottleneck,
 -- at no cost in throughput while requests stay queued there.
 local LINGER = 0.0005
-
-local REDIRECT = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
-local MAX_REDIRECTS = 5
 
 -- Job states.
 local BLOCKED, WAITING, FLIGHT, DONE = 1, 2, 3, 4
@@ -244,12 +242,10 @@ end
 
 -- The Authorization value, shared with the client's own calls (st.token/st.authz).
 function Run:authorization()
-  local st = self.st
-  local token, err = st.auth:get(self.force_renew)
-  if not token then return nil, err end
+  local authz, err = client.authorization(self.st, self.force_renew)
+  if not authz then return nil, err end
   self.force_renew = nil
-  if token ~= st.token then st.token, st.authz = token, "Bearer " .. token end
-  return st.authz
+  return authz
 end
 
 ------------------------------------------------------------------------------
@@ -499,8 +495,7 @@ end
 function Run:renew(key, resp)
   if key.renewed or self.st.auth.renewable == false then return false end
   if key.spec and key.spec.cross_origin then return false end
-  local e = response.graph_error(resp)
-  if e and e.code and e.code ~= "InvalidAuthenticationToken" then return false end
+  if not client.stale_token(resp) then return false end
   key.renewed = true
   if key.token == self.st.token then
     self.st.auth:invalidate()
@@ -509,17 +504,14 @@ function Run:renew(key, resp)
   return true
 end
 
--- A redirect is followed as the client does (request.resolve, at most 5, no credentials
+-- A redirect is followed as the client does (graphcomm.redirect: at most 5, no credentials
 -- to another origin, 303 turns into a GET): true when the job goes again.
 function Run:redirect(job, resp, req)
-  local location = resp.headers.location
-  if not (REDIRECT[resp.status] and location and job.spec) then return false end
+  local url = job.spec and redirect.location(req, resp)
+  if not url then return false end
   job.redirects = (job.redirects or 0) + 1
-  if job.redirects > MAX_REDIRECTS then return false end
-  local spec, url = job.spec, request.resolve(req.url, location)
-  spec.url, spec.path = url, nil
-  if not request.same_origin(req.url, url) then spec.cross_origin = true end
-  if resp.status == 303 then spec.method, spec.body, spec.gzip = "GET", nil, nil end
+  if job.redirects > redirect.MAX then return false end
+  redirect.retarget(job.spec, req, url, resp.status)
   self:requeue(job, 0)
   return true
 end

@@ -22,6 +22,7 @@ local request = require "graphcomm.request"
 local retry = require "graphcomm.retry"
 local response = require "graphcomm.response"
 local auth = require "graphcomm.auth"
+local redirect = require "graphcomm.redirect"
 
 local build, result, retry_delay = request.build, response.result, retry.delay
 local encode = core.encode
@@ -258,8 +259,7 @@ end
 -- One logical request
 ------------------------------------------------------------------------------
 
-local REDIRECT = { [301] = true, [302] = true, [303] = true, [307] = true, [308] = true }
-local MAX_REDIRECTS = 5
+local MAX_REDIRECTS = redirect.MAX
 
 -- A mutable copy of spec for the next attempt, pinned to the id already sent.
 local function next_spec(spec, req)
@@ -269,6 +269,8 @@ local function next_spec(spec, req)
   return s
 end
 
+-- The Authorization value for st's current token (renewed when force), kept in
+-- st.token/st.authz so that a value is built once per token; bulk uses it too.
 local function authorization(st, force)
   local token, err = st.auth:get(force)
   if not token then return nil, err end
@@ -277,6 +279,7 @@ local function authorization(st, force)
   end
   return st.authz
 end
+M.authorization = authorization
 
 local function wait(st, seconds, why, attempt)
   local d = st.cfg.debug
@@ -295,19 +298,16 @@ local function stale_token(resp)
   local e = response.graph_error(resp)
   return e == nil or e.code == nil or e.code == "InvalidAuthenticationToken"
 end
+M.stale_token = stale_token
 
 -- Decides what follows a response: nil to finish, or the spec of the next attempt.
 local function follow_up(st, spec, req, resp, n)
   local status = resp.status
-  if REDIRECT[status] and resp.headers.location then
+  local url = redirect.location(req, resp)
+  if url then
     n.redirects = n.redirects + 1
     if n.redirects > MAX_REDIRECTS then return nil end
-    local url = request.resolve(req.url, resp.headers.location)
-    local s = next_spec(spec, req)
-    s.url, s.path, s.query = url, nil, nil
-    if not request.same_origin(req.url, url) then s.cross_origin = true end
-    if status == 303 then s.method, s.body, s.gzip = "GET", nil, nil end
-    return s
+    return redirect.retarget(next_spec(spec, req), req, url, status)
   end
   if status == 401 and not n.renewed and not spec.cross_origin and st.auth.renewable ~= false
      and stale_token(resp) then
