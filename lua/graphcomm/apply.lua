@@ -17,6 +17,7 @@ local format, rep, concat, sort, floor = string.format, string.rep, table.concat
       math.floor
 
 local json = require "graphcomm.json"
+local cli_parse = require("graphcomm.cli").parse
 
 local M = {}
 
@@ -58,35 +59,9 @@ Exit status: 0 all fixes applied, 1 some failed, 2 bad usage or invalid input.
 -- Arguments
 ------------------------------------------------------------------------------
 
+-- Option kinds for cli.parse (shared with the other subcommands).
 local OPTIONS = { ["--concurrency"] = "value", ["--batch"] = "flag", ["--journal"] = "value",
   ["--help"] = "flag", ["-h"] = "flag" }
-
-local function parse(argv)
-  local opts, args, i = {}, {}, 1
-  while i <= #argv do
-    local a = argv[i]
-    local name, inline = a:match("^(%-%-?[^=]+)=(.*)$")
-    name = name or a
-    if a == "-" or a:sub(1, 1) ~= "-" then
-      args[#args + 1] = a
-    elseif not OPTIONS[name] then
-      return nil, "unknown option " .. name
-    elseif OPTIONS[name] == "flag" then
-      if inline then return nil, name .. " takes no value" end
-      opts[name] = true
-    else
-      local v = inline
-      if v == nil then
-        i = i + 1
-        v = argv[i]
-        if v == nil then return nil, name .. " needs a value" end
-      end
-      opts[name] = v
-    end
-    i = i + 1
-  end
-  return opts, args
-end
 
 local function say(stream, ...)
   stream:write(...)
@@ -327,7 +302,7 @@ end
 
 function M.run(argv, io_env)
   local env = defaults(io_env)
-  local opts, args = parse(argv or {})
+  local opts, args = cli_parse(argv or {}, 1, OPTIONS)
   if not opts then return usage_error(env, args) end
   if opts["--help"] or opts["-h"] then
     env.stdout:write(M.HELP)
