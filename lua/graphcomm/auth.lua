@@ -30,6 +30,9 @@ end
 
 local core = load_optional("graphcomm.core")
 local cjson = load_optional("cjson")
+local request = require "graphcomm.request"
+
+local parse_url, is_loopback, check_url = request.parse_url, request.is_loopback, request.check_url
 
 ------------------------------------------------------------------------------
 -- Errors
@@ -110,28 +113,20 @@ local function form_encode(fields)
 end
 M.form_encode = form_encode
 
--- scheme, host (lower case, without port), and the origin "scheme://host[:port]".
-local function parse_url(url)
-  local scheme, authority, rest = string_match(url, "^(%a[%w+.-]*)://([^/?#]+)(.*)$")
-  if not scheme then return nil end
-  local host = string_match(authority, "^%[([^%]]+)%]") or string_match(authority, "^([^:]+)")
-  return string_lower(scheme), string_lower(host or ""), string_lower(scheme) .. "://" .. authority, rest
-end
-
-local function is_loopback(host)
-  return host == "localhost" or host == "::1" or string_find(host, "^127%.%d+%.%d+%.%d+$") ~= nil
+-- The origin "scheme://host[:port]" of an absolute URL, as written (lower case).
+local function origin_of(url)
+  local origin = string_match(url, "^%a[%w+.-]*://[^/?#]+")
+  return origin and string_lower(origin)
 end
 
 -- https only, except to loopback (the emulator): a secret never goes out in clear text.
+-- The policy is request.check_url's; the errors are auth errors.
 local function check_https(url, what)
-  local scheme, host = parse_url(url)
-  if not scheme or (scheme ~= "https" and scheme ~= "http") then
-    return nil, auth_error(what .. " is not an http(s) URL: " .. tostring(url))
-  end
-  if scheme == "http" and not is_loopback(host) then
+  if check_url(url) then return true end
+  if parse_url(url) == "http" then
     return nil, auth_error(what .. " must use https (plain http only to loopback): " .. url)
   end
-  return true
+  return nil, auth_error(what .. " is not an http(s) URL: " .. tostring(url))
 end
 
 local function uuid4()
@@ -178,9 +173,9 @@ local function graph_origin(opts)
   if not c then return nil, auth_error("unknown environment: " .. tostring(opts.environment)
     .. " (Global, USGov, USGovDoD or China)") end
   local base = opts.base_url or c.graph
-  local scheme, host, origin = parse_url(base)
+  local scheme, host = parse_url(base)
   if not scheme then return nil, auth_error("base_url is not a URL: " .. tostring(base)) end
-  return origin, host, c
+  return origin_of(base), host, c
 end
 
 -- authority: explicit (opts.authority, AZURE_AUTHORITY_HOST via resolve) > a loopback
