@@ -31,14 +31,7 @@ local client_state = require("graphcomm.client").state
 
 local MAX_DEPTH = 8     -- how deep nested links are looked for (record > sessions > segments ...)
 
-local function record_path(crid)
-  if type(crid) == "number" then crid = tostring(crid) end
-  if type(crid) ~= "string" or crid == "" then
-    return nil, errors.validation("CallRecordId must be a non-empty string",
-      { errors = { { path = "CallRecordId", message = "must be a non-empty string" } } })
-  end
-  return "/communications/callRecords/" .. request.encode_id(crid)
-end
+local record_path = request.record_path
 
 -- One GET, its body decoded: a JSON object, or nil, err.
 local function get_json(client, spec)

@@ -66,6 +66,13 @@ function M.session_path(crid, sid)
   return "/communications/callRecords/" .. encode_id(c) .. "/sessions/" .. encode_id(s)
 end
 
+-- The call record's path (graphcomm.read), with session_path's encoding and refusals.
+function M.record_path(crid)
+  local c, err = check_id(crid, "CallRecordId")
+  if not c then return nil, err end
+  return "/communications/callRecords/" .. encode_id(c)
+end
+
 local DEFAULT_PORT = { http = 80, https = 443 }
 
 -- scheme, host (lower case, no brackets), port (number) of an absolute URL.
