@@ -2,50 +2,14 @@
 // Microsoft Graph JavaScript client (@microsoft/microsoft-graph-client), over one
 // keep-alive connection (Node's fetch), against the same emulator URL and body.
 // Usage: node bench/js/update.js BASE_URL TOKEN CALL_RECORD_ID SESSION_ID BODY_JSON SECONDS
+// Set-up shared with bulk.js: bench/js/common.js.
 // Prints one JSON line: {"requests": n, "seconds": s, "rps": r}.
 'use strict';
-const graph = require('@microsoft/microsoft-graph-client');
-
-// The SDK's AuthenticationHandler adds the token only to https Graph hosts; the
-// emulator is plain http on loopback, so this handler stands in for it and the rest
-// of the SDK's default chain (retry, redirect, telemetry, fetch) stays as shipped.
-class BearerHandler {
-  constructor(token) { this.token = token; }
-  async execute(context) {
-    const options = context.options || (context.options = {});
-    options.headers = options.headers || {};
-    if (typeof Headers !== 'undefined' && options.headers instanceof Headers) {
-      options.headers.set('Authorization', `Bearer ${this.token}`);
-    } else {
-      options.headers.Authorization = `Bearer ${this.token}`;
-    }
-    return this.nextMiddleware.execute(context);
-  }
-  setNext(next) { this.nextMiddleware = next; }
-}
-
-function chain(token) {
-  const handlers = [
-    new BearerHandler(token),
-    new graph.RetryHandler(new graph.RetryHandlerOptions()),
-    new graph.RedirectHandler(new graph.RedirectHandlerOptions()),
-    new graph.TelemetryHandler(),
-    new graph.HTTPMessageHandler(),
-  ];
-  for (let i = 0; i < handlers.length - 1; i++) handlers[i].setNext(handlers[i + 1]);
-  return handlers[0];
-}
+const { setup, run } = require('./common');
 
 async function main() {
   const [base, token, crid, sid, body, seconds] = process.argv.slice(2);
-  const client = graph.Client.initWithMiddleware({
-    baseUrl: base.replace(/\/+$/, '') + '/',
-    defaultVersion: 'v1.0',
-    middleware: chain(token),
-  });
-  const path = `/communications/callRecords/${encodeURIComponent(crid)}/sessions/${encodeURIComponent(sid)}`;
-  const payload = JSON.parse(body);
-  for (let i = 0; i < 50; i++) await client.api(path).patch(payload);   // warm-up
+  const { client, path, payload } = await setup(base, token, crid, sid, body);
   const limit = Number(seconds) * 1000;
   const start = performance.now();
   let n = 0;
@@ -57,4 +21,4 @@ async function main() {
   console.log(JSON.stringify({ requests: n, seconds: secs, rps: n / secs }));
 }
 
-main().catch((e) => { console.error(String(e && e.stack || e)); process.exit(1); });
+run(main);
