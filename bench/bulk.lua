@@ -9,28 +9,14 @@
 --   lua5.4 bench/bulk.lua --rss N             (one child run: prints "rss <kB>")
 -- Uses GRAPHCOMM_BASE_URL/GRAPHCOMM_TOKEN when set, else starts emulator/start itself.
 -- The emulator's request log is switched off for the run.
-local here = debug.getinfo(1, "S").source:match("^@(.*)/bench/[^/]*$") or "."
-local flavour = rawget(_G, "jit") and "luajit" or _VERSION:gsub("Lua ", "lua")
-package.path = here .. "/lua/?.lua;" .. package.path
-package.cpath = (os.getenv("GRAPHCOMM_BUILD") or (here .. "/build/" .. flavour)) .. "/?.so;"
-  .. package.cpath
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
+  .. "/common.lua")
+local here, interpreter, sh, quote = common.here, common.interpreter, common.sh, common.quote
 
 local graphcomm = require "graphcomm"
-local core = require "graphcomm.core"
-local cjson = require "cjson"
 
 local CONCURRENCY = 16
 local SESSIONS = 1000
-local interpreter = rawget(_G, "jit") and "luajit" or ("lua" .. _VERSION:match("%d+%.%d+"))
-
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  p:close()
-  return out
-end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
 
 local BODY = '{"modalities":["audio","video"],"endDateTime":"2024-05-01T10:15:00Z",'
   .. '"failureInfo":{"reason":"bench","stage":"midcall"}}'
@@ -87,28 +73,9 @@ end
 
 local N = tonumber(arg[1]) or 20000
 
-local base, token = os.getenv("GRAPHCOMM_BASE_URL"), os.getenv("GRAPHCOMM_TOKEN")
-local started = false
-if not (base and token) then
-  local out = sh(quote(here .. "/emulator/start") .. " 2>&1")
-  base = out:match("GRAPHCOMM_BASE_URL='?([^'\n]+)")
-  token = out:match("GRAPHCOMM_TOKEN='?([^'\n]+)")
-  started = out:match("GRAPHCOMM_EMULATOR_DIR='?([^'\n]+)")
-  assert(base and token and started, "emulator/start failed:\n" .. out)
-end
+local base, token, finish = common.emulator()
 
-local function finish()
-  if started then sh(quote(here .. "/emulator/stop") .. " " .. quote(started) .. " >/dev/null 2>&1") end
-end
-
-local function control(path, json)
-  local http = core.http{}
-  local resp = assert(http:send{ method = "POST", url = base .. "/_emulator/" .. path, body = json,
-    headers = { "Content-Type: application/json" } })
-  http:close()
-  assert(resp.status == 200, resp.body)
-  return cjson.decode(resp.body)
-end
+local function control(path, json) return common.control(base, path, json) end
 
 local function run_wrk(crid, sid, seconds)
   local url = base .. "/v1.0/communications/callRecords/" .. crid .. "/sessions/" .. sid
