@@ -4,13 +4,11 @@
 local apply = require "graphcomm.apply"
 local cjson = require "cjson"
 local emu = require "helpers.emulator"
+local bulk = require "helpers.bulk"
 
 local e, dir
 
-local function interpreter()
-  if rawget(_G, "jit") then return "luajit" end
-  return "lua" .. _VERSION:match("%d+%.%d+")
-end
+local interpreter = bulk.interpreter
 
 local function write(path, text)
   local f = assert(io.open(path, "w"))
@@ -63,11 +61,9 @@ end
 describe("graphcomm apply", function()
   setup(function()
     e = emu.shared()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
+    dir = bulk.tmpdir()
   end)
-  teardown(function() os.execute("rm -rf " .. dir) end)
+  teardown(function() bulk.rmdir(dir) end)
 
   it("applies every fix and exits 0, with a summary table", function()
     local rec = e:control("POST", "callRecords", { sessions = 40 })

@@ -3,26 +3,15 @@
 -- inner 429/503/504 retried on their own.
 local graphcomm = require "graphcomm"
 local emu = require "helpers.emulator"
+local bulk = require "helpers.bulk"
 
 local e
 
-local function connect()
-  return assert(graphcomm.connect{ base_url = e.base_url, token = e.token, max_retry_delay = 0.5 })
-end
+local function connect() return bulk.connect(e, 0.5) end
 
-local function new_record(n)
-  return e:control("POST", "callRecords", { sessions = n })
-end
+local function new_record(n) return bulk.new_record(e, n) end
 
-local function session_url(rec, k)
-  return "/v1.0/communications/callRecords/" .. rec.id .. "/sessions/" .. rec.sessionIds[k]
-end
-
-local function items_for(rec, n, body)
-  local items = {}
-  for k = 1, n do items[k] = { rec.id, rec.sessionIds[k], body or { modalities = { "audio" } } } end
-  return items
-end
+local session_url, items_for = bulk.session_url, bulk.items_for
 
 -- The $batch posts seen since the log was cleared, and the inner requests of each (by
 -- the outer's seq when the log gives it, else the outer logged last before them: the

@@ -4,16 +4,13 @@
 local graphcomm = require "graphcomm"
 local cjson = require "cjson"
 local emu = require "helpers.emulator"
+local bulk = require "helpers.bulk"
 
 local e
 
-local function connect()
-  return assert(graphcomm.connect{ base_url = e.base_url, token = e.token, max_retry_delay = 0.2 })
-end
+local function connect() return bulk.connect(e, 0.2) end
 
-local function new_record(n)
-  return e:control("POST", "callRecords", { sessions = n })
-end
+local function new_record(n) return bulk.new_record(e, n) end
 
 local function read_lines(path)
   local lines = {}
@@ -24,11 +21,7 @@ local function read_lines(path)
   return lines
 end
 
-local function items_for(rec, n, body)
-  local items = {}
-  for k = 1, n do items[k] = { rec.id, rec.sessionIds[k], body or { modalities = { "audio" } } } end
-  return items
-end
+local items_for, interpreter = bulk.items_for, bulk.interpreter
 
 -- PATCH requests per session id, for one record.
 local function patch_counts(rec)
@@ -42,21 +35,14 @@ local function patch_counts(rec)
   return counts
 end
 
-local function interpreter()
-  if rawget(_G, "jit") then return "luajit" end
-  return "lua" .. _VERSION:match("%d+%.%d+")
-end
-
 describe("update_sessions{ journal = ... }", function()
   local dir
 
   setup(function()
     e = emu.shared()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
+    dir = bulk.tmpdir()
   end)
-  teardown(function() os.execute("rm -rf " .. dir) end)
+  teardown(function() bulk.rmdir(dir) end)
   after_each(function() e:clear_faults() end)
 
   it("appends each outcome as it happens, with ids and codes and no secrets", function()

@@ -5,11 +5,9 @@
 -- whose quarantine keeps freed memory on purpose: under the ASan pass it uses the plain
 -- build beside the sanitized one.
 local emu = require "helpers.emulator"
+local bulk = require "helpers.bulk"
 
-local function interpreter()
-  if rawget(_G, "jit") then return "luajit" end
-  return "lua" .. _VERSION:match("%d+%.%d+")
-end
+local interpreter = bulk.interpreter
 
 local CHILD = [[
 local n, crid, sids_text = tonumber(arg[1]), arg[2], arg[3]
@@ -36,11 +34,9 @@ describe("update_sessions memory", function()
 
   setup(function()
     e = emu.shared()
-    dir = os.tmpname()
-    os.remove(dir)
-    assert(os.execute("mkdir -p " .. dir))
+    dir = bulk.tmpdir()
   end)
-  teardown(function() os.execute("rm -rf " .. dir) end)
+  teardown(function() bulk.rmdir(dir) end)
 
   it("peaks no higher with 20,000 items than 30% over 2,000", function()
     local rec = e:control("POST", "callRecords", { sessions = 500 })

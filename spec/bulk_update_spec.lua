@@ -4,22 +4,15 @@
 local graphcomm = require "graphcomm"
 local core = require "graphcomm.core"
 local emu = require "helpers.emulator"
+local bulk = require "helpers.bulk"
 
 local e
 
-local function connect(extra)
-  local opts = { base_url = e.base_url, token = e.token, max_retry_delay = 0.2 }
-  for k, v in pairs(extra or {}) do opts[k] = v end
-  return assert(graphcomm.connect(opts))
-end
+local function connect(extra) return bulk.connect(e, 0.2, extra) end
 
-local function new_record(n)
-  return e:control("POST", "callRecords", { sessions = n })
-end
+local function new_record(n) return bulk.new_record(e, n) end
 
-local function session_url(rec, k)
-  return "/v1.0/communications/callRecords/" .. rec.id .. "/sessions/" .. rec.sessionIds[k]
-end
+local session_url = bulk.session_url
 
 -- The PATCH requests the emulator saw for one record, oldest first.
 local function patches(rec)
