@@ -3,12 +3,10 @@
 -- loop), a token function's refusal sending nothing, secrets kept out of debug and
 -- what-if output, and the environment variables with their precedence.
 local graphcomm = require "graphcomm"
-local emu = require "helpers.emulator"
-local certs = require "helpers.certs"
 local tokens = require "helpers.tokens"
 local cmd = require "helpers.command"
 
-local function token_path(tenant) return "/" .. tenant .. "/oauth2/v2.0/token" end
+local token_path = tokens.token_path
 
 local function bearer_of(entry)
   local a = entry.headers.authorization
@@ -18,15 +16,8 @@ end
 
 describe("credentials through the client", function()
   local server, ctl, kit
-  setup(function()
-    server = emu.start {}
-    ctl = tokens.new(server.base_url)
-    kit = certs.make()
-  end)
-  teardown(function()
-    if kit then kit.cleanup() end
-    if server then server.stop() end
-  end)
+  setup(function() server, ctl, kit = tokens.start() end)
+  teardown(function() tokens.stop(server, kit) end)
 
   local function secret_app()
     local app = { tenant = tokens.unique("t"), client_id = tokens.unique("app"),

@@ -3,23 +3,15 @@
 -- renewal on an injected clock, one token request at a time, and refusals.
 local cjson = require "cjson"
 local auth = require "graphcomm.auth"
-local emu = require "helpers.emulator"
 local certs = require "helpers.certs"
 local tokens = require "helpers.tokens"
 
-local function token_path(tenant) return "/" .. tenant .. "/oauth2/v2.0/token" end
+local token_path = tokens.token_path
 
 describe("auth against the emulator's token endpoint", function()
   local server, ctl, kit
-  setup(function()
-    server = emu.start {}
-    ctl = tokens.new(server.base_url)
-    kit = certs.make()
-  end)
-  teardown(function()
-    if kit then kit.cleanup() end
-    if server then server.stop() end
-  end)
+  setup(function() server, ctl, kit = tokens.start() end)
+  teardown(function() tokens.stop(server, kit) end)
 
   -- A tenant of its own per test, so that the log filtered by its token path is the test's.
   local function secret_app(extra)

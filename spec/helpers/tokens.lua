@@ -10,10 +10,15 @@
 --   ctl.generate(n) -> crid, { sids }  a fresh call record with n sessions
 --   tokens.unique(prefix)              a name no other spec uses
 --   tokens.form(body) -> { name = value }
+--   tokens.token_path(tenant)          the tenant's token endpoint path (for ctl.log)
+--   local server, ctl, kit = tokens.start()   a private emulator, its ctl, a cert kit
+--   tokens.stop(server, kit)           (setup/teardown of the credential specs)
 local core = require "graphcomm.core"
 local cjson = require "cjson"
 
 local M = {}
+
+function M.token_path(tenant) return "/" .. tenant .. "/oauth2/v2.0/token" end
 
 local counter = 0
 function M.unique(prefix)
@@ -67,6 +72,16 @@ function M.new(base_url)
   end
 
   return ctl
+end
+
+function M.start()
+  local server = require("helpers.emulator").start {}
+  return server, M.new(server.base_url), require("helpers.certs").make()
+end
+
+function M.stop(server, kit)
+  if kit then kit.cleanup() end
+  if server then server.stop() end
 end
 
 return M
