@@ -6,14 +6,9 @@ local graphcomm = require "graphcomm"
 local core = require "graphcomm.core"
 local cjson = require "cjson.safe"
 local emu = require "helpers.emulator"
+local clients = require "helpers.client"
 
-local function ids(client)
-  local records = cjson.decode(assert(client:request{ path = "/communications/callRecords" }).body)
-  local crid = records.value[1].id
-  local sessions = cjson.decode(assert(client:request{
-    path = "/communications/callRecords/" .. crid .. "/sessions" }).body)
-  return crid, sessions.value[1].id
-end
+local ids = clients.ids
 
 local function patches(e)
   local out = {}
@@ -28,15 +23,10 @@ describe("client retries", function()
 
   setup(function()
     e = emu.shared()
-    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
-    crid, sid = ids(c)
-    c:close()
+    crid, sid = clients.first_ids(e)
   end)
 
-  before_each(function()
-    e:clear_faults()
-    e:clear_requests()
-  end)
+  before_each(function() clients.fresh(e) end)
 
   local function connect(opts)
     opts = opts or {}
@@ -180,9 +170,7 @@ describe("client redirects", function()
   setup(function()
     e = emu.shared()
     e2 = emu.start()
-    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
-    crid, sid = ids(c)
-    c:close()
+    crid, sid = clients.first_ids(e)
   end)
 
   teardown(function()
@@ -199,7 +187,7 @@ describe("client redirects", function()
   it("follows a redirect on the same origin with the credentials", function()
     e:control("POST", "redirects", { match = "/sessions/", method = "PATCH", status = 308,
       location = e.base_url .. "{path}", count = 1 })
-    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    local c = clients.connect(e)
     assert.is_true((c:update_session(crid, sid, { isTest = false })))
     local log = patches(e)
     assert.equal(2, #log)
@@ -229,7 +217,7 @@ describe("client redirects", function()
   it("stops after 5 redirects", function()
     e:control("POST", "redirects", { match = "/sessions/", method = "PATCH", status = 302,
       location = "{path}", count = -1 })
-    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    local c = clients.connect(e)
     local ok, err = c:update_session(crid, sid, { isTest = false })
     assert.is_nil(ok)
     assert.equal("TooManyRedirects", err.code)
@@ -240,7 +228,7 @@ describe("client redirects", function()
   it("refuses a redirect to plain http on another host", function()
     e:control("POST", "redirects", { match = "/sessions/", method = "PATCH", status = 301,
       location = "http://graph.example.com{path}", count = 1 })
-    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    local c = clients.connect(e)
     local ok, err = c:update_session(crid, sid, { isTest = false })
     assert.is_nil(ok)
     assert.equal("validation", err.kind)
@@ -253,13 +241,11 @@ describe("client errors", function()
   local e, crid, sid
   setup(function()
     e = emu.shared()
-    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
-    crid, sid = ids(c)
-    c:close()
+    crid, sid = clients.first_ids(e)
   end)
 
   it("reads Graph's error body into a value that prints on one line", function()
-    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    local c = clients.connect(e)
     local ok, err = c:update_session(crid, "no-such-session", { isTest = false })
     assert.is_nil(ok)
     assert.equal("http", err.kind)
@@ -278,7 +264,7 @@ describe("client errors", function()
 
   it("reads the service's refusal (405) clearly", function()
     e:configure{ read_only = true }
-    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    local c = clients.connect(e)
     local ok, err = c:update_session(crid, sid, { isTest = false })
     e:configure{ read_only = false }
     assert.is_nil(ok)

@@ -3,6 +3,7 @@
 -- sessions@odata.nextLink), retries on the way and failures of a later page.
 local graphcomm = require "graphcomm"
 local emu = require "helpers.emulator"
+local clients = require "helpers.client"
 
 local BIG = "2f1a1100-b174-40a0-aba7-0b405e01ed92"      -- 75 sessions
 local SMALL = "e523d2ed-2966-4b6b-925b-754a88034cc5"    -- 2 sessions
@@ -29,17 +30,14 @@ describe("reading records", function()
 
   setup(function()
     server = emu.shared()
-    client = assert(graphcomm.connect { base_url = server.base_url, token = server.token, max_retries = 2 })
+    client = clients.connect(server, { max_retries = 2 })
     sids = {}
     for s in assert(client:sessions(BIG, { select = "id" })) do sids[#sids + 1] = s.id end
   end)
   teardown(function()
     if client then client:close() end
   end)
-  before_each(function()
-    server:clear_faults()
-    server:clear_requests()
-  end)
+  before_each(function() clients.fresh(server) end)
 
   describe("get_session", function()
     it("returns the session decoded, with the response's details", function()

@@ -2,6 +2,7 @@
 -- at a time, following @odata.nextLink, against the emulator.
 local graphcomm = require "graphcomm"
 local emu = require "helpers.emulator"
+local clients = require "helpers.client"
 
 local BIG = "2f1a1100-b174-40a0-aba7-0b405e01ed92"      -- 75 sessions
 
@@ -18,15 +19,12 @@ describe("client:sessions", function()
 
   setup(function()
     server = emu.shared()
-    client = assert(graphcomm.connect { base_url = server.base_url, token = server.token, max_retries = 2 })
+    client = clients.connect(server, { max_retries = 2 })
   end)
   teardown(function()
     if client then client:close() end
   end)
-  before_each(function()
-    server:clear_faults()
-    server:clear_requests()
-  end)
+  before_each(function() clients.fresh(server) end)
 
   it("visits every session once, in a for loop", function()
     local ids, seen = {}, {}
