@@ -31,6 +31,14 @@ static void wrong_type(gc_walk *w, int idx, const char *want)
     drop(w);
 }
 
+/* A value of the right type that does not read as one: err says why. */
+static void bad_value(gc_walk *w, int idx, const char *err)
+{
+    gc_walk_error(w, "%s, got %s", err, gc_describe(w->L, idx));
+    lua_pop(w->L, 1);
+    drop(w);
+}
+
 /* ---------------------------------------------------------------- strings */
 
 static void walk_string(gc_walk *w, int idx, int t)
@@ -294,9 +302,7 @@ static void walk_datetime(gc_walk *w, int idx, int t)
         return;
     }
     if (err) {
-        gc_walk_error(w, "%s, got %s", err, gc_describe(L, idx));
-        lua_pop(L, 1);
-        drop(w);
+        bad_value(w, idx, err);
         return;
     }
     put_quoted(w, out, (size_t)gc_datetime_format(out, ticks));
@@ -322,9 +328,7 @@ static void walk_timespan(gc_walk *w, int idx, int t)
         return;
     }
     if (err) {
-        gc_walk_error(w, "%s, got %s", err, gc_describe(L, idx));
-        lua_pop(L, 1);
-        drop(w);
+        bad_value(w, idx, err);
         return;
     }
     put_quoted(w, out, (size_t)gc_timespan_format(out, ticks));
