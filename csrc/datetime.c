@@ -261,7 +261,7 @@ int gc_datetime_format(char *out, int64_t ticks)
 {
     int64_t days = ticks / TICKS_PER_DAY, rest = ticks % TICKS_PER_DAY;
     int64_t secs = rest / TICKS_PER_SEC, frac = rest % TICKS_PER_SEC;
-    int y, m, d, len = 19, i;
+    int y, m, d, len = 19;
     civil_from_days(days - EPOCH_DAYS, &y, &m, &d);
     put2(out, y / 100);
     put2(out + 2, y % 100);
@@ -270,14 +270,7 @@ int gc_datetime_format(char *out, int64_t ticks)
     out[10] = 'T'; put2(out + 11, (int)(secs / 3600));
     out[13] = ':'; put2(out + 14, (int)(secs / 60 % 60));
     out[16] = ':'; put2(out + 17, (int)(secs % 60));
-    if (frac) {
-        out[len++] = '.';
-        for (i = 6; i >= 0; i--)
-            out[len + i] = (char)('0' + (int)(frac % 10)), frac /= 10;
-        len += 7;
-        while (out[len - 1] == '0')
-            len--;
-    }
+    len += gc_fmt_ticks_fraction(out + len, frac);
     out[len++] = 'Z';
     return len;
 }

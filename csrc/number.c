@@ -9,6 +9,19 @@
 
 /* -------------------------------------------------------------- integers */
 
+int gc_fmt_ticks_fraction(char *out, int64_t frac)
+{
+    int i, len = 8;
+    if (frac == 0)
+        return 0;
+    out[0] = '.';
+    for (i = 7; i >= 1; i--)
+        out[i] = (char)('0' + (int)(frac % 10)), frac /= 10;
+    while (out[len - 1] == '0')
+        len--;
+    return len;
+}
+
 int gc_fmt_int(char *out, int64_t v)
 {
     char tmp[24];

@@ -11,6 +11,9 @@
 /* Each writes into out (GC_NUM_BUFSZ bytes, not terminated) and returns the length. */
 int gc_fmt_int(char *out, int64_t v);
 int gc_fmt_double(char *out, double d);   /* d finite: shortest text that reads back as d */
+/* frac (0 to 9999999, in 100 ns ticks) as ".fffffff" with trailing zeros trimmed;
+ * nothing for 0. For DateTime and TimeSpan alike. */
+int gc_fmt_ticks_fraction(char *out, int64_t frac);
 
 /* [+-]digits[.digits][(e|E)[+-]digits] times 10^scale, rounded half away from
  * zero, into *out. Returns 0, GC_NUM_SYNTAX or GC_NUM_RANGE. */

@@ -146,7 +146,7 @@ int gc_timespan_format(char *out, int64_t ticks)
     uint64_t days = t / (86400 * TICKS_PER_SEC), rest = t % (86400 * TICKS_PER_SEC);
     uint64_t h = rest / (3600 * TICKS_PER_SEC), m = rest / (60 * TICKS_PER_SEC) % 60;
     uint64_t s = rest / TICKS_PER_SEC % 60, frac = rest % TICKS_PER_SEC;
-    int len = 0, i;
+    int len = 0;
     if (ticks < 0)
         out[len++] = '-';
     out[len++] = 'P';
@@ -160,14 +160,7 @@ int gc_timespan_format(char *out, int64_t ticks)
             len = put_unit(out, len, m, 'M');
         if (s || frac || (!h && !m)) {
             len += gc_fmt_int(out + len, (int64_t)s);
-            if (frac) {
-                out[len++] = '.';
-                for (i = 6; i >= 0; i--)
-                    out[len + i] = (char)('0' + (int)(frac % 10)), frac /= 10;
-                len += 7;
-                while (out[len - 1] == '0')
-                    len--;
-            }
+            len += gc_fmt_ticks_fraction(out + len, (int64_t)frac);
             out[len++] = 'S';
         }
     }
