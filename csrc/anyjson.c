@@ -244,25 +244,11 @@ static void classify(lua_State *L, int idx, size_t *total, size_t *strings,
     }
 }
 
-static void walk_any_array(gc_walk *w, int idx, lua_Integer n)
+/* An element of a generic array (gc_walk_elements): no schema property. */
+static void any_element(gc_walk *w, const gc_prop *p, int idx)
 {
-    lua_State *L = w->L;
-    lua_Integer i;
-    if (w->build)
-        lua_createtable(L, (int)n, 0);
-    gc_buf_putc(L, w->buf, '[');
-    for (i = 1; i <= n; i++) {
-        if (i > 1)
-            gc_buf_putc(L, w->buf, ',');
-        lua_rawgeti(L, idx, (int)i);
-        gc_path_push_index(w, i);
-        gc_walk_any(w, lua_gettop(L));
-        gc_path_pop(w);
-        if (w->build)
-            lua_rawseti(L, -3, (int)i);
-        lua_pop(L, 1);
-    }
-    gc_buf_putc(L, w->buf, ']');
+    (void)p;
+    gc_walk_any(w, idx);
 }
 
 /* An empty table: [] when marked as an array, else {}. Keeps the marker
@@ -297,7 +283,7 @@ static void walk_any_table(gc_walk *w, int idx)
         gc_walk_members(w, idx, 0, &first);
         gc_buf_putc(w->L, w->buf, '}');
     } else if (ints == total && (size_t)max == total)
-        walk_any_array(w, idx, max);
+        gc_walk_elements(w, idx, max, any_element, NULL);
     else {
         gc_walk_error(w, "a table must be an array (keys 1..n) or an object "
                          "(string keys): this one has %s",

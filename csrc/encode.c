@@ -353,10 +353,34 @@ static void walk_element(gc_walk *w, const gc_prop *p, int idx)
     }
 }
 
+/* t[1..n] of the table at idx as a JSON array, each element walked by elem
+ * (schema arrays here, generic JSON in anyjson.c); in build mode the
+ * normalized copy is left on the stack. */
+void gc_walk_elements(gc_walk *w, int idx, lua_Integer n, gc_elem_fn elem, const gc_prop *p)
+{
+    lua_State *L = w->L;
+    lua_Integer i;
+    if (w->build)
+        lua_createtable(L, (int)n, 0);
+    gc_buf_putc(L, w->buf, '[');
+    for (i = 1; i <= n; i++) {
+        if (i > 1)
+            gc_buf_putc(L, w->buf, ',');
+        lua_rawgeti(L, idx, (int)i);
+        gc_path_push_index(w, i);
+        elem(w, p, lua_gettop(L));
+        gc_path_pop(w);
+        if (w->build)
+            lua_rawseti(L, -3, (int)i);
+        lua_pop(L, 1);
+    }
+    gc_buf_putc(L, w->buf, ']');
+}
+
 static void walk_array(gc_walk *w, const gc_prop *p, int idx)
 {
     lua_State *L = w->L;
-    lua_Integer n = 0, i;
+    lua_Integer n = 0;
     int ok;
     if (lua_type(L, idx) != LUA_TTABLE) {
         if (gc_is_empty_array_marker(L, idx)) {
@@ -379,21 +403,7 @@ static void walk_array(gc_walk *w, const gc_prop *p, int idx)
             lua_pushnil(L);
         return;
     }
-    if (w->build)
-        lua_createtable(L, (int)n, 0);
-    gc_buf_putc(L, w->buf, '[');
-    for (i = 1; i <= n; i++) {
-        if (i > 1)
-            gc_buf_putc(L, w->buf, ',');
-        lua_rawgeti(L, idx, (int)i);
-        gc_path_push_index(w, i);
-        walk_element(w, p, lua_gettop(L));
-        gc_path_pop(w);
-        if (w->build)
-            lua_rawseti(L, -3, (int)i);
-        lua_pop(L, 1);
-    }
-    gc_buf_putc(L, w->buf, ']');
+    gc_walk_elements(w, idx, n, walk_element, p);
     gc_leave_table(w);
 }
 

@@ -54,6 +54,10 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
 /* encode.c */
 void gc_walk_value(gc_walk *w, const gc_prop *p, int idx);
 void gc_walk_object(gc_walk *w, int type, int idx, int force_odata);
+/* Writes t[1..n] of the table at idx as a JSON array, elem walking each
+ * element (p passed through to it). */
+typedef void (*gc_elem_fn)(gc_walk *w, const gc_prop *p, int idx);
+void gc_walk_elements(gc_walk *w, int idx, lua_Integer n, gc_elem_fn elem, const gc_prop *p);
 
 /* scalar.c: a non-null leaf value of p's kind; t is lua_type(L, idx) */
 void gc_walk_scalar(gc_walk *w, const gc_prop *p, int idx, int t);
