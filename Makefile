@@ -15,6 +15,7 @@ DESTDIR    ?=
 LUA_VER    := $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
 LUA_LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VER)
 LUA_SHAREDIR ?= $(PREFIX)/share/lua/$(LUA_VER)
+EMULATOR_DIR ?= $(PREFIX)/share/graphcomm/emulator
 BUSTED     ?= /usr/bin/busted
 
 BUILD  := build/$(LUA)$(if $(SANITIZE),-san)
@@ -70,6 +71,11 @@ install: $(MODULE)
 	install -m 0644 lua/graphcomm.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm.lua
 	install -m 0644 lua/graphcomm/*.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/
 	install -m 0755 bin/graphcomm $(DESTDIR)$(PREFIX)/bin/graphcomm
+	install -d $(DESTDIR)$(EMULATOR_DIR)/lua/graphcomm_emulator $(DESTDIR)$(EMULATOR_DIR)/fixtures
+	install -m 0755 emulator/start emulator/stop $(DESTDIR)$(EMULATOR_DIR)/
+	install -m 0644 emulator/nginx.conf.in $(DESTDIR)$(EMULATOR_DIR)/
+	install -m 0644 emulator/fixtures/callrecords.json emulator/fixtures/generate.lua $(DESTDIR)$(EMULATOR_DIR)/fixtures/
+	install -m 0644 emulator/lua/graphcomm_emulator/*.lua $(DESTDIR)$(EMULATOR_DIR)/lua/graphcomm_emulator/
 
 clean:
 	rm -rf build

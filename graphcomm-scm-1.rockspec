@@ -66,4 +66,8 @@ build = {
   install = {
     bin = { graphcomm = "bin/graphcomm" },
   },
+  -- The emulator (`graphcomm emulator`): luarocks copies it into the rock's folder,
+  -- <tree>/lib/luarocks/rocks-<lua>/graphcomm/<version>/emulator, beside the rock's
+  -- bin/graphcomm, where the command looks for it (../emulator).
+  copy_directories = { "emulator" },
 }

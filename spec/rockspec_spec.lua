@@ -52,4 +52,36 @@ describe("graphcomm-scm-1.rockspec", function()
     assert.same(want, have)
     assert.equal("bin/graphcomm", spec.build.install.bin.graphcomm)
   end)
+
+  it("copies the emulator into the rock, beside its bin/graphcomm", function()
+    assert.same({ "emulator" }, spec.build.copy_directories)
+  end)
+end)
+
+describe("make install", function()
+  it("puts the emulator at $(PREFIX)/share/graphcomm/emulator, start and stop executable", function()
+    local flavour = rawget(_G, "jit") and "luajit" or _VERSION:gsub("Lua ", "lua")
+    local dest = os.tmpname()
+    os.remove(dest)
+    local ok = os.execute("env -u LD_PRELOAD -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS "
+      .. "make -s install LUA=" .. flavour .. " PREFIX=/usr/local DESTDIR=" .. dest
+      .. " >/dev/null 2>&1")
+    local emu = dest .. "/usr/local/share/graphcomm/emulator"
+    local function mode(path)
+      local p = assert(io.popen("stat -c %A " .. path .. " 2>/dev/null"))
+      local m = p:read("*l")
+      p:close()
+      return m
+    end
+    local start, stop, app = mode(emu .. "/start"), mode(emu .. "/stop"),
+      mode(emu .. "/lua/graphcomm_emulator/app.lua")
+    local conf = io.open(emu .. "/nginx.conf.in", "r")
+    if conf then conf:close() end
+    os.execute("rm -rf " .. dest)
+    assert.truthy(ok == true or ok == 0)
+    assert.equal("-rwxr-xr-x", start)
+    assert.equal("-rwxr-xr-x", stop)
+    assert.equal("-rw-r--r--", app)
+    assert.truthy(conf)
+  end)
 end)
