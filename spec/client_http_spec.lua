@@ -8,15 +8,7 @@ local cjson = require "cjson.safe"
 local emu = require "helpers.emulator"
 local clients = require "helpers.client"
 
-local ids = clients.ids
-
-local function patches(e)
-  local out = {}
-  for _, r in ipairs(e:requests()) do
-    if r.method == "PATCH" then out[#out + 1] = r end
-  end
-  return out
-end
+local ids, patches = clients.ids, clients.patches
 
 describe("client retries", function()
   local e, crid, sid

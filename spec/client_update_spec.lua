@@ -4,6 +4,7 @@ local graphcomm = require "graphcomm"
 local cjson = require "cjson.safe"
 local emu = require "helpers.emulator"
 local command = require "helpers.command"
+local clients = require "helpers.client"
 
 local UUID4 = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
 
@@ -24,13 +25,7 @@ describe("client:update_session", function()
 
   before_each(function() e:clear_requests() end)
 
-  local function patches()
-    local out = {}
-    for _, r in ipairs(e:requests()) do
-      if r.method == "PATCH" then out[#out + 1] = r end
-    end
-    return out
-  end
+  local function patches() return clients.patches(e) end
 
   local function session_now(id)
     return cjson.decode(assert(client:request{

@@ -5,6 +5,7 @@
 --   clients.ids(client) -> crid, sid             the first record and its first session
 --   clients.first_ids(e) -> crid, sid            the same over a client of its own
 --   clients.fresh(e)                             no faults, an empty request log (before_each)
+--   clients.patches(e) -> { request, ... }       the PATCH requests in e's log, oldest first
 local graphcomm = require "graphcomm"
 local cjson = require "cjson.safe"
 
@@ -29,6 +30,14 @@ function M.first_ids(e)
   local crid, sid = M.ids(c)
   c:close()
   return crid, sid
+end
+
+function M.patches(e)
+  local out = {}
+  for _, r in ipairs(e:requests()) do
+    if r.method == "PATCH" then out[#out + 1] = r end
+  end
+  return out
 end
 
 function M.fresh(e)
