@@ -177,7 +177,8 @@ static int env_names_proxy(void)
 /* Options that hold for every request of the handle; libcurl copies the strings.
  * With neither the proxy option nor a proxy in the environment, the proxy is set to
  * "" (none): the same outcome as libcurl's own look-up, decided once per handle
- * instead of once per request (a variable set later in the process is not seen). */
+ * instead of once per request (a variable set later in the process is not seen).
+ * A proxy from the option or the environment keeps libcurl's handling, no_proxy too. */
 int gc_easy_setup(lua_State *L, CURL *e, int opts, gc_conn *c)
 {
     const char *ca = opt_string(L, opts, "ca_file");
@@ -211,6 +212,7 @@ int gc_easy_setup(lua_State *L, CURL *e, int opts, gc_conn *c)
         SET(CURLOPT_PROXY, proxy);
     } else if (!env_names_proxy()) {
         SET(CURLOPT_PROXY, "");
+        SET(CURLOPT_NOPROXY, "");   /* nothing to bypass: spares the no_proxy look-ups */
     }
 #undef SET
     return rc == CURLE_OK ? 0 : -1;
