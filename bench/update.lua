@@ -95,15 +95,16 @@ local function run_wrk()
   return rps, (tonumber(user) + tonumber(sys)) * 1e6 / n
 end
 
--- The C libcurl loop, compiled on first use into the build folder.
-local curl_loop = here .. "/build/bench/curl_loop"
+-- The C libcurl loop, compiled once a run (from the current source) into the build folder.
+local curl_loop, compiled = here .. "/build/bench/curl_loop", nil
 local function run_curl()
-  if not io.open(curl_loop) then
+  if compiled == nil then
     local _, ok = sh("mkdir -p " .. quote(here .. "/build/bench") .. " && cc -std=c99 -O2 "
       .. "-D_POSIX_C_SOURCE=200809L -o " .. quote(curl_loop) .. " " .. quote(here .. "/bench/curl_loop.c")
       .. " $(pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl) 2>&1")
-    if not ok then return nil, "bench/curl_loop.c did not compile" end
+    compiled = ok and true or false
   end
+  if not compiled then return nil, "bench/curl_loop.c did not compile" end
   local out = sh(quote(curl_loop) .. " " .. quote(url) .. " " .. quote(token) .. " " .. quote(json)
     .. " " .. seconds .. " 2>&1")
   local rps, cpu = out:match('"rps":%s*([%d%.]+), "cpu_us":%s*([%d%.]+)')
