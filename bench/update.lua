@@ -10,11 +10,9 @@
 -- included; for the JavaScript client: not measured).
 -- Uses GRAPHCOMM_BASE_URL/GRAPHCOMM_TOKEN when set, else starts emulator/start itself.
 -- The emulator's request log is switched off for the run.
-local here = debug.getinfo(1, "S").source:match("^@(.*)/bench/[^/]*$") or "."
-local flavour = rawget(_G, "jit") and "luajit" or _VERSION:gsub("Lua ", "lua")
-package.path = here .. "/lua/?.lua;" .. package.path
-package.cpath = (os.getenv("GRAPHCOMM_BUILD") or (here .. "/build/" .. flavour)) .. "/?.so;"
-  .. package.cpath
+local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
+  .. "/common.lua")
+local here, sh, quote = common.here, common.sh, common.quote
 
 local graphcomm = require "graphcomm"
 local core = require "graphcomm.core"
@@ -23,36 +21,13 @@ local cjson = require "cjson"
 local seconds = tonumber(arg[1]) or 5
 local rounds = tonumber(arg[2]) or 3
 
-local function sh(cmd)
-  local p = assert(io.popen(cmd))
-  local out = p:read("*a")
-  local ok = p:close()
-  return out, ok
-end
-
-local function quote(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
 -- The emulator: the one named by the environment, or our own for the run.
-local base, token = os.getenv("GRAPHCOMM_BASE_URL"), os.getenv("GRAPHCOMM_TOKEN")
-local started = false
-if not (base and token) then
-  local out = sh(quote(here .. "/emulator/start") .. " 2>&1")
-  base = out:match("GRAPHCOMM_BASE_URL='?([^'\n]+)")
-  token = out:match("GRAPHCOMM_TOKEN='?([^'\n]+)")
-  started = out:match("GRAPHCOMM_EMULATOR_DIR='?([^'\n]+)")
-  assert(base and token and started, "emulator/start failed:\n" .. out)
-end
-
-local function finish()
-  if started then sh(quote(here .. "/emulator/stop") .. " " .. quote(started) .. " >/dev/null 2>&1") end
-end
+local base, token, finish = common.emulator()
 
 local client = assert(graphcomm.connect{ base_url = base, token = token })
 
 -- The emulator's own switches and sample ids (no graphcomm method needed for these).
-local http = core.http{}
-http:send{ method = "POST", url = base .. "/_emulator/config", body = '{"log":false}',
-  headers = { "Content-Type: application/json" } }
+common.control(base, "config", '{"log":false}')
 local records = cjson.decode(assert(client:request{ path = "/communications/callRecords" }).body)
 local crid = records.value[1].id
 local sessions = cjson.decode(assert(client:request{
