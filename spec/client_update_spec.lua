@@ -134,6 +134,10 @@ describe("client:update_session", function()
     assert.equal("application/json", req.headers["Content-Type"])
     assert.matches(UUID4, req.headers["client-request-id"])
     assert.equal('{"modalities":["audio"]}', req.body)
+    local keys = {}
+    for k in pairs(req) do keys[#keys + 1] = k end
+    table.sort(keys)
+    assert.same({ "body", "headers", "method", "url" }, keys)
     assert.is_nil(string.find(cjson.encode(req), e.token, 1, true))
     local cmd = client:update_session{ CallRecordId = crid, SessionId = sid, Modalities = { "video" },
       WhatIf = true }
@@ -148,6 +152,7 @@ describe("client:update_session", function()
     assert.is_nil(ok)
     assert.equal("declined", err.kind)
     assert.equal("PATCH", seen.method)
+    assert.equal(seen.headers["client-request-id"], err.client_request_id)
     assert.equal("Bearer <redacted>", seen.headers.Authorization)
     assert.equal(0, #patches())
     ok = client:update_session{ CallRecordId = crid, SessionId = sid, IsTest = false,

@@ -501,12 +501,13 @@ local function parameter_set(a, b, c, d)
     .. (a == nil and "no value" or ta) .. ")", 3)
 end
 
--- The request a what-if shows and a confirm function is asked about.
+-- The request a what-if shows and a confirm function is asked about: exactly
+-- { method, url, headers, body } (DESIGN.md section 3); its client-request-id comes second.
 local function preview(st, spec)
   local req, err = build(st.cfg, spec, "Bearer <redacted>")
   if not req then return nil, err end
-  return { method = req.method, url = req.url, headers = request.header_map(req), body = spec.body,
-    client_request_id = req.client_request_id }
+  return { method = req.method, url = req.url, headers = request.header_map(req), body = spec.body },
+    req.client_request_id
 end
 
 local function body_json(body, opts)
@@ -529,9 +530,8 @@ function methods.update_session(self, a, b, c, d)
     client_request_id = opts.client_request_id }
   local confirm = opts.confirm
   if opts.what_if or (confirm ~= nil and confirm ~= false) then
-    local shown
-    shown, err = preview(st, spec)
-    if not shown then return nil, err end
+    local shown, id = preview(st, spec)
+    if not shown then return nil, id end
     if opts.what_if then return shown end
     if type(confirm) ~= "function" then
       error("bad argument to 'update_session' (confirm must be a function, got "
@@ -539,9 +539,9 @@ function methods.update_session(self, a, b, c, d)
     end
     if confirm(shown) ~= true then
       return nil, errors.declined("the update was declined by the confirm function",
-        { client_request_id = shown.client_request_id })
+        { client_request_id = id })
     end
-    spec.client_request_id = shown.client_request_id
+    spec.client_request_id = id
   end
   return perform(st, spec)
 end
