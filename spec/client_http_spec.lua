@@ -154,6 +154,62 @@ describe("client retries", function()
     assert.equal(log[1].headers["client-request-id"], log[2].headers["client-request-id"])
     c:close()
   end)
+
+  it("sends a gzip body once more plainly on 400, and only once", function()
+    e:fault{ match = "/sessions/", method = "PATCH", status = 400, count = 2 }
+    local c = connect{ compress = 1 }
+    local ok, err = c:update_session(crid, sid, { isTest = false })
+    assert.is_nil(ok)
+    assert.equal(400, err.status)
+    local log = patches(e)
+    assert.equal(2, #log)
+    assert.equal("gzip", log[1].headers["content-encoding"])
+    assert.is_nil(log[2].headers["content-encoding"])
+    assert.equal('{"isTest":false}', log[2].body)
+    c:close()
+  end)
+end)
+
+describe("client transport options", function()
+  local e, e2
+
+  setup(function()
+    e = emu.shared()
+    e2 = emu.start()
+  end)
+
+  teardown(function() e2.stop() end)
+
+  it("sends through the proxy option", function()
+    if os.getenv("no_proxy") or os.getenv("NO_PROXY") then
+      pending("no_proxy is set: libcurl would bypass the proxy")
+      return
+    end
+    e:clear_requests()
+    e2:clear_requests()
+    -- e2 (nginx) serves the absolute-form request a proxy receives: it answers with its
+    -- own records, which only its own token reaches.
+    local c = assert(graphcomm.connect{ base_url = e.base_url, token = e2.token, proxy = e2.base_url })
+    local resp, err = c:request{ path = "/communications/callRecords?$top=1" }
+    assert.is_table(resp, tostring(err))
+    assert.equal(200, resp.status)
+    assert.equal(1, #e2:requests())
+    assert.equal(0, #e:requests())
+    c:close()
+  end)
+
+  it("gives up on an answer slower than timeout, as a transport error", function()
+    e2:fault{ match = "/callRecords", method = "GET", delay_ms = 2000, count = 1 }
+    local c = assert(graphcomm.connect{ base_url = e2.base_url, token = e2.token, timeout = 0.2,
+      max_retries = 0 })
+    local t0 = core.now()
+    local resp, err = c:request{ path = "/communications/callRecords?$top=1" }
+    assert.is_nil(resp)
+    assert.equal("transport", err.kind)
+    assert.equal("timeout", err.code)
+    assert.is_true(core.now() - t0 < 1.5)
+    c:close()
+  end)
 end)
 
 describe("client redirects", function()
@@ -203,6 +259,23 @@ describe("client redirects", function()
     assert.is_nil(log[1].headers["proxy-authorization"])
     assert.equal('{"isTest":false}', log[1].body)
     assert.equal("session=1", patches(e)[1].headers["cookie"])
+    c:close()
+  end)
+
+  it("turns a 303 into a GET without the body", function()
+    e:control("POST", "redirects", { match = "/sessions/", method = "PATCH", status = 303,
+      location = "{path}", count = 1 })
+    local c = clients.connect(e)
+    local ok, info = c:update_session(crid, sid, { isTest = false })
+    assert.is_true(ok, tostring(info))
+    assert.equal(200, info.status)
+    local log = e:requests()
+    assert.equal(2, #log)
+    assert.equal("PATCH", log[1].method)
+    assert.equal("GET", log[2].method)
+    assert.equal(log[1].path, log[2].path)
+    assert.is_true(log[2].body == nil or log[2].body == "" or log[2].body == cjson.null)
+    assert.equal("Bearer " .. e.token, log[2].headers["authorization"])
     c:close()
   end)
 
