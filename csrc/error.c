@@ -71,6 +71,25 @@ static int push_http(lua_State *L)
     return n;
 }
 
+/* Replaces the string at the top with a copy whose CR and LF (a message from a
+ * plain-text error body, a name in a validation path) are spaces: one line always. */
+static void one_line(lua_State *L)
+{
+    size_t len, i;
+    const char *s = lua_tolstring(L, -1, &len);
+    luaL_Buffer b;
+    if (memchr(s, '\n', len) == NULL && memchr(s, '\r', len) == NULL)
+        return;
+    luaL_buffinit(L, &b);
+    for (i = 0; i < len; i++) {
+        if (s[i] == '\r' && i + 1 < len && s[i + 1] == '\n')
+            continue;
+        luaL_addchar(&b, (s[i] == '\r' || s[i] == '\n') ? ' ' : s[i]);
+    }
+    luaL_pushresult(&b);
+    lua_remove(L, -2);
+}
+
 static int error_tostring(lua_State *L)
 {
     const char *kind;
@@ -96,6 +115,7 @@ static int error_tostring(lua_State *L)
         n++;
     }
     lua_concat(L, n);
+    one_line(L);
     return 1;
 }
 
