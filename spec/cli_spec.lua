@@ -199,8 +199,12 @@ describe("graphcomm command", function()
   describe("emulator", function()
     it("runs the emulator in the foreground until interrupted, then leaves nothing behind", function()
       local errfile = os.tmpname()
+      -- A port known to be free: one an emulator just listened on and gave back.
+      local probe = emu.start()
+      local port = assert(tonumber(probe.base_url:match(":(%d+)$")))
+      probe.stop()
       -- Its own session and process group, as a terminal gives a command: Ctrl-C is SIGINT to the group.
-      local inner = "echo $$; exec " .. cmd.lua .. " " .. BIN .. " emulator"
+      local inner = "echo $$; exec " .. cmd.lua .. " " .. BIN .. " emulator --port " .. port
       local p = assert(io.popen("sh -c " .. cmd.quote("setsid sh -c " .. cmd.quote(inner) .. " 2>" .. errfile
         .. "; echo exit=$?")))
       local pgid = assert(tonumber(p:read("*l")))
@@ -209,6 +213,7 @@ describe("graphcomm command", function()
         local k, v = assert(p:read("*l")):match("^export ([%w_]+)='([^']*)'$")
         settings[k] = v
       end
+      assert.are.equal("http://127.0.0.1:" .. port, settings.GRAPHCOMM_BASE_URL)
       local status, _, body = emu.http("GET", settings.GRAPHCOMM_BASE_URL .. "/v1.0/communications/callRecords/" .. CRID,
         nil, { Authorization = "Bearer " .. settings.GRAPHCOMM_TOKEN })
       assert.are.equal(200, status)
