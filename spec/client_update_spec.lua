@@ -208,6 +208,11 @@ describe("a client object", function()
     local mt = getmetatable(c)
     assert.equal("graphcomm.client", mt.__name)
     assert.equal(mt.__gc, mt.__close)
+    assert.equal(mt.__gc, c.close)              -- one function for the three
+    local g = assert(graphcomm.connect{ base_url = e.base_url, token = e.token })
+    mt.__gc(g)                                  -- what the collector does to an open client
+    assert.equal("graphcomm.client (closed)", tostring(g))
+    assert.is_false(pcall(function() return g:request{ path = "/x" } end))
     assert.matches("^graphcomm.client %(0x", tostring(c))
     c:close()
     c:close()
