@@ -1,5 +1,6 @@
 /* number.c: integer and double formatting (locale-proof, shortest round
  * trip) and exact decimal-to-fixed-point parsing. */
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,14 +105,16 @@ static int fix_point(char *s, int n)
     return j;
 }
 
-/* Lua 5.5's way: %.15g, read back, more digits only when needed. */
+/* Lua 5.5's way: %.15g, read back, more digits only when needed. A normal
+ * double whose shortest text has at most 15 digits prints as that text under
+ * %.15g (%g drops the trailing zeros); a subnormal has fewer significant
+ * bits, so its shortest text may be shorter still: start from one digit. */
 static int fmt_printf(char *out, double d)
 {
-    static const char *const fmts[] = { "%.15g", "%.16g", "%.17g" };
     char tmp[64];
-    int i, n = 0;
-    for (i = 0; i < 3; i++) {
-        n = snprintf(tmp, sizeof tmp, fmts[i], d);
+    int p = (d > -DBL_MIN && d < DBL_MIN) ? 1 : 15, n = 0;
+    for (; p <= 17; p++) {
+        n = snprintf(tmp, sizeof tmp, "%.*g", p, d);
         if (strtod(tmp, NULL) == d)
             break;
     }

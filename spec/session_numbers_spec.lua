@@ -89,6 +89,10 @@ describe("Single and Double properties", function()
     assert.equal("3.4e+38", value("deviceInfo", "micGlitchRate", 3.4e38))
     assert.equal("9007199254740992", value("deviceInfo", "micGlitchRate", 2 ^ 53))
     assert.equal("0", value("deviceInfo", "micGlitchRate", 0))
+    -- subnormals carry fewer digits than %.15g would print
+    assert.equal("5e-324", value("deviceInfo", "micGlitchRate", 5e-324))
+    assert.equal("-1e-320", value("deviceInfo", "micGlitchRate", -1e-320))
+    assert.equal("1.119e-320", value("deviceInfo", "micGlitchRate", 1.119e-320))
   end)
 
   it("round-trips awkward doubles exactly", function()
