@@ -150,6 +150,7 @@ describe("auth", function()
         { tenant_id = "" },
         { client_id = "x\ny" },
         { client_secret = "" },
+        { authority = 5 },
       }
       for _, c in ipairs(cases) do
         local p, err = auth.new(with(c), { send = no_send })

@@ -184,7 +184,7 @@ describe("client.config", function()
   it("refuses bad option values", function()
     for _, o in ipairs({ { max_retries = 11 }, { max_retries = -1 }, { timeout = "x" },
         { api_version = "v2" }, { http_version = "9" }, { debug = "yes" }, { base_url = "http://x.example" },
-        { compress = "gzip" }, { proxy = "http://p\r\n" } }) do
+        { compress = "gzip" }, { compress = -1 }, { compress = 0/0 }, { proxy = "http://p\r\n" } }) do
       local c, err = client.config(o, function() end)
       assert.is_nil(c)
       assert.equal("validation", err.kind)

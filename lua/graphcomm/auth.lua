@@ -450,6 +450,9 @@ local function credential_config(opts)
   if not ok then return nil, err end
   local origin, host, c = graph_origin(opts)
   if not origin then return nil, host end
+  if opts.authority ~= nil and type(opts.authority) ~= "string" then
+    return nil, auth_error("authority must be a string, got " .. type(opts.authority))
+  end
   local authority = pick_authority(opts, host, c, origin)
   ok, err = check_https(authority, "authority")
   if not ok then return nil, err end

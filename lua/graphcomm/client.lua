@@ -149,7 +149,7 @@ function M.config(opts, getenv)
   end
   cfg.headers = opts.headers
   local c = opts.compress
-  if c ~= nil and c ~= false and c ~= true and type(c) ~= "number" then
+  if c ~= nil and c ~= false and c ~= true and (type(c) ~= "number" or not (c >= 0)) then
     return bad_option("compress", "must be a boolean or a minimum body size in bytes")
   end
   cfg.compress_min = (c == true and M.DEFAULTS.compress_min) or (type(c) == "number" and c) or nil
