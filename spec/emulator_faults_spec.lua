@@ -83,6 +83,21 @@ describe("emulator faults", function()
     assert.equal(200, (e:request("GET", path)))
   end)
 
+  it("takes DESIGN.md's rule as written: reset false answers, reset true drops the connection", function()
+    e:fault({ match = "/sessions/" .. sid, status = 429, retry_after = "1", delay_ms = 0, reset = false, count = 1 })
+    local status, h = e:request("GET", path)
+    assert.equal(429, status)
+    assert.equal("1", h["retry-after"])
+    assert.equal(200, (e:request("GET", path)))
+    e:fault({ match = "/sessions/" .. sid, reset = true, count = 2 })
+    for _ = 1, 2 do
+      local st, err, rc = e:request("GET", path)
+      assert.is_nil(st)
+      assert.equal(52, rc, err)
+    end
+    assert.equal(200, (e:request("GET", path)))
+  end)
+
   it("fails every Nth matching request", function()
     e:fault({ match = "/sessions/", every = 3, status = 429, retry_after = "0" })
     local got = {}
@@ -113,13 +128,13 @@ describe("emulator faults", function()
     end
   end)
 
-  it("DELETE /_emulator/faults and reset:true clear the rules", function()
+  it("DELETE /_emulator/faults and clear:true clear the rules", function()
     e:fault({ match = "/sessions/", status = 500, count = -1 })
     assert.equal(500, (e:request("GET", path)))
     assert.equal(500, (e:request("GET", path)))
-    e:fault({ reset = true })
+    e:fault({ clear = true })
     assert.equal(200, (e:request("GET", path)))
-    e:fault({ reset = true, match = "/sessions/", status = 504 })
+    e:fault({ clear = true, match = "/sessions/", status = 504 })
     assert.equal(504, (e:request("GET", path)))
     assert.equal(200, (e:request("GET", path)))
     e:fault({ match = "/sessions/", status = 500, count = -1 })

@@ -106,7 +106,7 @@ end
 function M.apply_fault(r, rid)
   local delay = json.number(r.delay_ms)
   if delay and delay > 0 then ngx.sleep(delay / 1000) end
-  if r.drop == true then return "drop" end
+  if r.drop == true or r.reset == true then return "drop" end
   if r.status then return fault_response(r, rid) end
   return nil
 end

@@ -40,14 +40,14 @@ local function rules(kind, method, body, rid)
   local ids = {}
   for _, r in ipairs(list) do
     if type(r) ~= "table" or json.is_array(r) then return fail(rid, 400, "A rule is a JSON object.") end
-    if r.reset == true then faults.reset(kind) end
+    if r.clear == true then faults.reset(kind) end
     if r.match ~= nil and type(r.match) ~= "string" then return fail(rid, 400, "'match' must be a string.") end
-    if kind == "redirects" and r.location == nil and r.reset ~= true then
+    if kind == "redirects" and r.location == nil and r.clear ~= true then
       return fail(rid, 400, "A redirect needs a 'location'.")
     end
-    local acts = r.status or r.drop or r.delay_ms or r.location
+    local acts = r.status or r.drop or r.reset or r.delay_ms or r.location
     if acts then
-      r.reset = nil
+      r.clear = nil
       ids[#ids + 1] = faults.add(kind, r)
     end
   end

@@ -6,8 +6,8 @@
 --   ratio r      the paths whose CRC32 (with `salt`) falls below r: the same paths every
 --                run, so a spec knows which items fail; `per_path` N fails each such path
 --                only its first N times (then it succeeds, as after a retry)
--- What it does: `delay_ms` (then carries on unless more is asked), `drop` (closes the
--- connection without an answer), `status` (with a Graph error body, `code`, `message`,
+-- What it does: `delay_ms` (then carries on unless more is asked), `reset` or `drop` (closes
+-- the connection without an answer), `status` (with a Graph error body, `code`, `message`,
 -- `retry_after`, extra `headers`, or a raw `body`).
 
 local json = require "graphcomm_emulator.json"
