@@ -299,6 +299,24 @@ describe("client:update_sessions", function()
     c:close()
   end)
 
+  it("gives the client's debug function the redacted lines of every request", function()
+    local rec = new_record(3)
+    local lines = {}
+    local c = connect{ debug = function(l) lines[#lines + 1] = l end }
+    local items = {}
+    for k = 1, 3 do items[k] = { rec.id, rec.sessionIds[k], { isTest = false } } end
+    assert.equal(3, c:update_sessions(items, { concurrency = 2 }).ok)
+    local text = table.concat(lines, "\n")
+    local _, sent = text:gsub("> PATCH ", "")
+    local _, answered = text:gsub("< HTTP/[%d.]+ 204", "")
+    local _, redacted = text:gsub("> Authorization: Bearer <redacted>", "")
+    assert.equal(3, sent)
+    assert.equal(3, answered)
+    assert.equal(3, redacted)
+    assert.is_nil(text:find(e.token, 1, true))
+    c:close()
+  end)
+
   it("renews a rejected token once and carries on", function()
     local rec = new_record(6)
     local calls = 0

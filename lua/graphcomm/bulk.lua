@@ -415,6 +415,8 @@ function Run:send(key, spec)
   spec.client_request_id = req.client_request_id   -- kept across retries
   key.req, key.token = req, self.st.token
   key.state = FLIGHT
+  local d = self.cfg.debug
+  if d then client.debug_request(d, req) end
   self.d:add(req, key)
   self.flights = self.flights + 1
   self.summary.requests = self.summary.requests + 1
@@ -606,6 +608,11 @@ end
 
 function Run:completed(key, resp, terr)
   self.flights = self.flights - 1
+  local d = self.cfg.debug
+  if d then
+    if resp then client.debug_response(d, resp)
+    else d("* " .. tostring(type(terr) == "table" and terr.message or terr)) end
+  end
   if key.batch == true then return self:batch_answer(key, resp, terr) end
   local req = key.req
   key.req = nil

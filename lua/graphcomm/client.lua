@@ -242,6 +242,8 @@ local function debug_request(d, req)
   end
 end
 
+M.debug_request = debug_request
+
 local function debug_response(d, resp)
   d("< HTTP/" .. tostring(resp.http_version) .. " " .. tostring(resp.status))
   local names = {}
@@ -254,6 +256,7 @@ local function debug_response(d, resp)
   end
   if resp.body ~= "" then d("< " .. resp.body) end
 end
+M.debug_response = debug_response
 
 ------------------------------------------------------------------------------
 -- One logical request
