@@ -125,6 +125,33 @@ describe("examples/openresty", function()
     assert.is_false(select(2, sh("grep -rqF " .. q(emu.token) .. " " .. q(ex.dir))))
   end)
 
+  it("starts one worker unless told otherwise; --workers N starts N; stop leaves no process", function()
+    local function workers(dir)
+      local master = assert(io.open(dir .. "/logs/nginx.pid")):read("*l")
+      local pids = {}
+      for pid in sh("ps -o pid= --ppid " .. master):gmatch("%d+") do pids[#pids + 1] = pid end
+      return master, pids
+    end
+    assert.are.equal(1, #select(2, workers(ex.dir)))
+    local out, ok = run("start " .. q(emu.base_url) .. " --workers 2", { GRAPHCOMM_TOKEN = emu.token })
+    local dir = out:match("GRAPHCOMM_OPENRESTY_DIR=(%S+)")
+    finally(function() if dir then run("stop", { GRAPHCOMM_OPENRESTY_DIR = dir }) end end)
+    assert(ok and dir and out:match("URL=http://127%.0%.0%.1:%d+\n"), out)
+    local master, pids = workers(dir)
+    assert.are.equal(2, #pids)
+    local sout, sok = run("stop", { GRAPHCOMM_OPENRESTY_DIR = dir })
+    assert(sok, sout)
+    pids[#pids + 1] = master
+    for _, pid in ipairs(pids) do
+      -- gone, or a zombie that has exited and waits for init to reap it
+      assert.is_false(select(2, sh("test -e /proc/" .. pid .. " && ! grep -q '^[^)]*) Z' /proc/" .. pid .. "/stat")),
+                      "process " .. pid .. " is still running")
+    end
+    local f = io.open(dir .. "/logs/nginx.pid")
+    if f then f:close() end
+    assert.is_nil(f)
+  end)
+
   it("applies 40 concurrent fixes, each exactly once", function()
     local body = tmpfile('{"modalities":["audio","video"],"isTest":true}')
     local cmd = { "curl -sS --noproxy '*' --max-time 30 --no-progress-meter --parallel --parallel-immediate --parallel-max 40",
