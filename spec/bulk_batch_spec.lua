@@ -102,6 +102,36 @@ describe("update_sessions{ batch = true }", function()
     c:close()
   end)
 
+  it("sends the items of a throttled $batch again together, whatever the clock does", function()
+    -- A transport of our own whose clock ticks on every look: the items of one answer
+    -- must still fall due at one instant and go out again in one $batch.
+    local t, posts = 1000, {}
+    local transport = {
+      now = function() t = t + 1e-6; return t end,
+      sleep = function(s) t = t + s end,
+      send = function(req)
+        posts[#posts + 1] = req.body
+        if #posts == 1 then
+          return { status = 503, headers = { ["retry-after"] = "0.1" }, body = "", http_version = 1.1 }
+        end
+        local out = {}
+        for id in req.body:gmatch('"id":"(%d+)"') do
+          out[#out + 1] = '{"id":"' .. id .. '","status":204,"headers":{}}'
+        end
+        return { status = 200, headers = { ["content-type"] = "application/json" },
+          body = '{"responses":[' .. table.concat(out, ",") .. ']}', http_version = 1.1 }
+      end,
+    }
+    local c = assert(graphcomm.connect{ base_url = "http://127.0.0.1:9", token = "t", transport = transport })
+    local items = {}
+    for k = 1, 5 do items[k] = { "rec", "s" .. k, { isTest = false } } end
+    local s = c:update_sessions(items, { batch = true })
+    assert.equal(5, s.ok)
+    assert.equal(2, s.requests)
+    assert.equal(2, #posts)
+    c:close()
+  end)
+
   it("chains fixes of one session with dependsOn and reports a failed dependency (424)", function()
     local rec = new_record(2)
     e:fault{ match = session_url(rec, 1), method = "PATCH", status = 400, count = 1 }

@@ -318,7 +318,7 @@ end
 
 function Run:schedule(job, seconds)
   job.state = WAITING
-  job.at = self.st.now() + seconds
+  job.at = (self.answered_at or self.st.now()) + seconds
   self.waiting = self.waiting + 1
   heap_push(self.heap, job)
 end
@@ -613,7 +613,14 @@ function Run:completed(key, resp, terr)
     if resp then client.debug_response(d, resp)
     else d("* " .. tostring(type(terr) == "table" and terr.message or terr)) end
   end
-  if key.batch == true then return self:batch_answer(key, resp, terr) end
+  if key.batch == true then
+    -- Items of one answer wait from one instant, so that those retried together are
+    -- due together and go out again in one $batch (not split by the clock's ticks).
+    self.answered_at = self.st.now()
+    self:batch_answer(key, resp, terr)
+    self.answered_at = nil
+    return
+  end
   local req = key.req
   key.req = nil
   return self:answer(key, resp, terr, req)
