@@ -136,3 +136,44 @@ describe("reading records", function()
     end)
   end)
 end)
+
+describe("next links to another origin", function()
+  -- A server of our own (a transport table) whose pages point elsewhere: the token must
+  -- not follow them (DESIGN.md section 8).
+  local function serving(pages)
+    local seen = {}
+    local transport = { send = function(req)
+      seen[#seen + 1] = req.url
+      return { status = 200, headers = { ["content-type"] = "application/json" },
+        body = assert(pages[#seen]), http_version = 1.1 }
+    end }
+    local c = assert(graphcomm.connect{ base_url = "http://127.0.0.1:9", token = "secret-t",
+      transport = transport })
+    return c, seen
+  end
+
+  it("refuses them in get_call_record, having sent nothing there", function()
+    local c, seen = serving({ '{"id":"r","sessions":[{"id":"s1"}],'
+      .. '"sessions@odata.nextLink":"https://elsewhere.example/v1.0/x?$skiptoken=1"}' })
+    local rec, err = c:get_call_record("r", { expand = "sessions" })
+    assert.is_nil(rec)
+    assert.equal("http", err.kind)
+    assert.equal("ForeignNextLink", err.code)
+    assert.equal(1, #seen)
+    c:close()
+  end)
+
+  it("refuses them in sessions, after the first page", function()
+    local c, seen = serving({ '{"value":[{"id":"s1"}],'
+      .. '"@odata.nextLink":"http://127.0.0.1:10/v1.0/communications/callRecords/r/sessions?$skiptoken=1"}' })
+    local n = 0
+    local ok, err = pcall(function()
+      for _ in assert(c:sessions("r")) do n = n + 1 end
+    end)
+    assert.is_false(ok)
+    assert.equal(1, n)
+    assert.equal("ForeignNextLink", err.code)
+    assert.equal(1, #seen)
+    c:close()
+  end)
+end)
