@@ -108,6 +108,21 @@ describe("DateTime from date tables", function()
     assert.equal('{"endDateTime":"2023-11-14T22:13:20Z","startDateTime":"2024-07-01T12:00:00Z"}', out)
   end)
 
+  it("reads the table as UTC in a zone with daylight saving, even at an hour the zone skips", function()
+    -- 2024-03-10 02:30 does not exist in New York (clocks go from 02:00 to 03:00): mktime
+    -- would move it; read as UTC it is an ordinary instant. July is in daylight time there.
+    local code = [[
+      local core = require "graphcomm.core"
+      -- the zone is in effect (tzdata present): local noon is not UTC noon
+      assert(os.getenv("TZ") == "UTC" or os.time{ year = 2024, month = 7, day = 1, hour = 12 } ~= 1719835200)
+      io.write(core.encode{ startDateTime = { year = 2024, month = 3, day = 10, hour = 2, min = 30 },
+                            endDateTime = { year = 2024, month = 7, day = 1, hour = 12, isdst = true } })
+    ]]
+    local want = '{"endDateTime":"2024-07-01T12:00:00Z","startDateTime":"2024-03-10T02:30:00Z"}'
+    assert.equal(want, h.run_lua(code, "TZ=America/New_York"))
+    assert.equal(want, h.run_lua(code, "TZ=UTC"))
+  end)
+
   it("refuses missing fields, impossible dates, leap seconds and stray keys", function()
     assert.matches("needs year, month and day", dt_error({ year = 2024, month = 1 }))
     assert.matches("no such day", dt_error({ year = 2023, month = 2, day = 29 }))
