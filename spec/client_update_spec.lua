@@ -169,6 +169,15 @@ describe("client:update_session", function()
     local r = patches()[1]
     assert.equal("my-own-id", r.headers["client-request-id"])
     assert.equal("42", r.headers["x-ticket"])
+    e:clear_requests()
+    local ok, info = client:update_session(crid, sid, { isTest = false }, { client_request_id = "opt-id" })
+    assert.is_true(ok)
+    assert.equal("opt-id", info.client_request_id)
+    assert(client:update_session{ CallRecordId = crid, SessionId = sid, IsTest = false,
+      ClientRequestId = "cmdlet-id", PassThru = true })
+    local log = patches()
+    assert.equal("opt-id", log[1].headers["client-request-id"])
+    assert.equal("cmdlet-id", log[2].headers["client-request-id"])
   end)
 
   it("refuses CR, LF and NUL in header values before sending", function()
