@@ -117,6 +117,24 @@ describe("emulator/start and emulator/stop", function()
     assert.matches("status=200", out)
   end)
 
+  it("writes nothing outside its prefix: a fresh TMPDIR, HOME and working directory are empty after stop", function()
+    local _, tmp = sh("mktemp -d")
+    tmp = tmp:gsub("%s+$", "")
+    finally(function() sh("rm -rf " .. q(tmp)) end)
+    local rc, out = sh(("mkdir %s/t %s/h %s/w && cd %s/w && export TMPDIR=%s/t HOME=%s/h && " ..
+      "eval \"$(%s --tls --read-only)\" && ls -A \"$TMPDIR\" && " ..
+      "curl -s -o /dev/null -w 'status=%%{http_code}\\n' --cacert \"$GRAPHCOMM_CA_FILE\" -X PATCH " ..
+      "-H 'Content-Type: application/json' -H \"Authorization: Bearer $GRAPHCOMM_TOKEN\" -d '{\"isTest\":true}' " ..
+      "\"$GRAPHCOMM_BASE_URL/v1.0/communications/callRecords/e523d2ed-2966-4b6b-925b-754a88034cc5/sessions/x\" && " ..
+      "%s && echo left: && find \"$TMPDIR\" \"$HOME\" . -mindepth 1")
+      :format(q(tmp), q(tmp), q(tmp), q(tmp), q(tmp), q(tmp), q(ROOT .. "/emulator/start"), q(ROOT .. "/emulator/stop")))
+    assert.equal(0, rc, out)
+    assert.matches("^graphcomm%-emulator%.%w+\n", out)      -- the prefix was made in TMPDIR
+    assert.matches("status=405\n", out)                    -- --read-only, over TLS
+    local left = out:match("left:\n(.*)$")
+    assert.equal("", left)
+  end)
+
   it("takes --port, and fails loudly (no settings printed) when it cannot start", function()
     local e = emu.start()
     local port = e.base_url:match(":(%d+)$")
