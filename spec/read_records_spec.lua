@@ -177,3 +177,22 @@ describe("next links to another origin", function()
     c:close()
   end)
 end)
+
+describe("reading with wrong argument types", function()
+  it("raises for a query that is not a table, naming the method, and sends nothing", function()
+    local sent = 0
+    local c = assert(graphcomm.connect{ base_url = "http://127.0.0.1:9", token = "t",
+      transport = { send = function() sent = sent + 1 end } })
+    for _, case in ipairs({
+      { function() return c:get_session("r", "s", 5) end, "bad argument #3 to 'get_session' %(table expected, got number%)" },
+      { function() return c:get_call_record("r", "$top=1") end, "bad argument #2 to 'get_call_record' %(table expected, got string%)" },
+      { function() return c:sessions("r", true) end, "bad argument #2 to 'sessions' %(table expected, got boolean%)" },
+    }) do
+      local ok, msg = pcall(case[1])
+      assert.is_false(ok)
+      assert.matches(case[2], msg)
+    end
+    assert.equal(0, sent)
+    c:close()
+  end)
+end)

@@ -130,17 +130,28 @@ local function get_whole(client, path, err, query)
   return obj, info
 end
 
+-- A query that is not a table is a wrong argument type: it raises, naming the method.
+local function check_query(query, argn, name)
+  if query ~= nil and type(query) ~= "table" then
+    error(string.format("bad argument #%d to '%s' (table expected, got %s)", argn, name,
+      type(query)), 3)
+  end
+end
+
 function M.get_session(client, crid, sid, query)
+  check_query(query, 3, "get_session")
   local path, err = request.session_path(crid, sid)
   return get_whole(client, path, err, query)
 end
 
 function M.get_call_record(client, crid, query)
+  check_query(query, 2, "get_call_record")
   local path, err = record_path(crid)
   return get_whole(client, path, err, query)
 end
 
 function M.sessions(client, crid, query)
+  check_query(query, 2, "sessions")
   local path, err = record_path(crid)
   if not path then return nil, err end
   local items, link = get_page(client, { path = path .. "/sessions", query = query })
