@@ -319,6 +319,7 @@ describe("client:update_sessions", function()
 
   it("compresses bodies when the client does, sending each once more plainly on 415", function()
     local rec = new_record(3)
+    finally(function() e:clear_requests() end)   -- gzip bodies in the log upset ?match=
     local c = connect{ compress = 1 }
     local items = {}
     for k = 1, 3 do items[k] = { rec.id, rec.sessionIds[k], { isTest = false } } end
