@@ -95,7 +95,7 @@ end)
 
 describe("wrong argument types", function()
   it("raise, as the Lua C API does", function()
-    for _, fn in ipairs{ core.encode, core.session, core.normalize } do
+    for _, fn in ipairs{ core.encode, core.session, core.normalize, require("graphcomm").session } do
       local ok, msg = pcall(fn, 42)
       assert.is_false(ok)
       assert.matches("bad argument #1", msg)
