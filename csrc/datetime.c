@@ -209,8 +209,10 @@ static const char *table_sec(lua_State *L, int idx, int *sec, int64_t *frac)
         return NULL;
     if (type != LUA_TNUMBER || !(x >= 0 && x < 61) || gc_double_scaled((double)x, 7, &t) != 0)
         return "impossible time: sec must be 0 to 59 (a number)";
-    *sec = (int)(t / TICKS_PER_SEC);
-    *frac = t % TICKS_PER_SEC;
+    /* The whole second as given (60 is a leap second); the fraction, rounded to
+     * ticks, may come to a whole second (59.99999999), which carries as in text. */
+    *sec = (int)x;
+    *frac = t - (int64_t)*sec * TICKS_PER_SEC;
     return NULL;
 }
 
@@ -246,7 +248,9 @@ const char *gc_datetime_from_table(lua_State *L, int idx, int64_t *ticks)
         return err;
     if (h < 0 || mi < 0)
         return "impossible time: hour and min cannot be negative";
-    return compose(y, mo, d, h, mi, s, frac, ticks);
+    if ((err = compose(y, mo, d, h, mi, s, frac, ticks)))
+        return err;
+    return *ticks > MAX_TICKS ? out_of_range : NULL;
 }
 
 /* ------------------------------------------------------------- writing */

@@ -94,6 +94,16 @@ describe("DateTime from date tables", function()
                  dt({ year = 2024, month = 1, day = 31, hour = 9, min = 30, sec = 15.25 }))
   end)
 
+  it("rounds sec to 100 ns ticks, carrying into the minute as text does (60 itself is a leap second)", function()
+    assert.equal('"2024-12-31T23:59:59.9999999Z"', dt({ year = 2024, month = 12, day = 31, hour = 23, min = 59,
+                                                       sec = 59.99999994 }))
+    assert.equal('"2025-01-01T00:00:00Z"', dt({ year = 2024, month = 12, day = 31, hour = 23, min = 59,
+                                               sec = 59.99999999 }))
+    assert.matches("outside the years", dt_error({ year = 9999, month = 12, day = 31, hour = 23, min = 59,
+                                                  sec = 59.99999999 }))
+    assert.matches("leap seconds", dt_error({ year = 2016, month = 12, day = 31, hour = 23, min = 59, sec = 60.5 }))
+  end)
+
   it("round-trips os.date('!*t') (isdst, yday and wday are ignored)", function()
     local t = os.date("!*t", 1700000000)
     assert.equal('"2023-11-14T22:13:20Z"', dt(t))
