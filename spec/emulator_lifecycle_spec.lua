@@ -167,6 +167,31 @@ describe("emulator/start and emulator/stop", function()
     assert.same({}, processes_with(dir))
   end)
 
+  it("--watch-pid outlives a signal to the caller's process group (a killed job) and stops nginx", function()
+    local _, tmp = sh("mktemp -d")
+    tmp = tmp:gsub("%s+$", "")
+    finally(function() sh("rm -rf " .. q(tmp)) end)
+    local out = tmp .. "/out"
+    -- a new session (setsid): its pgid is the shell's pid; the job is that whole group
+    sh(("setsid sh -c 'echo pgid=$$ >%s; sleep 60 & %s --watch-pid $! >>%s; wait' >/dev/null 2>&1 &")
+      :format(q(out), q(ROOT .. "/emulator/start"), q(out)))
+    local function read_out()
+      local f = io.open(out)
+      if not f then return "" end
+      local text = f:read("*a")
+      f:close()
+      return text
+    end
+    assert.is_true(until_true(function() return read_out():find("GRAPHCOMM_EMULATOR_DIR", 1, true) ~= nil end, 20),
+                   read_out())
+    local text = read_out()
+    local pgid, dir = text:match("pgid=(%d+)"), text:match("GRAPHCOMM_EMULATOR_DIR='([^']+)'")
+    assert.is_true(#processes_with(dir) >= 2)
+    assert.equal(0, (sh("kill -TERM -" .. pgid)))
+    assert.is_true(until_true(function() return not exists(dir .. "/.graphcomm-emulator") end, 10))
+    assert.same({}, processes_with(dir))
+  end)
+
   it("stop is idempotent and refuses directories that are not an emulator's", function()
     local e = emu.start()
     local stop = q(ROOT .. "/emulator/stop")

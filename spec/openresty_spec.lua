@@ -152,6 +152,31 @@ describe("examples/openresty", function()
     assert.is_nil(f)
   end)
 
+  it("--watch-pid outlives a signal to the caller's process group (a killed job) and stops nginx", function()
+    local out = os.tmpname()
+    finally(function() os.remove(out) end)
+    local function read_out()
+      local f = io.open(out)
+      local text = f and f:read("*a") or ""
+      if f then f:close() end
+      return text
+    end
+    -- a new session (setsid): its pgid is the shell's pid; the job is that whole group
+    sh(format("setsid sh -c \"echo pgid=\\$\\$ >%s; sleep 60 & env -u GRAPHCOMM_OPENRESTY_DIR GRAPHCOMM_TOKEN=%s " ..
+              "%s start %s --watch-pid \\$! >>%s 2>&1; wait\" >/dev/null 2>&1 & true",
+              q(out), q(emu.token), q(ROOT .. "/examples/openresty/run"), q(emu.base_url), q(out)))
+    wait_until("the example to start", function() return read_out():find("GRAPHCOMM_OPENRESTY_DIR=", 1, true) end)
+    local text = read_out()
+    local pgid, dir = text:match("pgid=(%d+)"), text:match("GRAPHCOMM_OPENRESTY_DIR=(%S+)")
+    local master = assert(io.open(dir .. "/logs/nginx.pid")):read("*l")
+    local function running(pid)   -- not a zombie that has exited and waits for init
+      return select(2, sh("test -e /proc/" .. pid .. " && ! grep -q '^[^)]*) Z' /proc/" .. pid .. "/stat"))
+    end
+    assert.is_true(running(master))
+    assert.is_true(select(2, sh("kill -TERM -" .. pgid)))
+    wait_until("nginx to stop", function() return not running(master) end)
+  end)
+
   it("applies 40 concurrent fixes, each exactly once", function()
     local body = tmpfile('{"modalities":["audio","video"],"isTest":true}')
     local cmd = { "curl -sS --noproxy '*' --max-time 30 --no-progress-meter --parallel --parallel-immediate --parallel-max 40",
