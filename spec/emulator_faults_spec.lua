@@ -197,6 +197,18 @@ describe("emulator request log", function()
     assert.is_true(log[2].seq > log[1].seq)
   end)
 
+  it("keeps a body that is not UTF-8 (a gzip body) as body_base64, and match still works", function()
+    local binary = "\31\139\8\0\255\254graphcomm"
+    e:request("PATCH", RECORDS .. "/" .. P2P .. "/sessions/nope", binary,
+      { ["Content-Type"] = "application/json", ["Content-Encoding"] = "gzip" })
+    local log = e:requests("match=" .. P2P)
+    assert.equal(1, #log)
+    assert.is_nil(log[1].body)
+    local decoder = io.popen("printf '%s' " .. emu.shell_quote(log[1].body_base64) .. " | base64 -d")
+    assert.equal(binary, decoder:read("*a"))
+    decoder:close()
+  end)
+
   it("filters with since and match, clears with DELETE, and can be switched off", function()
     e:request("GET", RECORDS)
     e:request("GET", RECORDS .. "/" .. P2P)

@@ -19,13 +19,23 @@ end
 M.max = max
 
 -- Appends one entry (a table); returns its sequence number.
+-- A body that is not UTF-8 (a gzip request body) is kept as `body_base64`, so that every
+-- entry stays valid JSON; the path is kept beside it for `match`.
 function M.add(entry)
   local d = dict()
   local seq = d:incr("n", 1, 0)
   entry.seq = seq
+  local body = entry.body
+  if type(body) == "string" and not json.valid_utf8(body) then
+    entry.body, entry.body_base64 = nil, ngx.encode_base64(body)
+  end
   d:set("e:" .. seq, json.encode(entry))
+  d:set("p:" .. seq, entry.path or "")
   local keep = max()
-  if seq > keep then d:delete("e:" .. (seq - keep)) end
+  if seq > keep then
+    d:delete("e:" .. (seq - keep))
+    d:delete("p:" .. (seq - keep))
+  end
   return seq
 end
 
@@ -43,7 +53,7 @@ function M.json(since, match, limit)
   local out, k = {}, 0
   for seq = from, n do
     local e = d:get("e:" .. seq)
-    if e and (not match or string.find(json.decode(e).path, match, 1, true)) then
+    if e and (not match or string.find(d:get("p:" .. seq) or "", match, 1, true)) then
       k = k + 1; out[k] = e
       if limit and k >= limit then break end
     end
