@@ -280,38 +280,34 @@ static void walk_float(gc_walk *w, const gc_prop *p, int idx, int t)
 
 /* ------------------------------------------------------- dates, durations */
 
-static void walk_datetime(gc_walk *w, int idx, int t)
-{
-    lua_State *L = w->L;
-    char out[GC_DT_BUFSZ];
-    const char *err;
-    int64_t ticks = 0, i = 0;
-    double d = 0;
-    size_t n;
-    int k;
-    if (t == LUA_TSTRING) {
-        const char *s = lua_tolstring(L, idx, &n);
-        err = gc_datetime_parse(s, n, &ticks);
-    } else if (t == LUA_TTABLE) {
-        err = gc_datetime_from_table(L, idx, &ticks);
-    } else if ((k = gc_read_number(w, idx, t, &d, &i)) != 0) {
-        err = k == 1 ? gc_datetime_from_unix(d, &ticks)
-            : k == 2 ? gc_datetime_from_unix_int(i, &ticks) : "outside the years 0001 to 9999";
-    } else {
-        wrong_type(w, idx, "a date-time (RFC 3339 string, Unix seconds or os.date(\"!*t\") table)");
-        return;
-    }
-    if (err) {
-        bad_value(w, idx, err);
-        return;
-    }
-    put_quoted(w, out, (size_t)gc_datetime_format(out, ticks));
-}
+/* DateTime and TimeSpan are read the same way (a string, a number, for DateTime also a
+ * table) into 100 ns ticks and written back canonical: one walk, two descriptions. */
+typedef struct {
+    const char *(*parse)(const char *s, size_t n, int64_t *ticks);
+    const char *(*from_table)(lua_State *L, int idx, int64_t *ticks);   /* NULL: none */
+    const char *(*from_double)(double secs, int64_t *ticks);
+    const char *(*from_int)(int64_t secs, int64_t *ticks);
+    int (*format)(char *out, int64_t ticks);
+    const char *too_large;   /* an integer beyond int64 */
+    const char *expected;    /* the wrong-type message */
+} gc_ticks_kind;
 
-static void walk_timespan(gc_walk *w, int idx, int t)
+static const gc_ticks_kind datetime_kind = {
+    gc_datetime_parse, gc_datetime_from_table, gc_datetime_from_unix,
+    gc_datetime_from_unix_int, gc_datetime_format, "outside the years 0001 to 9999",
+    "a date-time (RFC 3339 string, Unix seconds or os.date(\"!*t\") table)"
+};
+
+static const gc_ticks_kind timespan_kind = {
+    gc_timespan_parse, NULL, gc_timespan_from_seconds, gc_timespan_from_int,
+    gc_timespan_format, "duration too large for a TimeSpan",
+    "an ISO 8601 duration (such as PT0.015S) or a number of seconds"
+};
+
+static void walk_ticks(gc_walk *w, int idx, int t, const gc_ticks_kind *kind)
 {
     lua_State *L = w->L;
-    char out[GC_TS_BUFSZ];
+    char out[GC_DT_BUFSZ > GC_TS_BUFSZ ? GC_DT_BUFSZ : GC_TS_BUFSZ];
     const char *err;
     int64_t ticks = 0, i = 0;
     double d = 0;
@@ -319,19 +315,21 @@ static void walk_timespan(gc_walk *w, int idx, int t)
     int k;
     if (t == LUA_TSTRING) {
         const char *s = lua_tolstring(L, idx, &n);
-        err = gc_timespan_parse(s, n, &ticks);
+        err = kind->parse(s, n, &ticks);
+    } else if (t == LUA_TTABLE && kind->from_table) {
+        err = kind->from_table(L, idx, &ticks);
     } else if ((k = gc_read_number(w, idx, t, &d, &i)) != 0) {
-        err = k == 1 ? gc_timespan_from_seconds(d, &ticks)
-            : k == 2 ? gc_timespan_from_int(i, &ticks) : "duration too large for a TimeSpan";
+        err = k == 1 ? kind->from_double(d, &ticks)
+            : k == 2 ? kind->from_int(i, &ticks) : kind->too_large;
     } else {
-        wrong_type(w, idx, "an ISO 8601 duration (such as PT0.015S) or a number of seconds");
+        wrong_type(w, idx, kind->expected);
         return;
     }
     if (err) {
         bad_value(w, idx, err);
         return;
     }
-    put_quoted(w, out, (size_t)gc_timespan_format(out, ticks));
+    put_quoted(w, out, (size_t)kind->format(out, ticks));
 }
 
 /* --------------------------------------------------------------- dispatch */
@@ -353,8 +351,8 @@ void gc_walk_scalar(gc_walk *w, const gc_prop *p, int idx, int t)
         return;
     case GC_K_INT32: case GC_K_INT64: walk_integer(w, p, idx, t); return;
     case GC_K_SINGLE: case GC_K_DOUBLE: walk_float(w, p, idx, t); return;
-    case GC_K_DATETIME: walk_datetime(w, idx, t); return;
-    case GC_K_TIMESPAN: walk_timespan(w, idx, t); return;
+    case GC_K_DATETIME: walk_ticks(w, idx, t, &datetime_kind); return;
+    case GC_K_TIMESPAN: walk_ticks(w, idx, t, &timespan_kind); return;
     case GC_K_ENUM: walk_enum(w, p, idx, t); return;
     default: wrong_type(w, idx, "a value"); return;
     }
