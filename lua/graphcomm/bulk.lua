@@ -49,7 +49,7 @@ local redirect = require "graphcomm.redirect"
 
 local build, session_path, result, retry_delay = request.build, request.session_path,
       response.result, retry.delay
-local encode, sha256, uuid4 = core.encode, core.sha256, core.uuid4
+local sha256, uuid4 = core.sha256, core.uuid4
 
 local M = {}
 
@@ -69,11 +69,6 @@ local BLOCKED, WAITING, FLIGHT, DONE = 1, 2, 3, 4
 -- Items
 ------------------------------------------------------------------------------
 
-local function is_session(v)
-  local mt = type(v) == "userdata" and getmetatable(v)
-  return type(mt) == "table" and mt.__name == "graphcomm.session"
-end
-
 local function item_fields(item)
   local crid = item.call_record_id or item.callRecordId or item.CallRecordId or item[1]
   local sid = item.session_id or item.sessionId or item.SessionId or item[2]
@@ -86,22 +81,19 @@ local function bad_item(message, path)
 end
 
 -- crid, sid, path, json of an item | nil, err
-local function prepare(item, enc_opts)
+local function prepare(item, allow_unknown)
   if type(item) ~= "table" then
     return nil, bad_item("an item must be a table, got " .. type(item), "")
   end
   local crid, sid, body = item_fields(item)
   local path, err = session_path(crid, sid)
   if not path then return nil, err end
-  local json
-  if is_session(body) then
-    json = body:json()
-  elseif type(body) == "table" then
-    json, err = encode(body, enc_opts)
-    if not json then return nil, err end
-  else
+  if type(body) ~= "table" and not client.is_session(body) then
     return nil, bad_item("body must be a table or a session, got " .. type(body), "body")
   end
+  local json
+  json, err = client.body_json(body, allow_unknown)
+  if not json then return nil, err end
   return tostring(crid), tostring(sid), path, json
 end
 
@@ -230,7 +222,7 @@ local function new_run(st, items, opts)
       or M.DEFAULT_CONCURRENCY),
     max_waiting = opts.max_waiting or M.MAX_WAITING, ordered = opts.ordered ~= false,
     on_result = opts.on_result, on_progress = opts.on_progress,
-    enc_opts = opts.allow_unknown and { allow_unknown = true } or nil,
+    allow_unknown = opts.allow_unknown,
     heap = { n = 0 }, open = {}, waiting = 0, flights = 0, pulled = 0, done = 0,
     exhausted = false,
     summary = { ok = 0, failed = 0, skipped = 0, retried = 0, requests = 0 },
@@ -353,7 +345,7 @@ function Run:pull()
     return nil
   end
   self.pulled = self.pulled + 1
-  local crid, sid, path, json = prepare(item, self.enc_opts)
+  local crid, sid, path, json = prepare(item, self.allow_unknown)
   if not crid then
     local job = { i = self.pulled, item = item, attempt = 0, state = FLIGHT }
     if type(item) == "table" then       -- the ids as given, for the journal

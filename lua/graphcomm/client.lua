@@ -513,11 +513,15 @@ local function preview(st, spec)
     req.client_request_id
 end
 
-local function body_json(body, opts)
+local ALLOW_UNKNOWN = { allow_unknown = true }
+
+-- The JSON text of a body (update_session and update_sessions alike): a session
+-- object's as it is, a table validated and encoded.
+local function body_json(body, allow_unknown)
   if is_session(body) then return body:json() end
-  if opts.allow_unknown then return encode(body, { allow_unknown = true }) end
-  return encode(body)
+  return encode(body, allow_unknown and ALLOW_UNKNOWN or nil)
 end
+M.is_session, M.body_json = is_session, body_json
 
 function methods.update_session(self, a, b, c, d)
   local st = state(self)
@@ -527,7 +531,7 @@ function methods.update_session(self, a, b, c, d)
   path, err = request.session_path(crid, sid)
   if not path then return nil, err end
   local json
-  json, err = body_json(body, opts)
+  json, err = body_json(body, opts.allow_unknown)
   if not json then return nil, err end
   local spec = { method = "PATCH", path = path, body = json, headers = opts.headers,
     client_request_id = opts.client_request_id }
