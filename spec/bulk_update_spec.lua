@@ -36,6 +36,27 @@ describe("client:update_sessions", function()
     e:control("DELETE", "redirects")
   end)
 
+  it("refuses names the schema does not know unless allow_unknown, as update_session does", function()
+    local rec = new_record(2)
+    local body = { modalities = { "audio" }, vendorNote = "kept" }
+    local c = connect()
+    local failed = {}
+    local summary = c:update_sessions({ { rec.id, rec.sessionIds[1], body } },
+      { on_result = function(_, ok, err) if not ok then failed[#failed + 1] = err end end })
+    assert.same({ ok = 0, failed = 1 }, { ok = summary.ok, failed = summary.failed })
+    assert.equal("validation", failed[1].kind)
+    assert.equal("vendorNote", failed[1].errors[1].path)
+    assert.same({}, patches(rec))
+    e:configure({ allow_unknown = true })
+    summary = c:update_sessions({ { rec.id, rec.sessionIds[2], body } }, { allow_unknown = true })
+    e:configure({ allow_unknown = false })
+    assert.equal(1, summary.ok)
+    local sent = patches(rec)
+    assert.equal(1, #sent)
+    assert.equal("kept", require("cjson").decode(sent[1].body).vendorNote)
+    c:close()
+  end)
+
   it("sends every item of a list and reports each once", function()
     local rec = new_record(30)
     local c = connect()

@@ -126,6 +126,17 @@ describe("client:update_session", function()
       patches()[1].path)
   end)
 
+  it("refuses names the schema does not know before sending, and writes them with allow_unknown", function()
+    local body = { modalities = { "audio" }, vendorNote = "kept" }
+    local ok, err = client:update_session(crid, sid, body)
+    assert.is_nil(ok)
+    assert.equal("validation", err.kind)
+    assert.equal("vendorNote", err.errors[1].path)
+    assert.same({}, patches())
+    local req = client:update_session(crid, sid, body, { allow_unknown = true, what_if = true })
+    assert.equal('{"modalities":["audio"],"vendorNote":"kept"}', req.body)
+  end)
+
   it("answers a what-if with the request, token redacted, and sends nothing", function()
     local req = client:update_session(crid, sid, { modalities = { "audio" } }, { what_if = true })
     assert.equal("PATCH", req.method)
