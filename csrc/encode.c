@@ -221,7 +221,7 @@ static void write_props(gc_walk *w, const gc_family *f, int type, objstate *o,
         if (!o->slot[i])
             continue;
         gc_path_push_name(w, p->name, f->namelen[i]);
-        if (!gc_type_is_a(type, f->owner[i])) {
+        if (!gc_family_allows(f, i, type)) {
             gc_walk_error(w, "a property of %s only: set \"@odata.type\" to \"%s\"",
                           gc_types[f->owner[i]].name, gc_types[f->owner[i]].odata);
         } else {

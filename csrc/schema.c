@@ -274,6 +274,13 @@ static const gc_prop p_user_identity[] = {
     { "userPrincipalName",      S,  N,  0 },
 };
 
+/* microsoft.graph.userIdentity: a sibling of callRecords.userIdentity (both derive
+ * from identity) that shares its userPrincipalName; see family_add. */
+static const gc_prop p_graph_user_identity[] = {
+    { "ipAddress",              S,  N,  0 },
+    { "userPrincipalName",      S,  N,  0 },
+};
+
 /* ------------------------------------------------------------------ types */
 
 #define CR "#microsoft.graph.callRecords."
@@ -305,17 +312,33 @@ const gc_type gc_types[GC_NTYPES] = {
     { "identity",                  "#microsoft.graph.identity", -1, 0, PROPS(p_identity) },
     { "userIdentity",              CR "userIdentity",         GC_T_IDENTITY, 0,
       PROPS(p_user_identity) },
+    { "graph.userIdentity",        "#microsoft.graph.userIdentity", GC_T_IDENTITY, 0,
+      PROPS(p_graph_user_identity) },
 };
 
 /* --------------------------------------------------------------- families */
 
 static gc_family families[GC_NTYPES];
 
+static int family_index(const gc_family *f, const char *name)
+{
+    int i;
+    for (i = 0; i < f->n; i++)
+        if (strcmp(f->props[i]->name, name) == 0)
+            return i;
+    return -1;
+}
+
+/* A name two derived types both declare (userPrincipalName on both userIdentity
+ * types) is listed once, under the first: the lookup maps a name to one entry.
+ * Such siblings must declare it alike (same kind, flags and ref). */
 static void family_add(gc_family *f, int type)
 {
     const gc_type *t = &gc_types[type];
     int i;
     for (i = 0; i < t->nprops && f->n < GC_FAMILY_MAX; i++) {
+        if (family_index(f, t->props[i].name) >= 0)
+            continue;
         f->props[f->n] = &t->props[i];
         f->namelen[f->n] = (unsigned char)strlen(t->props[i].name);
         f->owner[f->n++] = (unsigned char)type;
@@ -349,6 +372,20 @@ int gc_type_is_a(int type, int ancestor)
     for (; type >= 0; type = gc_types[type].base)
         if (type == ancestor)
             return 1;
+    return 0;
+}
+
+/* Whether an object of `type` may hold family entry i: it derives from the entry's
+ * owner, or it or a base declares a property of that name (a sibling's, listed once). */
+int gc_family_allows(const gc_family *f, int i, int type)
+{
+    int t, j;
+    if (gc_type_is_a(type, f->owner[i]))
+        return 1;
+    for (t = type; t >= 0; t = gc_types[t].base)
+        for (j = 0; j < gc_types[t].nprops; j++)
+            if (strcmp(gc_types[t].props[j].name, f->props[i]->name) == 0)
+                return 1;
     return 0;
 }
 

@@ -28,7 +28,7 @@ enum {
     GC_T_SERVICE_USER_AGENT, GC_T_FAILURE_INFO, GC_T_MEDIA, GC_T_DEVICE_INFO,
     GC_T_NETWORK_INFO, GC_T_TRACE_ROUTE_HOP, GC_T_MEDIA_STREAM, GC_T_USER_FEEDBACK,
     GC_T_FEEDBACK_TOKEN_SET, GC_T_IDENTITY_SET, GC_T_COMMUNICATIONS_IDENTITY_SET,
-    GC_T_IDENTITY, GC_T_USER_IDENTITY,
+    GC_T_IDENTITY, GC_T_USER_IDENTITY, GC_T_GRAPH_USER_IDENTITY,
     GC_NTYPES
 };
 
@@ -76,6 +76,7 @@ extern const gc_enum gc_enums[GC_NENUMS];
 
 const gc_family *gc_family_of(int type);
 int gc_type_is_a(int type, int ancestor);
+int gc_family_allows(const gc_family *f, int i, int type); /* may type hold f->props[i]? */
 int gc_type_by_name(const char *name, size_t len);   /* "session" or the odata name; -1 */
 int gc_lookup_fold(const gc_family *f, const char *key, size_t len);
 int gc_enum_fold(int e, const char *s, size_t len);  /* case-insensitive; -1 */
