@@ -71,11 +71,14 @@ install: $(MODULE)
 	install -m 0644 lua/graphcomm.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm.lua
 	install -m 0644 lua/graphcomm/*.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/
 	install -m 0755 bin/graphcomm $(DESTDIR)$(PREFIX)/bin/graphcomm
-	install -d $(DESTDIR)$(EMULATOR_DIR)/lua/graphcomm_emulator $(DESTDIR)$(EMULATOR_DIR)/fixtures
+	install -d $(DESTDIR)$(EMULATOR_DIR)/lua/graphcomm_emulator $(DESTDIR)$(EMULATOR_DIR)/fixtures \
+	  $(DESTDIR)$(EMULATOR_DIR)/reference
 	install -m 0755 emulator/start emulator/stop $(DESTDIR)$(EMULATOR_DIR)/
 	install -m 0644 emulator/nginx.conf.in $(DESTDIR)$(EMULATOR_DIR)/
 	install -m 0644 emulator/fixtures/callrecords.json emulator/fixtures/generate.lua $(DESTDIR)$(EMULATOR_DIR)/fixtures/
 	install -m 0644 emulator/lua/graphcomm_emulator/*.lua $(DESTDIR)$(EMULATOR_DIR)/lua/graphcomm_emulator/
+	install -m 0644 reference/graph-v1.0-callrecords.csdl.xml reference/differences.lua \
+	  reference/graph-metadata.LICENSE $(DESTDIR)$(EMULATOR_DIR)/reference/
 
 clean:
 	rm -rf build

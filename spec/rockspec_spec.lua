@@ -53,8 +53,8 @@ describe("graphcomm-scm-1.rockspec", function()
     assert.equal("bin/graphcomm", spec.build.install.bin.graphcomm)
   end)
 
-  it("copies the emulator into the rock, beside its bin/graphcomm", function()
-    assert.same({ "emulator" }, spec.build.copy_directories)
+  it("copies the emulator into the rock, beside its bin/graphcomm, with the metadata it reads", function()
+    assert.same({ "emulator", "reference" }, spec.build.copy_directories)
   end)
 end)
 

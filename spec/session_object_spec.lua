@@ -95,7 +95,7 @@ describe("core.schema", function()
   it("lists the types", function()
     local names = core.schema()
     assert.equal("session", names[1])
-    assert.equal(20, #names)
+    assert.equal(21, #names)
   end)
 
   it("describes a type's properties in output order", function()

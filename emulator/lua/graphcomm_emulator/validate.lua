@@ -1,10 +1,12 @@
 -- graphcomm_emulator.validate: checks a decoded PATCH body against the schema the
 -- way Graph's OData reader would, collecting every problem with its path
 -- ("segments[1].media[2].streams[1].averageJitter", 1-based, JSON names).
--- Independent of the C encoder on purpose: each checks the other.
+-- Independent of the C encoder on purpose: each checks the other. The schema itself
+-- (schema.lua) is read from Microsoft's metadata, the core's is held against the same.
 
 local json = require "graphcomm_emulator.json"
 local schema = require "graphcomm_emulator.schema"
+local metadata = require "graphcomm_emulator.metadata"
 
 local type, pairs, ipairs, tostring, tonumber, getmetatable = type, pairs, ipairs, tostring,
   tonumber, getmetatable
@@ -13,7 +15,9 @@ local find, lower, sub, format, byte, match = string.find, string.lower, string.
 local huge, min = math.huge, math.min
 
 local NUM, ARRAY, null = json.NUM, json.ARRAY, json.null
-local TYPES, ENUMS = schema.TYPES, schema.enum_sets
+local TYPES, ENUMS = schema.types, schema.enums
+local SCALARS = { String = true, Boolean = true, Int32 = true, Int64 = true, Single = true,
+  Double = true, DateTime = true, TimeSpan = true }
 
 local M = {}
 
@@ -130,42 +134,48 @@ local function check_scalar(kind, v, path, errs)
   end
 end
 
-local function check_value(p, v, path, errs, opts)
-  if v == null then
-    if not p.nullable then add(errs, path, "cannot be null") end
-    return
-  end
-  if p.collection then
-    if getmetatable(v) ~= ARRAY and not (type(v) == "table" and v[1] ~= nil and getmetatable(v) == nil) then
-      return add(errs, path, "expects an array, got " .. describe(v))
-    end
-    for i = 1, #v do
-      local item, ipath = v[i], path .. "[" .. i .. "]"
-      if item == null then add(errs, ipath, "cannot be null")
-      else check_value({ kind = p.kind, scalar = p.scalar, enum = p.enum, type = p.type }, item, ipath, errs, opts) end
-    end
-    return
-  end
-  if p.scalar then return check_scalar(p.scalar, v, path, errs) end
-  if p.enum then
-    if type(v) ~= "string" then return add(errs, path, format("expects a %s value (a string), got %s", p.enum, describe(v))) end
-    if not ENUMS[p.enum][v] then
-      local hint = did_you_mean(v, ENUMS[p.enum])
-      add(errs, path, format("'%s' is not a valid %s value%s", v, p.enum, hint))
+-- One value of the property's kind (an item, for a collection).
+local function check_single(p, v, path, errs, opts)
+  if SCALARS[p.kind] then return check_scalar(p.kind, v, path, errs) end
+  if p.kind == "enum" then
+    local e = ENUMS[p.enum]
+    if type(v) ~= "string" then return add(errs, path, format("expects a %s value (a string), got %s", e.name, describe(v))) end
+    if not e.set[v] then
+      add(errs, path, format("'%s' is not a valid %s value%s", v, e.name, did_you_mean(v, e.set)))
     end
     return
   end
   check_object(TYPES[p.type], v, path, errs, opts)
 end
 
--- The type an object declares with @odata.type, when it may (its own or a derived one).
+local function check_value(p, v, path, errs, opts)
+  if v == null then
+    if not p.nullable then add(errs, path, "cannot be null") end
+    return
+  end
+  if not p.collection then return check_single(p, v, path, errs, opts) end
+  if getmetatable(v) ~= ARRAY and not (type(v) == "table" and v[1] ~= nil and getmetatable(v) == nil) then
+    return add(errs, path, "expects an array, got " .. describe(v))
+  end
+  for i = 1, #v do
+    local item, ipath = v[i], path .. "[" .. i .. "]"
+    if item == null then add(errs, ipath, "cannot be null")
+    else check_single(p, item, ipath, errs, opts) end
+  end
+end
+
+-- The type an object declares with @odata.type, when it may: its own or one derived from
+-- it at any depth, as OData reads it. An abstract type needs a concrete one named.
 local function resolve_type(t, v, path, errs)
   local odata = v["@odata.type"]
-  if odata == nil then return t end
+  if odata == nil then
+    if t.abstract then add(errs, path, format("%s is abstract: name a derived type in @odata.type", t.odata)) end
+    return t
+  end
   if type(odata) ~= "string" then add(errs, join(path, "@odata.type"), "expects a string"); return t end
-  if odata == t.odata then return t end
-  for _, d in ipairs(t.derived or {}) do
-    if TYPES[d].odata == odata then return TYPES[d] end
+  if odata == t.odata and not t.abstract then return t end
+  for _, d in ipairs(t.derived) do
+    if TYPES[d].odata == odata and not TYPES[d].abstract then return TYPES[d] end
   end
   add(errs, join(path, "@odata.type"), format("'%s' is not %s or a type derived from it", odata, t.odata))
   return t
@@ -187,11 +197,11 @@ check_object = function(t, v, path, errs, opts)
     local val = v[k]
     if type(k) ~= "string" then add(errs, path, "has a key that is not a string")
     elseif val == nil or find(k, "@", 1, true) then -- annotations (and @odata.type, checked above)
-    elseif t.open then
-      check_scalar(t.open, val, join(path, k), errs)
     else
       local p = t.props_by_name[k]
       if p then check_value(p, val, join(path, k), errs, opts)
+      elseif t.open == "any" then -- a dynamic property of an open type: any JSON value
+      elseif t.open then check_scalar(t.open, val, join(path, k), errs)
       elseif not opts.allow_unknown then
         add(errs, join(path, k), format("The property '%s' does not exist on type '%s'.%s", k,
           t.odata:gsub("^#", ""), did_you_mean(k, t.props_by_name)))
@@ -231,17 +241,24 @@ end
 
 ---------------------------------------------------------------- entry points
 
+local function type_named(name)
+  local t = metadata.find(schema, name or schema.root)
+  if not (t and TYPES[t.qname]) then error("validate: no type " .. tostring(name), 2) end
+  return t
+end
+
 -- Checks a decoded session body. Returns true, or nil and a list of { path, message }.
--- opts.allow_unknown accepts names the schema does not know; opts.type names another type.
+-- opts.allow_unknown accepts names the schema does not know; opts.type names another type
+-- ("media", "callRecords.userIdentity" or a qualified name).
 function M.check(body, opts)
   opts = opts or {}
   local errs = {}
-  check_object(TYPES[opts.type or "session"], body, "", errs, opts)
+  check_object(type_named(opts.type), body, "", errs, opts)
   if #errs == 0 then return true end
   return nil, errs
 end
 
 -- The top-level properties of a type in the reference's order.
-function M.order(tname) return TYPES[tname or "session"].order end
+function M.order(tname) return type_named(tname).order end
 
 return M
