@@ -113,6 +113,31 @@ describe("emulator schema validation", function()
     assert.is_true(validate.check(assert(json.decode('{"AdditionalThing":{"a":[1]}}')), { allow_unknown = true }))
   end)
 
+  it("follows the schema's abstract and open flags (the metadata's, unless a difference says otherwise)", function()
+    local schema = require "graphcomm_emulator.schema"
+    local ua = schema.types["microsoft.graph.callRecords.userAgent"]
+    local id = schema.types["microsoft.graph.identity"]
+    local was_abstract, was_open = ua.abstract, id.open
+    local ok, err = pcall(function()
+      ua.abstract, id.open = true, "any"   -- what the metadata says, without the differences
+      local bare, errs = check('{"callee":{"userAgent":{"applicationVersion":"1"}}}')
+      assert.is_nil(bare)
+      assert.same({ "callee.userAgent" }, paths(errs))
+      assert.matches("is abstract: name a derived type", errs[1].message)
+      assert.is_nil((check('{"callee":{"userAgent":{"@odata.type":"#microsoft.graph.callRecords.userAgent"}}}')))
+      assert.is_true(check('{"callee":{"userAgent":{"@odata.type":"#microsoft.graph.callRecords.serviceUserAgent","role":"voicemail"}}}'))
+      assert.is_true(check('{"caller":{"@odata.type":"#microsoft.graph.callRecords.participantEndpoint",' ..
+        '"associatedIdentity":{"nickname":{"any":[1,"json"]},"displayName":"d"}}}'))
+      local _, typed = check('{"caller":{"@odata.type":"#microsoft.graph.callRecords.participantEndpoint",' ..
+        '"associatedIdentity":{"nickname":"x","displayName":5}}}')
+      assert.same({ "caller.associatedIdentity.displayName" }, paths(typed))
+    end)
+    ua.abstract, id.open = was_abstract, was_open
+    assert(ok, err)
+    assert.is_nil((check('{"caller":{"@odata.type":"#microsoft.graph.callRecords.participantEndpoint",' ..
+      '"associatedIdentity":{"nickname":"x"}}}')))
+  end)
+
   it("checks DateTime and TimeSpan text the way Graph reads them", function()
     for _, good in ipairs({ "2024-02-29T00:00:00Z", "2026-11-27T13:40:00.5-05:30", "2026-11-27t13:40:00z" }) do
       assert.is_nil(validate.datetime_problem(good), good)
@@ -127,5 +152,104 @@ describe("emulator schema validation", function()
     for _, bad in ipairs({ "P", "PT", "P1Y", "P1M", "P1W", "PT1.S", "PT1M1H", "PT0.12345678S", "1s", "PDT1S" }) do
       assert.is_string(validate.timespan_problem(bad), bad)
     end
+  end)
+end)
+
+-- The emulator's schema is read from Microsoft's metadata (reference/): what the core
+-- accepts there, the emulator does too, through real HTTP.
+describe("emulator schema from the metadata, over HTTP", function()
+  local emu = require "helpers.emulator"
+  local clients = require "helpers.client"
+  local core = require "graphcomm.core"
+  local e, client, crid, sid, path
+
+  setup(function()
+    e = emu.shared()
+    e:reset()
+    client = clients.connect(e)
+    crid, sid = clients.ids(client)
+    path = "/v1.0/communications/callRecords/" .. crid .. "/sessions/" .. sid
+  end)
+  teardown(function()
+    client:close()
+    e:reset()
+  end)
+
+  local function patch(body)
+    local status, _, text = e:request("PATCH", path, body, { ["Content-Type"] = "application/json" })
+    return status, text ~= "" and emu.decode(text) or nil
+  end
+
+  local function stored()
+    local _, _, text = e:request("GET", path)
+    return emu.decode(text)
+  end
+
+  -- A caller whose identity is a derived identitySet holding both userIdentity types.
+  local CALLER = {
+    ["@odata.type"] = "#microsoft.graph.callRecords.participantEndpoint",
+    associatedIdentity = { ["@odata.type"] = "#microsoft.graph.callRecords.userIdentity", id = "a1",
+      userPrincipalName = "ada@contoso.example" },
+    identity = { ["@odata.type"] = "#microsoft.graph.communicationsIdentitySet", endpointType = "default",
+      phone = { id = "+15550100" },
+      user = { ["@odata.type"] = "#microsoft.graph.userIdentity", id = "u1", displayName = "Ada",
+        ipAddress = "203.0.113.7", userPrincipalName = "ada@contoso.example" } },
+  }
+
+  it("takes a communicationsIdentitySet where an identitySet is declared, and userIdentity.ipAddress", function()
+    local body = assert(core.encode({ caller = CALLER }))
+    local status, err = patch(body)
+    assert.equal(204, status, err and err.error.message)
+    local s = stored()
+    assert.equal("#microsoft.graph.communicationsIdentitySet", s.caller.identity["@odata.type"])
+    assert.equal("203.0.113.7", s.caller.identity.user.ipAddress)
+    assert.equal("default", s.caller.identity.endpointType)
+  end)
+
+  it("takes the same body from graphcomm's client (the core and the emulator agree)", function()
+    local caller = {}
+    for k, v in pairs(CALLER) do caller[k] = v end
+    caller.name = "desk phone"
+    local ok, info = client:update_session(crid, sid, { caller = caller })
+    assert.is_true(ok, info and tostring(info))
+    assert.equal(204, info.status)
+    assert.equal("desk phone", stored().caller.name)
+  end)
+
+  it("takes a userAgent without @odata.type, as the core does (a listed difference)", function()
+    assert.equal(204, (patch('{"callee":{"userAgent":{"applicationVersion":"1.2"}}}')))
+    assert.truthy(core.encode({ callee = { userAgent = { applicationVersion = "1.2" } } }))
+  end)
+
+  it("refuses a type that does not derive from the declared one, and a sibling's property", function()
+    local cases = {
+      { '{"caller":{"@odata.type":"#microsoft.graph.callRecords.participantEndpoint",' ..
+        '"identity":{"@odata.type":"#microsoft.graph.userIdentity"}}}',
+        "caller.identity.@odata.type", "is not #microsoft.graph.identitySet or a type derived from it" },
+      { '{"caller":{"@odata.type":"#microsoft.graph.callRecords.participantEndpoint",' ..
+        '"associatedIdentity":{"@odata.type":"#microsoft.graph.callRecords.userIdentity","ipAddress":"::1"}}}',
+        "caller.associatedIdentity.ipAddress",
+        "The property 'ipAddress' does not exist on type 'microsoft.graph.callRecords.userIdentity'" },
+      { '{"caller":{"@odata.type":"#microsoft.graph.callRecords.participantEndpoint",' ..
+        '"associatedIdentity":{"displayName":"x","userPrincipalName":"y"}}}',
+        "caller.associatedIdentity.userPrincipalName", "does not exist on type 'microsoft.graph.identity'" },
+      { '{"caller":{"@odata.type":"#microsoft.graph.callRecords.participantEndpoint",' ..
+        '"associatedIdentity":{"displayName":"x","nickname":"y"}}}',
+        "caller.associatedIdentity.nickname", "does not exist on type 'microsoft.graph.identity'" },
+      { '{"callee":{"@odata.type":"#microsoft.graph.callRecords.segment"}}',
+        "callee.@odata.type", "is not #microsoft.graph.callRecords.endpoint or a type derived from it" },
+      { '{"caller":{"@odata.type":"#microsoft.graph.callRecords.participantEndpoint",' ..
+        '"identity":{"@odata.type":"#microsoft.graph.communicationsIdentitySet","endpointType":"fax"}}}',
+        "caller.identity.endpointType", "'fax' is not a valid endpointType value" },
+    }
+    for _, c in ipairs(cases) do
+      local status, err = patch(c[1])
+      assert.equal(400, status, c[1])
+      assert.equal(c[2], err.error.details[1].target)
+      assert.truthy(err.error.message:find(c[3], 1, true), err.error.message)
+      -- the core refuses each before sending
+      assert.is_nil((core.encode(require("cjson").decode(c[1]))), c[1])
+    end
+    assert.is_nil(stored().caller.identity and stored().caller.identity.endpointType == "fax" or nil)
   end)
 end)
