@@ -1,8 +1,9 @@
 /* schema.c: the call-records schema as data. One line a property: JSON name,
- * kind, flags (nullable, array), child type or enum. Kinds are the cmdlet
- * page's (seed NOTES); newer fields and derived types come from the reference
- * (callrecords.d.ts); nullable = seed `Type?` or reference NullableOption.
- * Order within a type is the reference's: the encoder writes it that way. */
+ * kind, flags (nullable, array), child type or enum. It is Microsoft's v1.0
+ * metadata (reference/graph-v1.0-callrecords.csdl.xml) except where
+ * reference/differences.lua says otherwise, and spec/schema_reference_spec.lua
+ * holds it to that through core.schema(): every type, property, kind, flag,
+ * enum value and the order (the encoder writes it). See docs/schema.md. */
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
@@ -29,7 +30,8 @@ static const char *const v_audio_codec[] = { "unknown", "invalid", "cn", "pcma",
     "siren", "xmsRta", "unknownFutureValue" };
 static const char *const v_video_codec[] = { "unknown", "invalid", "av1", "h263", "h264",
     "h264s", "h264uc", "h265", "rtvc1", "rtVideo", "xrtvc1", "unknownFutureValue" };
-/* The seed lists `unknown`; the reference does not: the union takes both. */
+/* The cmdlet page lists `unknown`; the metadata does not: the union takes both
+ * (a listed difference). */
 static const char *const v_modality[] = { "unknown", "audio", "video",
     "videoBasedScreenSharing", "data", "screenSharing", "unknownFutureValue" };
 static const char *const v_failure_stage[] = { "unknown", "callSetup", "midcall",
