@@ -105,14 +105,15 @@ describe("emulator/start and emulator/stop", function()
     end
   end)
 
-  it("starts from a private (0700) copy of the repository: workers read only the prefix copies", function()
+  it("starts from a private (0700) copy of the repository: workers read only the prefix copies (Lua, fixtures, metadata)", function()
     local _, tmp = sh("mktemp -d")
     tmp = tmp:gsub("%s+$", "")
     finally(function() sh("rm -rf " .. q(tmp)) end)
-    local rc, out = sh(("chmod 0700 %s && cp -R %s %s && cd %s/emulator && eval \"$(./start)\" && " ..
+    local rc, out = sh(("chmod 0700 %s && cp -R %s %s && cp -R %s %s && cd %s/emulator && eval \"$(./start)\" && " ..
       "curl -s -o /dev/null -w 'status=%%{http_code}\\n' -H \"Authorization: Bearer $GRAPHCOMM_TOKEN\" " ..
       "\"$GRAPHCOMM_BASE_URL/v1.0/communications/callRecords/e523d2ed-2966-4b6b-925b-754a88034cc5?\\$expand=sessions\" && " ..
-      "./stop"):format(q(tmp), q(ROOT .. "/emulator"), q(tmp .. "/emulator"), q(tmp)))
+      "./stop"):format(q(tmp), q(ROOT .. "/emulator"), q(tmp .. "/emulator"), q(ROOT .. "/reference"),
+      q(tmp .. "/reference"), q(tmp)))
     assert.equal(0, rc, out)
     assert.matches("status=200", out)
   end)

@@ -7,10 +7,12 @@
 --   local model = assert(csdl.parse(xml_text))
 --   model.types["microsoft.graph.callRecords.session"].properties[1].name --> "id"
 
-local find, sub, match, gsub, format, tonumber, char = string.find, string.sub, string.match,
-  string.gsub, string.format, tonumber, string.char
+local utf8_char = require("graphcomm_emulator.json").utf8_char
+
+local find, sub, match, gsub, format, tonumber = string.find, string.sub, string.match,
+  string.gsub, string.format, tonumber
 local type, pairs, ipairs, error, pcall, tostring = type, pairs, ipairs, error, pcall, tostring
-local setmetatable, getmetatable, floor = setmetatable, getmetatable, math.floor
+local setmetatable, getmetatable = setmetatable, getmetatable
 
 local M = {}
 
@@ -27,17 +29,6 @@ local function fail(text, pos, fmt, ...)
 end
 
 local ENTITIES = { amp = "&", lt = "<", gt = ">", quot = '"', apos = "'" }
-
--- UTF-8 for a character reference (&#NN; &#xNN;).
-local function utf8_char(cp)
-  if cp < 0x80 then return char(cp) end
-  if cp < 0x800 then return char(0xC0 + floor(cp / 0x40), 0x80 + cp % 0x40) end
-  if cp < 0x10000 then
-    return char(0xE0 + floor(cp / 0x1000), 0x80 + floor(cp / 0x40) % 0x40, 0x80 + cp % 0x40)
-  end
-  return char(0xF0 + floor(cp / 0x40000), 0x80 + floor(cp / 0x1000) % 0x40,
-    0x80 + floor(cp / 0x40) % 0x40, 0x80 + cp % 0x40)
-end
 
 local function unescape(text, pos, raw)
   if find(raw, "<", 1, true) then fail(text, pos, "'<' in an attribute value") end

@@ -67,6 +67,7 @@ local function utf8_char(cp)
   return char(0xF0 + floor(cp / 262144), 0x80 + floor(cp / 4096) % 64,
     0x80 + floor(cp / 64) % 64, 0x80 + cp % 64)
 end
+M.utf8_char = utf8_char   -- (csdl.lua's character references too)
 
 -- \uXXXX at i (pointing at the 'u'); returns the UTF-8 text and the next index.
 local function unicode_escape(s, i)
