@@ -59,7 +59,7 @@ describe("graphcomm-scm-1.rockspec", function()
 end)
 
 describe("make install", function()
-  it("puts the emulator at $(PREFIX)/share/graphcomm/emulator, start and stop executable", function()
+  it("puts the emulator at $(PREFIX)/share/graphcomm/emulator, start and stop executable, reference/ beside", function()
     local flavour = rawget(_G, "jit") and "luajit" or _VERSION:gsub("Lua ", "lua")
     local dest = os.tmpname()
     os.remove(dest)
@@ -75,6 +75,10 @@ describe("make install", function()
     end
     local start, stop, app = mode(emu .. "/start"), mode(emu .. "/stop"),
       mode(emu .. "/lua/graphcomm_emulator/app.lua")
+    local ref = {}   -- what its schema is read from, readable by nginx's unprivileged workers
+    for _, f in ipairs({ "graph-v1.0-callrecords.csdl.xml", "differences.lua", "graph-metadata.LICENSE" }) do
+      ref[#ref + 1] = mode(emu .. "/reference/" .. f)
+    end
     local conf = io.open(emu .. "/nginx.conf.in", "r")
     if conf then conf:close() end
     os.execute("rm -rf " .. dest)
@@ -83,5 +87,6 @@ describe("make install", function()
     assert.equal("-rwxr-xr-x", stop)
     assert.equal("-rw-r--r--", app)
     assert.truthy(conf)
+    assert.same({ "-rw-r--r--", "-rw-r--r--", "-rw-r--r--" }, ref)
   end)
 end)
