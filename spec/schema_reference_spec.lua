@@ -9,12 +9,7 @@ local metadata = require "graphcomm_emulator.metadata"
 
 local REF = "reference"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = metadata.read_file
 
 local XML = read(REF .. "/" .. metadata.XML)
 local DIFFERENCES = select(2, metadata.read(REF))

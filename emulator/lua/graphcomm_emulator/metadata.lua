@@ -336,6 +336,7 @@ local function read_file(path)
   f:close()
   return s
 end
+M.read_file = read_file
 
 -- A data file (reference/differences.lua): run with no globals at all.
 local function load_data(path)
