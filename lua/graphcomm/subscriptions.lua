@@ -33,7 +33,6 @@ M.DEFAULT_EXPIRES_IN = 4200 * 60           -- a little under it: clocks differ
 M.MAX_CLIENT_STATE = 128
 
 local encoder = cjson.new()
-encoder.encode_escape_forward_slash(false)
 
 -- ---------------------------------------------------------------- option checks
 

@@ -234,7 +234,7 @@ local function check_create(v)
     or check_url("lifecycleNotificationUrl", v.lifecycleNotificationUrl, false)
   if why then return why end
   local cs = v.clientState
-  if cs ~= nil and cs ~= json.null and (type(cs) ~= "string" or #cs > M.MAX_CLIENT_STATE) then
+  if cs ~= nil and cs ~= json.null and (type(cs) ~= "string" or #gsub(cs, "[\128-\191]", "") > M.MAX_CLIENT_STATE) then
     return format("clientState must be a string of at most %d characters.", M.MAX_CLIENT_STATE)
   end
   local _, err = check_expiry(v.expirationDateTime)
