@@ -327,10 +327,12 @@ function Receiver:process(item)
       self:finish(item, "F")
     else
       self:count("retries")
-      item.not_before = ngx.now() + self.retry_delay * 2 ^ (item.tries - 1)
+      local delay = self.retry_delay * 2 ^ (item.tries - 1)
+      item.not_before = ngx.now() + delay
       local line = cjson.encode(item)
       self:journal_line("Q\t" .. line)
       d:rpush("queue", line)
+      self:kick(delay)
     end
   end
   d:delete("lock:" .. item.key)
@@ -365,8 +367,8 @@ local function drain_timer(premature, self)
   self:drain()
 end
 
-function Receiver:kick()
-  local ok, err = ngx_api().timer.at(0, drain_timer, self)
+function Receiver:kick(delay)
+  local ok, err = ngx_api().timer.at(delay or 0, drain_timer, self)
   if not ok then self:log("WARN", "no timer for the queue (", tostring(err), "): the next tick drains it") end
 end
 
