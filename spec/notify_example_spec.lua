@@ -7,68 +7,13 @@ local clients = require "helpers.client"
 local notify = require "helpers.notify"
 local subs = require "graphcomm.subscriptions"
 
-local q, ROOT, decode, wait_for = emulator.shell_quote, emulator.root, emulator.decode, notify.wait_for
-local RUN = ROOT .. "/examples/openresty/notify/run"
+local wait_for, patch_counts, open_sessions = notify.wait_for, notify.patch_counts, notify.open_sessions
 local STATE = "c1ient-state-" .. require("graphcomm.core").uuid4()
 
-local function sh(cmd)
-  local rc, out = emulator.sh(cmd)
-  return out, rc == 0
-end
-
-local LUA_PID = sh("echo $PPID"):match("%d+")
-
--- Starts the example (same dir and port again when given); returns { url, dir, port, stop }.
 local function start_example(e, opts)
   opts = opts or {}
-  local dir = opts.dir or sh("mktemp -d"):match("%S+")
-  local env = { "GRAPHCOMM_NOTIFY_DIR=" .. q(dir), "GRAPHCOMM_TOKEN=" .. q(e.token),
-    "NOTIFY_CLIENT_STATE=" .. q(STATE), "NOTIFY_MAX_TRIES=" .. (opts.max_tries or 5),
-    "NOTIFY_RETRY_DELAY=0.1" }
-  if opts.dry_run then env[#env + 1] = "NOTIFY_DRY_RUN=1" end
-  for k, v in pairs(opts.env or {}) do env[#env + 1] = k .. "=" .. q(v) end
-  local handler = opts.handler and (" --handler " .. q(opts.handler)) or ""
-  for _ = 1, 20 do
-    local port = opts.port or (20000 + math.random(0, 9999))
-    local out, ok = sh("env -u AZURE_TENANT_ID -u AZURE_CLIENT_ID -u AZURE_CLIENT_SECRET "
-      .. table.concat(env, " ") .. " " .. q(RUN) .. " start " .. q(e.base_url) .. " --port " .. port
-      .. handler .. " --watch-pid " .. LUA_PID .. " 2>&1")
-    if ok then
-      local ex = { url = out:match("URL=(%S+)"), dir = dir, port = port }
-      function ex.stop(kill)
-        local sout, sok = sh("GRAPHCOMM_NOTIFY_DIR=" .. q(dir) .. " " .. q(RUN) .. " stop" .. (kill and " --kill" or "") .. " 2>&1")
-        assert(sok, sout)
-      end
-      function ex.remove() sh("rm -rf " .. q(dir)) end
-      function ex.status()
-        local status, _, body = emulator.http("GET", ex.url .. "/status")
-        assert.equal(200, status)
-        return decode(body)
-      end
-      return ex
-    end
-    if opts.port or not out:find("Address already in use", 1, true) then error(out) end
-  end
-  error("no free port")
-end
-
--- PATCH requests per session path in e's log.
-local function patch_counts(e)
-  local counts, total = {}, 0
-  for _, r in ipairs(e:requests("match=/sessions/")) do
-    if r.method == "PATCH" then
-      counts[r.path] = (counts[r.path] or 0) + 1
-      total = total + 1
-    end
-  end
-  return counts, total
-end
-
-local function open_sessions(c, crid)
-  local rec = assert(c:get_call_record(crid, { expand = "sessions" }))
-  local n = 0
-  for _, s in ipairs(rec.sessions) do if s.endDateTime == nil then n = n + 1 end end
-  return n
+  opts.client_state = STATE
+  return notify.start_example(e, opts)
 end
 
 describe("examples/openresty/notify", function()
@@ -120,7 +65,7 @@ describe("examples/openresty/notify", function()
       for path, n in pairs(counts) do assert.equal(1, n, path) end
       for _, r in ipairs(records) do assert.equal(0, open_sessions(c, r.id)) end
       -- The kill left a backlog (each read takes 150 ms): the restart took it from the journal.
-      local log = assert(io.open(ex.dir .. "/logs/error.log")):read("*a")
+      local log = ex.log()
       assert.matches("replayed %d+ queued notification%(s%)", log)
       local journal = assert(io.open(ex.dir .. "/state/notify.journal")):read("*a")
       assert.matches("\nD\t", "\n" .. journal)
@@ -156,10 +101,6 @@ describe("examples/openresty/notify", function()
       assert.equal(405, status)
     end)
 
-    local function error_log()
-      return assert(io.open(ex.dir .. "/logs/error.log")):read("*a")
-    end
-
     it("drops notifications whose clientState differs, reading nothing", function()
       assert(subs.unsubscribe(c, sub.id))
       local rec = e:control("POST", "callRecords", { sessions = 1, open_sessions = 1 })
@@ -179,7 +120,7 @@ describe("examples/openresty/notify", function()
       assert.equal(202, (post({ value = { n } })))
       assert.equal(before.dropped + 5, ex.status().dropped)
       assert.same({}, e:requests("match=" .. rec.id))
-      assert.not_matches(STATE, error_log(), 1, true)
+      assert.not_matches(STATE, ex.log(), 1, true)
     end)
 
     it("processes a redelivered notification once", function()
@@ -206,7 +147,7 @@ describe("examples/openresty/notify", function()
       local reads = 0
       for _, r in ipairs(e:requests("match=" .. rec.id)) do if r.method == "GET" then reads = reads + 1 end end
       assert.equal(3, reads)
-      assert.matches("call record " .. rec.id:gsub("%-", "%%-") .. " %(created, try 3 of 3%)", error_log())
+      assert.matches("call record " .. rec.id:gsub("%-", "%%-") .. " %(created, try 3 of 3%)", ex.log())
       e:clear_faults()
     end)
   end)
@@ -240,7 +181,7 @@ return M
       assert.equal(2, st.retries)
       assert.equal(1, st.fixed)
       assert.equal(0, open_sessions(c, rec.id))
-      local log = assert(io.open(ex.dir .. "/logs/error.log")):read("*a")
+      local log = ex.log()
       assert.matches("call record " .. rec.id:gsub("%-", "%%-") .. " %(created, try 1 of 5%): the fix function raised", log)
     end)
     ex.stop()
@@ -257,7 +198,7 @@ return M
       wait_for("done", function() return ex.status().done == 1 end)
       local _, n = patch_counts(e)
       assert.equal(0, n)
-      local log = assert(io.open(ex.dir .. "/logs/error.log")):read("*a")
+      local log = ex.log()
       assert.matches("dry run: PATCH http", log)
     end)
     ex.stop()

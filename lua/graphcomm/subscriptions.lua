@@ -211,12 +211,12 @@ function M.unsubscribe(client, id)
   return true, resp
 end
 
-M.MAX_PAGES = 100
+M.MAX_PAGES = 1000
 
--- Every subscription of the application (Graph pages with @odata.nextLink).
-function M.list(client)
-  check_client(client, "subscriptions")
-  local out, spec, resp = {}, { method = "GET", path = "/subscriptions" }, nil
+-- Calls each(item) for every item of a collection, following @odata.nextLink on the
+-- client's own origin (at most MAX_PAGES pages): true, info | nil, err.
+function M.pages(client, spec, each)
+  local resp
   for _ = 1, M.MAX_PAGES do
     local page, err = client:request(spec)
     if not page then return nil, err end
@@ -224,16 +224,26 @@ function M.list(client)
     doc, err = decoded(page)
     if not doc then return nil, err end
     resp = page
-    for _, s in ipairs(type(doc.value) == "table" and doc.value or {}) do out[#out + 1] = s end
+    for _, item in ipairs(type(doc.value) == "table" and doc.value or {}) do each(item) end
     local link = doc["@odata.nextLink"]
-    if type(link) ~= "string" then return out, resp end
+    if type(link) ~= "string" then return true, resp end
     if not request.same_origin(link, client_state(client).cfg.prefix) then
       return nil, errors.http("refusing to follow a next link to another origin: " .. link,
         { code = "ForeignNextLink" })
     end
     spec = { method = "GET", url = link }
   end
-  return out, resp
+  return true, resp
+end
+
+-- Every subscription of the application (Graph pages them with @odata.nextLink).
+function M.list(client)
+  check_client(client, "subscriptions")
+  local out = {}
+  local ok, info = M.pages(client, { method = "GET", path = "/subscriptions" },
+    function(s) out[#out + 1] = s end)
+  if not ok then return nil, info end
+  return out, info
 end
 
 -- Installs the client methods: client:subscribe{...}, client:renew_subscription(id [, s]),

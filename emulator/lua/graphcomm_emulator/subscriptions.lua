@@ -10,7 +10,8 @@
 --   ids            JSON array of subscription ids, in order
 --   s:<id>         the subscription (JSON object, Graph's names)
 --   d:<seq>        one delivery log entry (JSON), "dn" counts them, "dcleared" marks DELETE
---   cfg:<name>     timings (POST /_emulator/notifications/config)
+--   cfg:<name>     timings (POST /_emulator/notifications/config); paused = 1 logs changes
+--                  as "missed" instead of sending them (a lost notification, for gap reads)
 
 local json = require "graphcomm_emulator.json"
 local util = require "graphcomm_emulator.util"
@@ -29,7 +30,7 @@ M.RESOURCE = "/communications/callRecords"
 M.MAX_MINUTES = 4230
 M.MAX_CLIENT_STATE = 128
 M.DEFAULTS = { validation_timeout_ms = 10000, ack_timeout_ms = 3000, slow_ms = 2900,
-  retries = 3, retry_delay_ms = 200 }
+  retries = 3, retry_delay_ms = 200, paused = 0 }
 
 local JSON = { ["Content-Type"] = "application/json; charset=utf-8" }
 local ORDER = { "@odata.context", "id", "resource", "applicationId", "changeType", "clientState",
@@ -410,10 +411,15 @@ function M.changed(crid, change_type, copies)
     if live(sub) and wants(sub, change_type) then
       local nid = util.guid()
       for _ = 1, copies or 1 do
-        send_later(sub.notificationUrl, change_notification(sub, crid, change_type, nid),
-          { kind = "change", id = nid, subscriptionId = sub.id, changeType = change_type,
-            resourceId = crid })
-        n = n + 1
+        if setting("paused") ~= 0 then   -- as if Graph lost it: logged, never sent
+          log_entry({ kind = "change", id = nid, subscriptionId = sub.id, changeType = change_type,
+            resourceId = crid, outcome = "missed" })
+        else
+          send_later(sub.notificationUrl, change_notification(sub, crid, change_type, nid),
+            { kind = "change", id = nid, subscriptionId = sub.id, changeType = change_type,
+              resourceId = crid })
+          n = n + 1
+        end
       end
     end
   end
@@ -452,7 +458,7 @@ local function configure(method, body, rid)
     for k, val in pairs(v) do
       local n = json.number(val)
       if M.DEFAULTS[k] == nil or not n or n < 0 or n > 600000 or n ~= math.floor(n) then
-        return fail(rid, 400, format("Unknown or bad setting '%s' (validation_timeout_ms, ack_timeout_ms, slow_ms, retries, retry_delay_ms: whole numbers).", tostring(k)))
+        return fail(rid, 400, format("Unknown or bad setting '%s' (validation_timeout_ms, ack_timeout_ms, slow_ms, retries, retry_delay_ms, paused: whole numbers).", tostring(k)))
       end
       dict():set("cfg:" .. k, n)
     end
