@@ -27,6 +27,14 @@ describe("emulator subscriptions", function()
     return status, decode(text)
   end
 
+  -- The one change delivery, once it is logged.
+  local function only_delivery(what)
+    return wait_for(what, function()
+      local l = deliveries(e, "change")
+      return #l == 1 and l[1]
+    end)
+  end
+
   local function listed()
     local status, _, text = e:request("GET", "/v1.0/subscriptions")
     assert.equal(200, status)
@@ -134,10 +142,7 @@ describe("emulator subscriptions", function()
     e:control("POST", "notifications/config", { retries = 2, retry_delay_ms = 10 })
     subscribe{ notificationUrl = sink_url(e, "fail_first=2") }
     e:control("POST", "callRecords", { sessions = 1 })
-    local d = wait_for("an acknowledgement", function()
-      local l = deliveries(e, "change")
-      return #l == 1 and l[1]
-    end)
+    local d = only_delivery("an acknowledgement")
     assert.equal("acknowledged", d.outcome)
     assert.equal(3, d.attempts)
     e:reset()
@@ -145,10 +150,7 @@ describe("emulator subscriptions", function()
     e:control("POST", "notifications/config", { retries = 1, retry_delay_ms = 10 })
     subscribe{ notificationUrl = sink_url(e, "status=500") }
     e:control("POST", "callRecords", { sessions = 1 })
-    d = wait_for("a failed delivery", function()
-      local l = deliveries(e, "change")
-      return #l == 1 and l[1]
-    end)
+    d = only_delivery("a failed delivery")
     assert.equal("failed", d.outcome)
     assert.equal(2, d.attempts)
     assert.equal(2, #notify.received(e))
@@ -159,10 +161,7 @@ describe("emulator subscriptions", function()
       retry_delay_ms = 10 })
     subscribe{ notificationUrl = sink_url(e, "delay_ms=400") }
     e:control("POST", "callRecords", { sessions = 1 })
-    local d = wait_for("a failed delivery", function()
-      local l = deliveries(e, "change")
-      return #l == 1 and l[1]
-    end)
+    local d = only_delivery("a failed delivery")
     assert.equal("failed", d.outcome)
     assert.equal(2, d.attempts)
     assert.equal(2, d.slow)

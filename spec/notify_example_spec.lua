@@ -3,7 +3,6 @@
 -- mid-run (SIGKILL) and start it again: nothing lost, nothing fixed twice. Also the
 -- handshake, a wrong clientState, redeliveries, a fix that raises, and a dry run.
 local emulator = require "helpers.emulator"
-local clients = require "helpers.client"
 local notify = require "helpers.notify"
 local subs = require "graphcomm.subscriptions"
 
@@ -19,14 +18,8 @@ end
 describe("examples/openresty/notify", function()
   local e, c
 
-  setup(function()
-    e = emulator.start()
-    c = clients.connect(e)
-  end)
-  teardown(function()
-    c:close()
-    e:stop()
-  end)
+  setup(function() e, c = notify.emulator_and_client() end)
+  teardown(function() notify.finish(e, c) end)
   before_each(function() e:reset() end)
 
   it("fixes records as they are created, survives a SIGKILL mid-run, fixes each session once", function()

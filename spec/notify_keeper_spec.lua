@@ -3,7 +3,6 @@
 -- expiry, renews on reauthorizationRequired, subscribes again on subscriptionRemoved,
 -- reads the gap after missed and after a restart, and keeps its subscription across one.
 local emulator = require "helpers.emulator"
-local clients = require "helpers.client"
 local notify = require "helpers.notify"
 
 local wait_for, open_sessions = notify.wait_for, notify.open_sessions
@@ -12,14 +11,8 @@ local STATE = "keeper-" .. require("graphcomm.core").uuid4()
 describe("graphcomm.keeper", function()
   local e, c
 
-  setup(function()
-    e = emulator.start()
-    c = clients.connect(e)
-  end)
-  teardown(function()
-    c:close()
-    e:stop()
-  end)
+  setup(function() e, c = notify.emulator_and_client() end)
+  teardown(function() notify.finish(e, c) end)
   before_each(function() e:reset() end)
 
   local function keeper(env, opts)

@@ -1,21 +1,14 @@
 -- spec/notify_subscriptions_spec.lua: graphcomm.subscriptions against the emulator:
 -- subscribe, renew, unsubscribe, list; every option checked before anything is sent.
 local emulator = require "helpers.emulator"
-local clients = require "helpers.client"
 local notify = require "helpers.notify"
 local subs = require "graphcomm.subscriptions"
 
 describe("graphcomm.subscriptions", function()
   local e, c
 
-  setup(function()
-    e = emulator.start()
-    c = clients.connect(e)
-  end)
-  teardown(function()
-    c:close()
-    e:stop()
-  end)
+  setup(function() e, c = notify.emulator_and_client() end)
+  teardown(function() notify.finish(e, c) end)
   before_each(function()
     e:reset()
     e:control("DELETE", "notifications/sink")

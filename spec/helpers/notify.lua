@@ -11,6 +11,8 @@
 --     -> { url, dir, port, stop([kill]), remove(), status(), log() }
 --   notify.patch_counts(e)              PATCHes of sessions in e's log: { [path] = n }, total
 --   notify.open_sessions(client, crid)  how many of the record's sessions have no endDateTime
+--   notify.emulator_and_client()        a private emulator and a client on it (setup)
+--   notify.finish(e, c)                 closes the client, stops the emulator (teardown)
 local core = require "graphcomm.core"
 local emulator = require "helpers.emulator"
 
@@ -94,6 +96,16 @@ function M.start_example(e, opts)
     if opts.port or not out:find("Address already in use", 1, true) then error(out, 2) end
   end
   error("no free port", 2)
+end
+
+function M.emulator_and_client()
+  local e = emulator.start()
+  return e, require("helpers.client").connect(e)
+end
+
+function M.finish(e, c)
+  c:close()
+  e:stop()
 end
 
 function M.patch_counts(e)
