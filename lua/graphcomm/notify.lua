@@ -343,6 +343,12 @@ function Receiver:drain()
   local ngx, d = ngx_api(), self:shared()
   if self.running >= self.concurrency or not d:get("ready") then return end
   self.running = self.running + 1
+  local ok, err = pcall(self.drain_queue, self, ngx, d)
+  self.running = self.running - 1
+  if not ok then self:log("ERR", "draining the queue raised: ", tostring(err)) end
+end
+
+function Receiver:drain_queue(ngx, d)
   local later = 0
   while true do
     local line = d:lpop("queue")
@@ -359,7 +365,6 @@ function Receiver:drain()
       end
     end
   end
-  self.running = self.running - 1
 end
 
 local function drain_timer(premature, self)
@@ -420,6 +425,7 @@ local function handshake(ngx)
     reply(ngx, 400, "text/plain", "bad validationToken\n")
     return true
   end
+  ngx.header["X-Content-Type-Options"] = "nosniff"   -- the token is the caller's text
   reply(ngx, 200, "text/plain; charset=utf-8", token)
   return true
 end

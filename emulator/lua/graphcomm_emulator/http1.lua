@@ -14,6 +14,8 @@ local concat, tonumber, pairs = table.concat, tonumber, pairs
 
 local M = {}
 
+M.MAX_BODY = 1024 * 1024     -- a receiver's answer is read up to this, then refused
+
 local function is_loopback(host)
   return host == "localhost" or host == "[::1]" or find(host, "^127%.%d+%.%d+%.%d+$") ~= nil
 end
@@ -58,7 +60,7 @@ local function read_headers(sock)
 end
 
 local function read_chunked(sock)
-  local parts = {}
+  local parts, total = {}, 0
   for _ = 1, 10000 do
     local line, err = sock:receive("*l")
     if not line then return nil, err end
@@ -68,6 +70,8 @@ local function read_chunked(sock)
       repeat line, err = sock:receive("*l") until not line or line == ""
       return concat(parts)
     end
+    total = total + size
+    if total > M.MAX_BODY then return nil, "the answer is too large" end
     local data
     data, err = sock:receive(size)
     if not data then return nil, err end
@@ -84,9 +88,19 @@ local function read_body(sock, method, status, headers)
   local te = headers["transfer-encoding"]
   if te and find(lower(te), "chunked", 1, true) then return read_chunked(sock) end
   local len = tonumber(headers["content-length"])
+  if len and len > M.MAX_BODY then return nil, "the answer is too large" end
   if len then return sock:receive(len) end
-  local data, err, partial = sock:receive("*a")
-  return data or partial, data == nil and err or nil
+  local parts, total = {}, 0                  -- until the connection closes
+  while true do
+    local data, err = sock:receiveany(65536)
+    if not data then
+      if err == "closed" then return concat(parts) end
+      return nil, err
+    end
+    total = total + #data
+    if total > M.MAX_BODY then return nil, "the answer is too large" end
+    parts[#parts + 1] = data
+  end
 end
 
 local function exchange(sock, u, opts)
