@@ -24,7 +24,7 @@ describe("examples/openresty/notify", function()
 
   it("fixes records as they are created, survives a SIGKILL mid-run, fixes each session once", function()
     -- Graph's retries, bounded: a notification sent while nginx is down is delivered again.
-    e:control("POST", "notifications/config", { retries = 100, retry_delay_ms = 100 })
+    e:control("POST", "notifications/config", { retries = 300, retry_delay_ms = 100 })
     local ex = start_example(e)
     local ok, err = pcall(function()
       local sub = assert(subs.subscribe(c, { notification_url = ex.url .. "/notify",
