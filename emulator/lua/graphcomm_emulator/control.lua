@@ -143,10 +143,11 @@ local function reset()
   d:set("cfg:log", true)
   d:set("cfg:allow_unknown", false)
   d:delete("cfg:log_max")
+  require("graphcomm_emulator.subscriptions").reset()
   return ok({ reset = true })
 end
 
-local function session_template(crid, sid, i)
+local function session_template(crid, sid, i, open)
   local t0 = 1795251600 + i * 7   -- 2026-11-21T09:00:00Z onwards
   local function ts(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", t) end
   local endpoint = json.object({
@@ -160,7 +161,7 @@ local function session_template(crid, sid, i)
     caller = endpoint, callee = endpoint, media = json.array({}) },
     { "id", "startDateTime", "endDateTime", "caller", "callee", "media" })
   return json.object({ id = sid, modalities = json.array({ "audio" }), startDateTime = ts(t0),
-    endDateTime = ts(t0 + 600), isTest = false, caller = endpoint, callee = endpoint,
+    endDateTime = not open and ts(t0 + 600) or nil, isTest = false, caller = endpoint, callee = endpoint,
     segments = json.array({ seg }) },
     { "id", "modalities", "startDateTime", "endDateTime", "isTest", "caller", "callee", "segments" })
 end
@@ -176,12 +177,14 @@ local function generate(body, rid)
   local sessions, ids = {}, {}
   for i = 1, n do
     local sid = format("%08x-%04x-4000-8000-%012x", serial, math.floor(i / 65536) % 65536, i)
-    sessions[i], ids[i] = session_template(crid, sid, i), sid
+    sessions[i], ids[i] = session_template(crid, sid, i, i <= (json.number(v.open_sessions) or 0)), sid
   end
   store.add_record(json.object({ id = crid, version = 1, type = "groupCall",
     modalities = json.array({ "audio" }), startDateTime = "2026-11-21T09:00:00Z",
-    endDateTime = "2026-11-21T10:00:00Z", sessions = json.array(sessions) },
-    { "id", "version", "type", "modalities", "startDateTime", "endDateTime", "sessions" }))
+    endDateTime = "2026-11-21T10:00:00Z", sessions = json.array(sessions),
+    lastModifiedDateTime = os.date("!%Y-%m-%dT%H:%M:%SZ", ngx.time()) },
+    { "id", "version", "type", "modalities", "lastModifiedDateTime", "startDateTime", "endDateTime", "sessions" }))
+  require("graphcomm_emulator.subscriptions").changed(crid, "created")
   return ok(json.object({ id = crid, sessionIds = json.array(ids) }, { "id", "sessionIds" }))
 end
 
@@ -201,6 +204,9 @@ function M.handle(method, segs, args, body, rid)
   if what == "config" then return configure(method, body, rid) end
   if what == "reset" and method == "POST" then return reset() end
   if what == "callRecords" and method == "POST" then return generate(body, rid) end
+  if what == "notifications" then
+    return require("graphcomm_emulator.subscriptions").control(method, segs, args, body, rid, store)
+  end
   return fail(rid, 404, format("No control endpoint /_emulator/%s.", tostring(what or "")))
 end
 

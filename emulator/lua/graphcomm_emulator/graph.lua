@@ -353,6 +353,7 @@ local function patch_session(ctx, crid, sid)
     return fail(ctx, 400, format("The key property 'id' cannot be changed (from '%s' to '%s').", sid, body.id), "BadRequest")
   end
   store.patch_session(crid, sid, body)
+  require("graphcomm_emulator.subscriptions").changed(crid, "updated")
   return 204, {}, nil
 end
 
@@ -366,6 +367,7 @@ end
 -- Routes a Graph request (path after the version). Returns status, headers, body.
 function M.route(ctx)
   local s, m, n = ctx.segs, ctx.method, #ctx.segs
+  if s[1] == "subscriptions" then return require("graphcomm_emulator.subscriptions").route(ctx) end
   if s[1] == "communications" and s[2] == "callRecords" then
     if n == 2 then
       if m ~= "GET" then return not_allowed(ctx, "GET") end

@@ -1,0 +1,93 @@
+-- spec/notify_receiver_spec.lua: the parts of graphcomm.notify that need no nginx: the
+-- constant-time comparison, reading a changeNotificationCollection (hostile ones too),
+-- the de-duplication key, and the options checked when the receiver is made.
+-- (The receiver inside nginx: spec/notify_example_spec.lua.)
+local notify = require "graphcomm.notify"
+local cjson = require "cjson"
+
+local function collection(items) return cjson.encode({ value = items }) end
+
+local function change(fields)
+  local n = { subscriptionId = "sub-1", changeType = "created", clientState = "secret",
+    resource = "communications/callRecords/r1", resourceData = { id = "r1" }, tenantId = "t" }
+  for k, v in pairs(fields or {}) do n[k] = v end
+  for k, v in pairs(n) do if v == false then n[k] = nil end end
+  return n
+end
+
+describe("graphcomm.notify", function()
+  it("compares clientState exactly, whatever the lengths", function()
+    assert.is_true(notify.equal("secret", "secret"))
+    assert.is_true(notify.equal("", ""))
+    for _, other in ipairs({ "secreT", "secre", "secrets", "", "\0secret", "secret\0" }) do
+      assert.is_false(notify.equal(other, "secret"), other)
+    end
+    assert.is_false(notify.equal(nil, "secret"))
+    assert.is_false(notify.equal(42, "42"))
+    assert.is_false(notify.equal({}, "secret"))
+  end)
+
+  it("keeps the notifications whose clientState and shape are right", function()
+    local items, dropped = notify.parse(collection({ change(), change{ clientState = "wrong" },
+      change{ clientState = false }, change{ changeType = "deleted" }, change{ resourceData = false },
+      change{ resourceData = { id = 7 } }, change{ resourceData = { id = "a\nb" } },
+      change{ resourceData = { id = string.rep("x", 257) } }, change{ subscriptionId = false },
+      "text", 5, change{ changeType = "updated" } }), "secret")
+    assert.equal(2, #items)
+    assert.equal(10, dropped)
+    assert.equal("sub-1|r1|created", notify.key(items[1]))
+    assert.equal("sub-1|r1|updated", notify.key(items[2]))
+  end)
+
+  it("refuses what is not a collection", function()
+    for _, text in ipairs({ "", "{", "[]", "null", '{"value":"x"}', '{"value":3}', "\0" }) do
+      local items, why = notify.parse(text, "secret")
+      assert.is_nil(items, text)
+      assert.matches("changeNotificationCollection", why)
+    end
+    local items, dropped = notify.parse('{"value":[]}', "secret")
+    assert.same({}, items)
+    assert.equal(0, dropped)
+  end)
+
+  it("reads lifecycle notifications apart", function()
+    local n = { subscriptionId = "sub-1", clientState = "secret", lifecycleEvent = "missed" }
+    local items, dropped = notify.parse(collection({ n, change() }), "secret", true)
+    assert.equal(1, #items)
+    assert.equal(1, dropped)
+    assert.equal("missed", items[1].lifecycleEvent)
+  end)
+
+  it("checks its options when made", function()
+    local fix = function() end
+    assert.is_table(notify.new{ client_state = "s", fix = fix })
+    local bad = {
+      { fix = fix }, { client_state = "", fix = fix }, { client_state = string.rep("x", 129), fix = fix },
+      { client_state = "s" }, { client_state = "s", fix = "f" }, { client_state = "s", fix = fix, max_tries = 0 },
+      { client_state = "s", fix = fix, retry_delay = 0 / 0 }, { client_state = "s", fix = fix, connect = "x" },
+      { client_state = "s", fix = fix, journal = 3 },
+    }
+    for i, opts in ipairs(bad) do
+      assert.has_error(function() notify.new(opts) end, nil, "case " .. i)
+    end
+    assert.has_error(function() notify.new{ client_state = "s", fix = fix, dry = true } end,
+      "graphcomm.notify: dry is not an option of notify.new")
+    assert.has_error(function() notify.new{ client_state = "s", fix = fix, dryrun = true } end,
+      "graphcomm.notify: dryrun is not an option of notify.new (did you mean 'dry_run'?)")
+    assert.has_error(function() notify.new("x") end)
+  end)
+
+  it("needs nginx for the rest", function()
+    local r = notify.new{ client_state = "s", fix = function() end }
+    assert.has_error(function() r:handle() end, "graphcomm.notify runs inside nginx (lua-nginx-module)")
+  end)
+end)
+
+describe("graphcomm.keeper", function()
+  it("reads Graph's expiry times as UTC", function()
+    local keeper = require "graphcomm.keeper"
+    assert.equal(0, keeper.epoch("1970-01-01T00:00:00Z"))
+    assert.equal(1796169600, keeper.epoch("2026-12-02T00:00:00.1234567Z"))
+    assert.is_nil(keeper.epoch("tomorrow"))
+  end)
+end)
