@@ -7,7 +7,8 @@
 --   redirect.check(url, req, resp) -> true | nil, err    err.kind == "redirect"
 --   redirect.retarget(spec, req, url, status) -> spec
 
-local string_find, string_lower, string_match = string.find, string.lower, string.match
+local string_find, string_lower, string_match, string_gsub =
+      string.find, string.lower, string.match, string.gsub
 
 local errors = require "graphcomm.errors"
 local request = require "graphcomm.request"
@@ -47,9 +48,11 @@ end
 function M.check(url, req, resp)
   local why = refusal(url)
   if not why then return true end
+  -- user information may be a password: it is not shown
+  local shown = controls((string_gsub(url, "^([^/]*//)[^/?#]*@", "%1<userinfo>@")))
   return nil, errors.redirect("refusing to follow a " .. resp.status .. " redirect to "
-    .. why .. ": " .. controls(url), { status = resp.status, code = "RedirectRefused",
-    location = url, request_id = resp.headers["request-id"],
+    .. why .. ": " .. shown, { status = resp.status, code = "RedirectRefused",
+    location = shown, request_id = resp.headers["request-id"],
     client_request_id = req.client_request_id })
 end
 
