@@ -61,7 +61,25 @@ local function caller(t)
   }
 end
 
+-- h2c with prior knowledge: libcurl (7.88) breaks on a reused h2c connection, so until
+-- the core forbids reuse for it, each request gets a connection of its own (and bulk
+-- sends one at a time over them).
+local function curl_h2c(topts)
+  local function send(req)
+    local h = core.http(topts)
+    local resp, err = h:send(req)
+    h:close()
+    return resp, err
+  end
+  core.http(topts):close()           -- the options checked now, as for the others
+  return { send = send, multi = function() return serial.new(send) end,
+    sleep = core.sleep, now = core.now, close = function() end }
+end
+
 function M.new(choice, topts)
+  if (choice == nil or choice == "curl") and topts.http_version == "2-prior-knowledge" then
+    return curl_h2c(topts)
+  end
   if choice == nil or choice == "curl" then return curl(topts) end
   if choice == "ngx" then return require("graphcomm.ngx").new(topts) end
   if type(choice) == "table" and type(choice.send) == "function" then
