@@ -100,11 +100,13 @@ local function apply_later(premature, crid, sid, session)
   end
 end
 
+local function refuse_method()
+  ngx.header["Allow"] = "POST"
+  return refuse(405, "MethodNotAllowed", "use POST")
+end
+
 function M.fix()
-  if ngx.req.get_method() ~= "POST" then
-    ngx.header["Allow"] = "POST"
-    return refuse(405, "MethodNotAllowed", "use POST")
-  end
+  if ngx.req.get_method() ~= "POST" then return refuse_method() end
   local args = ngx.req.get_uri_args()
   local crid, sid = args.callRecordId, args.sessionId
   if type(crid) ~= "string" or crid == "" or type(sid) ~= "string" or sid == "" then
@@ -138,10 +140,7 @@ end
 -- the same fix for many sessions of one record, update_sessions over the ngx transport
 -- (N requests in flight, each in a light thread); answers the summary as JSON.
 function M.bulk()
-  if ngx.req.get_method() ~= "POST" then
-    ngx.header["Allow"] = "POST"
-    return refuse(405, "MethodNotAllowed", "use POST")
-  end
+  if ngx.req.get_method() ~= "POST" then return refuse_method() end
   local args = ngx.req.get_uri_args()
   local crid, concurrency = args.callRecordId, tonumber(args.concurrency or "16")
   local doc, why = decode_object(read_body())

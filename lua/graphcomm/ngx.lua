@@ -198,16 +198,8 @@ function Threads:add(req, key)
 end
 
 function Threads:poll(timeout, out)
-  local done = self.done
-  if #done == 0 and self.flying > 0 then self.ready:wait(timeout or 0) end
-  local n = #done
-  for k = 1, n do
-    local v = done[k]
-    if v == false then v = nil end
-    out[k] = v
-    done[k] = nil
-  end
-  local count = (n - n % 3) / 3
+  if #self.done == 0 and self.flying > 0 then self.ready:wait(timeout or 0) end
+  local count = serial.drain(self.done, out)
   self.flying = self.flying - count
   return count, out
 end

@@ -3,6 +3,7 @@
 --
 --   serial.new(send) -> m    m:add(req, key), m:poll(timeout, out) -> n, out,
 --                            m:stats(), m:close()    (graphcomm.transport)
+--   serial.drain(q, out) -> n, out    queued answers handed out (graphcomm.ngx too)
 
 local setmetatable = setmetatable
 
@@ -21,8 +22,9 @@ function Serial:add(req, key)
   self.requests = self.requests + 1
 end
 
-function Serial:poll(_, out)
-  local q, n = self.q, #self.q
+-- Moves the answers queued in q (key, resp | false, err | false triples) to out.
+function M.drain(q, out)
+  local n = #q
   for k = 1, n do
     local v = q[k]
     if v == false then v = nil end
@@ -30,6 +32,11 @@ function Serial:poll(_, out)
     q[k] = nil
   end
   return (n - n % 3) / 3, out
+end
+local drain = M.drain
+
+function Serial:poll(_, out)
+  return drain(self.q, out)
 end
 
 function Serial:stats() return { requests = self.requests } end
