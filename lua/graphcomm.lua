@@ -17,6 +17,7 @@ local core = require "graphcomm.core"
 local client = require "graphcomm.client"
 local errors = require "graphcomm.errors"
 local diff = require "graphcomm.diff"
+local options = require "graphcomm.options"
 
 local M = {
   version = core.version,
@@ -26,7 +27,12 @@ local M = {
   diff = diff.diff,
 }
 
+-- The options core.session reads; any other name raises (graphcomm.options).
+M.SESSION_OPTIONS = { allow_unknown = "boolean", odata_type = "boolean", max_bytes = "number",
+  type = "string" }
+
 function M.session(tbl, opts)
+  if opts ~= nil then opts = options.check(opts, M.SESSION_OPTIONS, "session", 2) end
   return core.session(tbl, opts)
 end
 

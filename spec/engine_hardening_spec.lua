@@ -274,3 +274,13 @@ describe("retries that cannot duplicate or stall", function()
     c:close()
   end)
 end)
+
+describe("graphcomm.session options", function()
+  it("refuses unknown names with a did-you-mean and wrong types naming the option", function()
+    raises("bad argument #2 to 'session' %(unknown option 'allow_unknwn'; did you mean 'allow_unknown'%?%)",
+      graphcomm.session, { id = "x" }, { allow_unknwn = true })
+    raises("option max_bytes: number expected, got string", graphcomm.session, { id = "x" },
+      { max_bytes = "10" })
+    assert(graphcomm.session({ id = "x", zzz = 1 }, { AllowUnknown = true }))
+  end)
+end)
