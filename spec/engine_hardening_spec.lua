@@ -225,9 +225,13 @@ describe("bounded loops", function()
   end)
 
   it("clamps max_retry_delay and survives a huge Retry-After", function()
-    local c = clients.connect(e, { max_retry_delay = 1e300, max_retries = 1 })
-    assert(c) -- accepted, clamped to a day
-    c:close()
+    local cfg = assert(require("graphcomm.options").config({ base_url = e.base_url,
+      max_retry_delay = 1e300 }, function() end))
+    assert.equal(86400, cfg.max_retry_delay)           -- clamped to a day
+    local bad, err = graphcomm.connect{ base_url = e.base_url, token = "t", max_retry_delay = -1 }
+    assert.is_nil(bad)
+    assert.equal("validation", err.kind)
+    assert.is_nil(graphcomm.connect{ base_url = e.base_url, token = "t", max_retry_delay = 0/0 })
     local c2 = clients.connect(e, { max_retry_delay = 0.01, max_retries = 1 })
     e:fault{ match = "/sessions/", method = "PATCH", status = 429, retry_after = "99999999999999999999", count = 1 }
     local crid2, sid2 = clients.first_ids(e)
