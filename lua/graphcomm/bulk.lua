@@ -399,11 +399,16 @@ function Run:send(key, x)
   return true
 end
 
-function Run:send_one(job)
+-- The job's exchange, made when it first goes out (inside a $batch: an inner one).
+function Run:exchange_of(job)
   if not job.x then
-    job.x = self.e:exchange({ method = "PATCH", path = job.path, body = job.json })
+    job.x = self.e:exchange({ method = "PATCH", path = job.path, body = job.json }, self.batch)
   end
-  local ok, err = self:send(job, job.x)
+  return job.x
+end
+
+function Run:send_one(job)
+  local ok, err = self:send(job, self:exchange_of(job))
   if not ok then self:finish(job, false, err) end
 end
 
@@ -419,9 +424,7 @@ end
 
 -- Adds job to batch b (as request n); dep_id: the id of the fix it depends on there.
 local function add_to_batch(self, b, job, n, dep_id)
-  if not job.x then
-    job.x = self.e:exchange({ method = "PATCH", path = job.path, body = job.json }, true)
-  end
+  self:exchange_of(job)
   job.batch, job.batch_id, job.state = b, tostring(n), FLIGHT
   b.jobs[n], b.by_id[job.batch_id] = job, job
   b.parts[n] = inner_request(job.batch_id, job, dep_id)

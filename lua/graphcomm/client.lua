@@ -53,16 +53,7 @@ local SECRET_OPTIONS = { "token", "client_secret", "client_assertion", "client_c
   "client_certificate_password" }
 local SECRET_HEADERS = { cookie = true, ["proxy-authorization"] = true, authorization = true }
 
-local function secrets_of(opts)
-  local r = redact.new()
-  for _, name in pairs(SECRET_OPTIONS) do
-    if type(opts[name]) == "string" then r:add(opts[name]) end
-  end
-  M.add_header_secrets(r, opts.headers)
-  return r
-end
-
-function M.add_header_secrets(r, headers)
+local function add_header_secrets(r, headers)
   if type(headers) ~= "table" then return end
   for k, v in pairs(headers) do
     if type(k) == "string" and SECRET_HEADERS[string_lower(k)] and type(v) == "string" then
@@ -70,6 +61,16 @@ function M.add_header_secrets(r, headers)
     end
   end
 end
+
+local function secrets_of(opts)
+  local r = redact.new()
+  for _, name in pairs(SECRET_OPTIONS) do
+    if type(opts[name]) == "string" then r:add(opts[name]) end
+  end
+  add_header_secrets(r, opts.headers)
+  return r
+end
+
 
 local function make_transport(opts, cfg)
   local t, why = transport.new(opts.transport, transport.options(cfg,
@@ -116,6 +117,7 @@ function methods.request(self, spec)
   if type(spec) ~= "table" then
     error("bad argument #1 to 'request' (table expected, got " .. type(spec) .. ")", 2)
   end
+  add_header_secrets(e.secrets, spec.headers)
   local ok, info = e:perform(spec)
   if ok == nil then return nil, info end
   return info
@@ -131,7 +133,7 @@ function methods.update_session(self, a, b, c, d)
   local json
   json, err = params.body_json(body, opts.allow_unknown)
   if not json then return nil, err end
-  M.add_header_secrets(e.secrets, opts.headers)
+  add_header_secrets(e.secrets, opts.headers)
   local spec = { method = "PATCH", path = path, body = json, headers = opts.headers,
     client_request_id = opts.client_request_id }
   local confirm = opts.confirm
