@@ -242,6 +242,32 @@ describe("bounded loops", function()
   end)
 end)
 
+describe("on_retry", function()
+  local e, crid, sid
+  setup(function()
+    e = emu.shared()
+    crid, sid = clients.first_ids(e)
+  end)
+  before_each(function() clients.fresh(e) end)
+
+  it("hears of every wait, for single updates and bulk alike", function()
+    local heard = {}
+    local c = clients.connect(e, { max_retry_delay = 0.01, on_retry = function(secs, info)
+      heard[#heard + 1] = { secs = secs, attempt = info.attempt, status = info.status }
+    end })
+    e:fault{ match = "/sessions/", method = "PATCH", status = 429, retry_after = "0.01", count = 2 }
+    assert(c:update_session(crid, sid, { isTest = false }))
+    assert.same({ { secs = 0.01, attempt = 1, status = 429 }, { secs = 0.01, attempt = 2, status = 429 } },
+      heard)
+    heard = {}
+    e:fault{ match = "/sessions/", method = "PATCH", status = 503, retry_after = "0", count = 1 }
+    local s = c:update_sessions({ { crid, sid, { isTest = false } } })
+    assert.equal(1, s.ok)
+    assert.same({ { secs = 0, attempt = 1, status = 503 } }, heard)
+    c:close()
+  end)
+end)
+
 describe("retries that cannot duplicate or stall", function()
   local e, crid, sid
   setup(function()

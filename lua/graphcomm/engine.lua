@@ -148,11 +148,18 @@ end
 ------------------------------------------------------------------------------
 
 -- seconds before the next attempt | nil (no retry left, or not worth one).
+-- connect{ on_retry = fn } hears of each wait: fn(seconds, { attempt, status | code, url }).
 function Engine:retry_wait(x, status, headers, terr)
   local secs = retry.delay(self.cfg, x.attempt + 1, status, headers, terr)
   if not secs then return nil end
   x.attempt = x.attempt + 1
   x.waited = x.waited + secs
+  local on_retry = self.cfg.on_retry
+  if on_retry then
+    on_retry(secs, { attempt = x.attempt, status = status,
+      code = type(terr) == "table" and terr.code or nil,
+      url = x.req and self.secrets:scrub(x.req.url) or nil })
+  end
   return secs
 end
 

@@ -151,7 +151,7 @@ M.CONNECT = {
   max_retry_delay = "number", max_response_bytes = "number", max_pages = positive_integer,
   ca_file = "string", proxy = "string", http_version = "string|number",
   headers = "table", user_agent = "string", compress = "boolean|number",
-  debug = "function", transport = "string|table", thread_pool = "string",
+  debug = "function", on_retry = "function", transport = "string|table", thread_pool = "string",
   thread_vm_pool_size = "number", getenv = "function", random = "function",
 }
 -- Options the credentials code knows beyond these (graphcomm.auth may list them).
@@ -297,6 +297,7 @@ function M.config(opts, getenv)
   end
   cfg.compress_min = (c == true and M.DEFAULTS.compress_min) or (type(c) == "number" and c) or nil
   cfg.debug = opts.debug
+  cfg.on_retry = opts.on_retry      -- fn(seconds, { attempt, status, code, url }) before a wait
   cfg.random = opts.random          -- jitter source, for tests
   return request.prepare(cfg)
 end
