@@ -174,6 +174,14 @@ describe("secrets", function()
     assert.is_nil(text:find("\r", 1, true))
     assert.is_nil(text:find("\n", 1, true))
     assert.truthy(text:find("\\x1b[31m", 1, true))
+    -- ids a server sends are shown escaped too
+    e:fault{ match = "/sessions/", method = "PATCH", status = 404, count = 1,
+      body = '{"error":{"code":"NotFound","message":"m","innerError":{"request-id":"rid\\u001b]0;title\\u0007"}}}' }
+    _, err = c:update_session(crid, sid, { isTest = false })
+    text = tostring(err)
+    assert.truthy(text:find("rid\\x1b]0;title\\x07", 1, true), text)
+    assert.is_nil(text:find("\27", 1, true), text)
+    assert.is_nil(text:find("\7", 1, true), text)
     c:close()
   end)
 end)

@@ -53,7 +53,8 @@ end
 ------------------------------------------------------------------------------
 
 -- Fields whose text a terminal shows: control characters escaped too.
-local SHOWN = { message = true, code = true, description = true }
+local SHOWN = { message = true, code = true, description = true, request_id = true,
+  client_request_id = true, date = true, location = true, path = true }
 
 local function scrub_table(r, t, depth, seen)
   if depth > 4 or seen[t] then return end
