@@ -13,13 +13,16 @@ local function raises(pattern, f, ...)
   return err
 end
 
+-- One emulator and its first record's first session for every block; faults and the
+-- request log cleared before each test.
+local e, crid, sid
+setup(function()
+  e = emu.shared()
+  crid, sid = clients.first_ids(e)
+end)
+before_each(function() clients.fresh(e) end)
+
 describe("option tables", function()
-  local e, crid, sid
-  setup(function()
-    e = emu.shared()
-    crid, sid = clients.first_ids(e)
-  end)
-  before_each(function() clients.fresh(e) end)
 
   it("connect refuses an unknown name with a did-you-mean, before any credentials", function()
     raises("bad argument #1 to 'connect' %(unknown option 'client_secert'; did you mean 'client_secret'%?%)",
@@ -104,12 +107,6 @@ describe("URLs", function()
 end)
 
 describe("redirects after sending", function()
-  local e, crid, sid
-  setup(function()
-    e = emu.shared()
-    crid, sid = clients.first_ids(e)
-  end)
-  before_each(function() clients.fresh(e) end)
 
   for _, target in ipairs({ "file:///etc/passwd", "gopher://127.0.0.1:70/x",
       "http://graph.example.com{path}", "http://user:pw@127.0.0.1:9{path}" }) do
@@ -130,12 +127,6 @@ describe("redirects after sending", function()
 end)
 
 describe("secrets", function()
-  local e, crid, sid
-  setup(function()
-    e = emu.shared()
-    crid, sid = clients.first_ids(e)
-  end)
-  before_each(function() clients.fresh(e) end)
 
   local function pct(s) return (s:gsub("[^%w%-%._~]", function(ch) return ("%%%02X"):format(ch:byte()) end)) end
 
@@ -187,12 +178,6 @@ describe("secrets", function()
 end)
 
 describe("bounded loops", function()
-  local e, crid
-  setup(function()
-    e = emu.shared()
-    crid = clients.first_ids(e)
-  end)
-  before_each(function() clients.fresh(e) end)
 
   it("sessions() stops on a next link already followed", function()
     local self_link = e.base_url .. "/v1.0/communications/callRecords/" .. crid .. "/sessions?loop=1"
@@ -251,12 +236,6 @@ describe("bounded loops", function()
 end)
 
 describe("on_retry", function()
-  local e, crid, sid
-  setup(function()
-    e = emu.shared()
-    crid, sid = clients.first_ids(e)
-  end)
-  before_each(function() clients.fresh(e) end)
 
   it("hears of every wait, for single updates and bulk alike", function()
     local heard = {}
@@ -277,12 +256,6 @@ describe("on_retry", function()
 end)
 
 describe("retries that cannot duplicate or stall", function()
-  local e, crid, sid
-  setup(function()
-    e = emu.shared()
-    crid, sid = clients.first_ids(e)
-  end)
-  before_each(function() clients.fresh(e) end)
 
   it("never sends a PATCH again once its status line arrived (body cut afterwards)", function()
     e:fault{ match = "/sessions/", method = "PATCH", cut = true, status = 200, count = -1 }
