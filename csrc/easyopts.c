@@ -342,11 +342,22 @@ static const char *curl_code_name(CURLcode rc, int too_big)
     }
 }
 
+/* Whether a status line came back before the failure: the server answered, so it
+ * may have acted, and the request must not be sent again. */
+static int answered(CURL *e)
+{
+    long status = 0;
+    curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+    return status != 0;
+}
+
 /* Failures where the request never reached the server, or the connection broke
  * before an answer: safe and useful to retry. */
 static int retryable(CURL *e, CURLcode rc)
 {
     curl_off_t connect = 0;
+    if (answered(e))
+        return 0;
     switch (rc) {
     case CURLE_COULDNT_CONNECT: case CURLE_SEND_ERROR: case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING: case CURLE_PARTIAL_FILE: case CURLE_HTTP2:
@@ -370,7 +381,7 @@ static void set_str(lua_State *L, const char *k, const char *v)
 void gc_push_failure(lua_State *L, CURL *e, gc_xfer *x, CURLcode rc)
 {
     const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
-    lua_createtable(L, 0, 6);
+    lua_createtable(L, 0, 7);
     set_str(L, "kind", "transport");
     set_str(L, "code", curl_code_name(rc, x->too_big));
     if (x->too_big)
@@ -384,6 +395,8 @@ void gc_push_failure(lua_State *L, CURL *e, gc_xfer *x, CURLcode rc)
     lua_setfield(L, -2, "curl_code");
     lua_pushboolean(L, !x->too_big && !x->no_memory && retryable(e, rc));
     lua_setfield(L, -2, "retryable");
+    lua_pushboolean(L, answered(e));
+    lua_setfield(L, -2, "answered");
     gc_setmetatable(L, "graphcomm.error");
 }
 

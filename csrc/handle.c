@@ -77,9 +77,10 @@ static int l_index(lua_State *L)
     if (h != NULL && h->closed)
         return luaL_error(L, "attempt to use a closed %s",
                           short_name(lua_tostring(L, lua_upvalueindex(1))));
-    /* Not raw: the methods table may load methods lazily through its own __index. */
+    /* Raw: the methods table is complete, and a lookup must never run Lua code
+     * (no __index, hence no require) from inside the core. */
     lua_pushvalue(L, 2);
-    lua_gettable(L, lua_upvalueindex(2));
+    lua_rawget(L, lua_upvalueindex(2));
     return 1;
 }
 

@@ -8,24 +8,31 @@
 --   graphcomm.null                    JSON null (clears a nullable property)
 --   graphcomm.connect(opts)           -> client | nil, err             (section 3)
 --   graphcomm.update_session(...)     the update on a default client from the environment
---   graphcomm.diff(old, new)          from graphcomm.diff, loaded on first use (section 4)
--- Other modules hang functions here by adding a line to LAZY: name -> module, whose
--- field of that name (or the module itself, when it is a function) is used.
+--   graphcomm.diff(old, new)          the smallest PATCH body (graphcomm.diff, section 4)
+-- Every function is defined or named here: nothing is loaded behind the reader's back.
 
-local type, rawset, setmetatable, select, error = type, rawset, setmetatable, select, error
+local select, error = select, error
 
 local core = require "graphcomm.core"
 local client = require "graphcomm.client"
 local errors = require "graphcomm.errors"
+local diff = require "graphcomm.diff"
+local options = require "graphcomm.options"
 
 local M = {
   version = core.version,
   null = core.null,
   connect = client.connect,
   errors = errors,
+  diff = diff.diff,
 }
 
+-- The options core.session reads; any other name raises (graphcomm.options).
+M.SESSION_OPTIONS = { allow_unknown = "boolean", odata_type = "boolean", max_bytes = "number",
+  type = "string" }
+
 function M.session(tbl, opts)
+  if opts ~= nil then opts = options.check(opts, M.SESSION_OPTIONS, "session", 2) end
   return core.session(tbl, opts)
 end
 
@@ -53,19 +60,4 @@ function M.update_session(...)
   return c:update_session(...)
 end
 
-------------------------------------------------------------------------------
--- Functions other modules provide, loaded on first use
-------------------------------------------------------------------------------
-
-local LAZY = { diff = "graphcomm.diff" }
-M.LAZY = LAZY
-
-return setmetatable(M, { __index = function(t, name)
-  local mod = LAZY[name]
-  if not mod then return nil end
-  local m = require(mod)
-  local v = m
-  if type(m) == "table" then v = m[name] end
-  rawset(t, name, v)
-  return v
-end })
+return M

@@ -100,12 +100,11 @@ describe("client retries", function()
   end)
 
   it("returns a transport error when nothing listens", function()
-    local c = assert(graphcomm.connect{ base_url = "http://127.0.0.1:9", token = "t",
-      max_retries = 2, max_retry_delay = 0.01 })
+    local h = require("graphcomm.core").http{}
     local attempts = 0
-    local st = require("graphcomm.client").state(c)
-    local send = st.send
-    st.send = function(req) attempts = attempts + 1; return send(req) end
+    local c = assert(graphcomm.connect{ base_url = "http://127.0.0.1:9", token = "t",
+      max_retries = 2, max_retry_delay = 0.01,
+      transport = { send = function(req) attempts = attempts + 1; return h:send(req) end } })
     local ok, err = c:update_session("a", "b", { isTest = false })
     assert.is_nil(ok)
     assert.equal("transport", err.kind)
@@ -296,8 +295,12 @@ describe("client redirects", function()
     local c = clients.connect(e)
     local ok, err = c:update_session(crid, sid, { isTest = false })
     assert.is_nil(ok)
-    assert.equal("validation", err.kind)
+    -- the PATCH went out: the refusal is a redirect error, never "validation"
+    assert.equal("redirect", err.kind)
     assert.matches("plain http", tostring(err))
+    assert.equal(301, err.status)
+    assert.is_string(err.request_id)
+    assert.equal(1, #patches(e))
     c:close()
   end)
 end)

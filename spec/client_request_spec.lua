@@ -1,11 +1,11 @@
 -- The request builder and the client's option handling, without a network.
 local request = require "graphcomm.request"
-local client = require "graphcomm.client"
+local options = require "graphcomm.options"
 
 local UUID4 = "^%x%x%x%x%x%x%x%x%-%x%x%x%x%-4%x%x%x%-[89ab]%x%x%x%-%x%x%x%x%x%x%x%x%x%x%x%x$"
 
 local function cfg(opts, env)
-  local c, err = client.config(opts or {}, function(name) return (env or {})[name] end)
+  local c, err = options.config(opts or {}, function(name) return (env or {})[name] end)
   assert(c, tostring(err))
   return c
 end
@@ -121,7 +121,7 @@ describe("request.build", function()
       req, err = request.build(c, { path = "/x" }, "Bearer " .. bad)
       assert.is_nil(req)
       assert.equal("auth", err.kind)
-      assert.is_nil(client.config({ base_url = "http://127.0.0.1:1", headers = { X = bad } }))
+      assert.is_nil(options.config({ base_url = "http://127.0.0.1:1", headers = { X = bad } }))
     end
   end)
 
@@ -153,7 +153,7 @@ describe("request.build", function()
   end)
 end)
 
-describe("client.config", function()
+describe("options.config", function()
   it("has the documented defaults", function()
     local c = cfg()
     assert.equal("https://graph.microsoft.com/v1.0", c.prefix)
@@ -168,7 +168,7 @@ describe("client.config", function()
     assert.equal("https://graph.microsoft.us/v1.0", cfg({ environment = "USGov" }).prefix)
     assert.equal("https://dod-graph.microsoft.us/v1.0", cfg({ environment = "USGovDoD" }).prefix)
     assert.equal("https://microsoftgraph.chinacloudapi.cn/v1.0", cfg({ environment = "China" }).prefix)
-    local c, err = client.config({ environment = "Mars" }, function() end)
+    local c, err = options.config({ environment = "Mars" }, function() end)
     assert.is_nil(c)
     assert.equal("validation", err.kind)
   end)
@@ -185,13 +185,21 @@ describe("client.config", function()
   end)
 
   it("refuses bad option values", function()
-    for _, o in ipairs({ { max_retries = 11 }, { max_retries = -1 }, { timeout = "x" },
-        { api_version = "v2" }, { http_version = "9" }, { debug = "yes" }, { base_url = "http://x.example" },
-        { compress = "gzip" }, { compress = -1 }, { compress = 0/0 }, { proxy = "http://p\r\n" } }) do
-      local c, err = client.config(o, function() end)
+    for _, o in ipairs({ { max_retries = 11 }, { max_retries = -1 },
+        { api_version = "v2" }, { http_version = "9" }, { base_url = "http://x.example" },
+        { compress = -1 }, { compress = 0/0 }, { proxy = "http://p\r\n" } }) do
+      local c, err = options.config(o, function() end)
       assert.is_nil(c)
       assert.equal("validation", err.kind)
     end
     assert.equal(10, cfg({ max_retries = 10 }).max_retries)
+  end)
+
+  it("raises for option values of the wrong type, naming the option", function()
+    for name, v in pairs({ timeout = "x", debug = "yes", compress = "gzip", headers = "h" }) do
+      local ok, err = pcall(options.check, { [name] = v }, options.CONNECT, "connect", 1)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'connect' %(option " .. name, err)
+    end
   end)
 end)

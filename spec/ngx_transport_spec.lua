@@ -76,6 +76,24 @@ describe("graphcomm.ngx", function()
       client:close()
     end)
 
+    it("carries many in flight too: update_sessions over connect{ transport = 'ngx' }", function()
+      local made = emu:control("POST", "callRecords", { sessions = 5 })
+      local client = assert(graphcomm.connect{ transport = "ngx", base_url = emu.base_url,
+        token = emu.token })
+      local items = {}
+      for i = 1, 5 do items[i] = { made.id, made.sessionIds[i], { modalities = { "audio" } } } end
+      local s = client:update_sessions(items, { concurrency = 3 })
+      assert.are.equal(5, s.ok)
+      assert.is_number(s.connections)      -- libcurl's multi interface, outside nginx
+      client:close()
+      local t = ngx_transport.new{ timeout = 5 }
+      local m = t.multi(2)
+      assert.is_function(m.add)
+      assert.is_function(m.poll)
+      m:close()
+      t.close()
+    end)
+
     it("checks its options as the libcurl transport does", function()
       assert.has_error(function() ngx_transport.new{ http_version = "0.9" } end)
       local t = ngx_transport.new{ timeout = 5 }

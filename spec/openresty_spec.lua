@@ -8,6 +8,7 @@ local emulator = require "helpers.emulator"
 local format, concat = string.format, table.concat
 local q, ROOT = emulator.shell_quote, emulator.root
 local decode = emulator.decode
+local cjson_encode = require("cjson").encode
 
 -- Runs a shell command; returns its standard output and whether it exited 0.
 local function sh(cmd)
@@ -228,6 +229,30 @@ describe("examples/openresty", function()
     end
     assert.are.equal(120, n)
     assert.are.equal(120, #requests(big.id))
+  end)
+
+  it("runs update_sessions{ concurrency = 16 } with 16 requests really in flight", function()
+    local rec = emu:control("POST", "callRecords", { sessions = 32 })
+    emu:fault{ match = rec.id, method = "PATCH", delay_ms = 400, count = 32 }
+    local body = cjson_encode{ sessionIds = rec.sessionIds, body = { modalities = { "audio" } } }
+    local status, text, secs = http("POST", ex.url .. "/bulk?concurrency=16&callRecordId=" .. rec.id, body)
+    assert.are.equal(200, status, text)
+    local s = decode(text)
+    assert.are.equal(32, s.ok, text)
+    -- one at a time would take 32 x 0.4 s; two waves of 16 take about 0.8 s
+    assert.is_true(secs < 4, "took " .. secs .. " s")
+    -- the emulator logs each PATCH as it arrives: 16 arrived within one delay
+    local times = {}
+    for _, r in ipairs(requests(rec.id)) do times[#times + 1] = r.time end
+    table.sort(times)
+    assert.are.equal(32, #times)
+    local most = 0
+    for i = 1, #times do
+      local n = 0
+      for j = i, #times do if times[j] - times[i] < 0.35 then n = n + 1 end end
+      if n > most then most = n end
+    end
+    assert.are.equal(16, most)
   end)
 
   it("passes Graph's error on, with Graph's status, as JSON", function()

@@ -13,7 +13,7 @@ local cjson = require "cjson.safe"
 
 local ngx = ngx
 local find, lower, open = string.find, string.lower, io.open
-local ipairs, type, tostring = ipairs, type, tostring
+local ipairs, type, tostring, tonumber = ipairs, type, tostring, tonumber
 
 local M = {}
 
@@ -100,11 +100,13 @@ local function apply_later(premature, crid, sid, session)
   end
 end
 
+local function refuse_method()
+  ngx.header["Allow"] = "POST"
+  return refuse(405, "MethodNotAllowed", "use POST")
+end
+
 function M.fix()
-  if ngx.req.get_method() ~= "POST" then
-    ngx.header["Allow"] = "POST"
-    return refuse(405, "MethodNotAllowed", "use POST")
-  end
+  if ngx.req.get_method() ~= "POST" then return refuse_method() end
   local args = ngx.req.get_uri_args()
   local crid, sid = args.callRecordId, args.sessionId
   if type(crid) ~= "string" or crid == "" or type(sid) ~= "string" or sid == "" then
@@ -132,6 +134,27 @@ function M.fix()
   ok, err = c:update_session(crid, sid, session)
   if not ok then return pass_on(err) end
   return reply(204)
+end
+
+-- POST /bulk?callRecordId=...&concurrency=N with {"sessionIds": [...], "body": {...}}:
+-- the same fix for many sessions of one record, update_sessions over the ngx transport
+-- (N requests in flight, each in a light thread); answers the summary as JSON.
+function M.bulk()
+  if ngx.req.get_method() ~= "POST" then return refuse_method() end
+  local args = ngx.req.get_uri_args()
+  local crid, concurrency = args.callRecordId, tonumber(args.concurrency or "16")
+  local doc, why = decode_object(read_body())
+  if not doc then return refuse(400, "BadRequest", why) end
+  if type(crid) ~= "string" or type(doc.sessionIds) ~= "table" or type(doc.body) ~= "table"
+     or not concurrency then
+    return refuse(400, "BadRequest", "callRecordId, concurrency, sessionIds and body are required")
+  end
+  local items = {}
+  for i, sid in ipairs(doc.sessionIds) do items[i] = { crid, sid, doc.body } end
+  local c, err = get_client()
+  if not c then return pass_on(err) end
+  local s = c:update_sessions(items, { concurrency = concurrency })
+  return reply(200, { ok = s.ok, failed = s.failed, requests = s.requests, elapsed = s.elapsed })
 end
 
 return M

@@ -19,36 +19,44 @@
 --   allow_unknown as for graphcomm.session; max_waiting (4096): items waiting for a
 --                 retry or for an earlier fix of the same session, beyond which no new
 --                 item is pulled (memory stays bounded whatever the number of items)
--- summary: { ok, failed, skipped, retried, requests, elapsed, connections } (connections:
--- opened by libcurl during the run; nil over another transport).
+--   what_if       validate every item and report, through on_result, what would be
+--                 sent ({ status = "what_if", request = { method, url, headers, body } });
+--                 nothing is sent, no journal is written
+--   max_failures  after this many consecutive failures with the same status among
+--                 401/403/404/405 (systematic: every item would fail), take no new
+--                 item; those in flight finish (default 20; 0: never stop)
+--   should_stop   function polled between items: true stops taking new items
+--                 (those in flight finish; summary.interrupted = true)
+-- Option names as in graphcomm.options (any case; unknown names raise).
+-- summary: { ok, failed, skipped, retried, requests, elapsed, connections [, what_if]
+-- [, stopped = "max_failures", message] [, interrupted] } (connections: opened by
+-- libcurl during the run; nil over another transport).
 --
 -- How it goes: each item is validated (core.encode) when pulled; an invalid one fails
--- at once and the rest go on. Requests go through libcurl's multi interface
--- (core.multi: HTTP/2 multiplexed, or kept-alive HTTP/1.1 connections). A throttled or
--- dropped request waits in a timer heap for its Retry-After (retry.delay, the one retry
--- policy) while the others carry on. Fixes for the same session are applied in input
+-- at once and the rest go on. Requests go through the transport's many-in-flight side
+-- (graphcomm.transport: core.multi, HTTP/2 multiplexed or kept-alive HTTP/1.1; light
+-- threads in nginx; one at a time over a caller's send). Each item is one exchange of
+-- graphcomm.engine, whose step decides redirects, renewal, compression fallback and
+-- retries exactly as for a single update; a throttled or dropped request waits in a
+-- timer heap for its Retry-After while the others carry on. Fixes for the same session are applied in input
 -- order: a later one waits for the earlier one and, when that fails, is reported as a
 -- failed dependency (424) without being sent. With batch, a later fix for a session
 -- may ride in the same $batch with "dependsOn"; an inner 429/503/504 is retried on its
 -- own in a later batch, and an inner 424 waits for its dependency's final outcome.
--- Clients over another transport (ngx, a caller's table) send one request at a time.
 
-local type, pairs, tostring, tonumber, error, pcall, getmetatable, setmetatable =
-      type, pairs, tostring, tonumber, error, pcall, getmetatable, setmetatable
+local type, pairs, tostring, tonumber, error, pcall, setmetatable =
+      type, pairs, tostring, tonumber, error, pcall, setmetatable
 local string_lower, table_concat, math_floor = string.lower, table.concat, math.floor
 
 local core = require "graphcomm.core"
 local cjson = require "cjson.safe"
-local client = require "graphcomm.client"
 local errors = require "graphcomm.errors"
 local request = require "graphcomm.request"
-local retry = require "graphcomm.retry"
-local response = require "graphcomm.response"
 local journal = require "graphcomm.journal"
-local redirect = require "graphcomm.redirect"
+local options = require "graphcomm.options"
+local params = require "graphcomm.params"
 
-local build, session_path, result, retry_delay = request.build, request.session_path,
-      response.result, retry.delay
+local session_path = request.session_path
 local sha256, uuid4 = core.sha256, core.uuid4
 
 local M = {}
@@ -57,6 +65,9 @@ M.BATCH_SIZE = 20
 M.DEFAULT_CONCURRENCY = 16
 M.DEFAULT_BATCH_CONCURRENCY = 4
 M.MAX_WAITING = 4096
+M.MAX_FAILURES = 20
+-- Failures that would repeat on every item: a systematic refusal, not one item's problem.
+local SYSTEMATIC = { [401] = true, [403] = true, [404] = true, [405] = true }
 -- A poll returns once a quarter of the requests in flight are back, or LINGER seconds
 -- after the first one: fewer wake-ups per request when the server is the bottleneck,
 -- at no cost in throughput while requests stay queued there.
@@ -69,12 +80,7 @@ local BLOCKED, WAITING, FLIGHT, DONE = 1, 2, 3, 4
 -- Items
 ------------------------------------------------------------------------------
 
-local function item_fields(item)
-  local crid = item.call_record_id or item.callRecordId or item.CallRecordId or item[1]
-  local sid = item.session_id or item.sessionId or item.SessionId or item[2]
-  local body = item.body or item.Body or item.BodyParameter or item[3]
-  return crid, sid, body
-end
+local item_fields = params.item
 
 local function bad_item(message, path)
   return errors.validation(message, { errors = { { path = path, message = message } } })
@@ -88,11 +94,11 @@ local function prepare(item, allow_unknown)
   local crid, sid, body = item_fields(item)
   local path, err = session_path(crid, sid)
   if not path then return nil, err end
-  if type(body) ~= "table" and not client.is_session(body) then
+  if type(body) ~= "table" and not params.is_session(body) then
     return nil, bad_item("body must be a table or a session, got " .. type(body), "body")
   end
   local json
-  json, err = client.body_json(body, allow_unknown)
+  json, err = params.body_json(body, allow_unknown)
   if not json then return nil, err end
   return tostring(crid), tostring(sid), path, json
 end
@@ -147,77 +153,41 @@ local function heap_pop(h)
 end
 
 ------------------------------------------------------------------------------
--- Drivers: core.multi, or one request at a time over the client's own transport
-------------------------------------------------------------------------------
-
-local function multi_driver(cfg, concurrency)
-  return core.multi{ concurrency = concurrency, ca_file = cfg.ca_file, proxy = cfg.proxy,
-    http_version = cfg.http_version, timeout = cfg.timeout,
-    connect_timeout = cfg.connect_timeout, max_body = cfg.max_response_bytes }
-end
-
-local Serial = {}
-Serial.__index = Serial
-
-function Serial:add(req, key)
-  local resp, err = self.send(req)
-  local q = self.q
-  q[#q + 1] = key
-  q[#q + 1] = resp or false
-  q[#q + 1] = err or false
-  self.requests = self.requests + 1
-end
-
-function Serial:poll(_, out)
-  local q, n = self.q, #self.q
-  for k = 1, n do
-    local v = q[k]
-    if v == false then v = nil end
-    out[k] = v
-    q[k] = nil
-  end
-  local count = 0
-  for _ = 3, n, 3 do count = count + 1 end
-  return count, out
-end
-
-function Serial:stats() return { requests = self.requests } end
-function Serial:close() end
-
-local function driver(st, concurrency)
-  if type(st.transport) == "userdata" then return multi_driver(st.cfg, concurrency) end
-  return setmetatable({ send = st.send, q = {}, requests = 0 }, Serial)
-end
-
-------------------------------------------------------------------------------
 -- One run
 ------------------------------------------------------------------------------
 
 local Run = {}
 Run.__index = Run
 
-local function check_opts(opts)
-  if opts == nil then return {} end
-  if type(opts) ~= "table" then
-    error("bad argument #2 to 'update_sessions' (table expected, got " .. type(opts) .. ")", 3)
-  end
-  for _, name in pairs({ "on_result", "on_progress" }) do
-    if opts[name] ~= nil and type(opts[name]) ~= "function" then
-      error("bad argument #2 to 'update_sessions' (" .. name .. " must be a function)", 3)
+local function integer_from(min, max)
+  return function(v)
+    if type(v) == "number" and v % 1 == 0 and v >= min and (not max or v <= max) then
+      return true
     end
+    return false, "an integer " .. (max and ("from " .. min .. " to " .. max)
+      or (">= " .. min)) .. " expected, got " .. tostring(v)
   end
-  local c = opts.concurrency
-  if c ~= nil and (type(c) ~= "number" or c < 1 or c > 4096 or c % 1 ~= 0) then
-    error("bad argument #2 to 'update_sessions' (concurrency must be an integer from 1 to 4096)", 3)
-  end
-  return opts
 end
 
-local function new_run(st, items, opts)
+M.OPTIONS = { concurrency = integer_from(1, 4096), batch = "boolean", journal = "string",
+  on_result = "function", on_progress = "function", ordered = "boolean",
+  allow_unknown = "boolean", max_waiting = integer_from(1), total = "number",
+  what_if = "boolean", max_failures = integer_from(0), should_stop = "function" }
+
+-- check < run < update_sessions < the caller: errors raise at the caller.
+local function check_opts(opts)
+  return options.check(opts, M.OPTIONS, "update_sessions", 2, 4)
+end
+
+local function new_run(e, items, opts)
   local next_item, total = source(items, opts)
   local batch = opts.batch and true or false
+  local mf = opts.max_failures
+  if mf == nil then mf = M.MAX_FAILURES end
   local r = setmetatable({
-    st = st, cfg = st.cfg, next_item = next_item, total = total, batch = batch,
+    e = e, next_item = next_item, total = total, batch = batch,
+    max_failures = mf, should_stop = opts.should_stop, streak = 0, streak_status = nil,
+    stopping = false,
     concurrency = opts.concurrency or (batch and M.DEFAULT_BATCH_CONCURRENCY
       or M.DEFAULT_CONCURRENCY),
     max_waiting = opts.max_waiting or M.MAX_WAITING, ordered = opts.ordered ~= false,
@@ -232,13 +202,6 @@ local function new_run(st, items, opts)
   return r
 end
 
--- The Authorization value, shared with the client's own calls (st.token/st.authz).
-function Run:authorization()
-  local authz, err = client.authorization(self.st, self.force_renew)
-  if not authz then return nil, err end
-  self.force_renew = nil
-  return authz
-end
 
 ------------------------------------------------------------------------------
 -- Outcomes
@@ -246,7 +209,7 @@ end
 
 local function journal_record(job, ok, v)
   local rec = { i = job.i, callRecordId = job.crid, sessionId = job.sid, digest = job.digest,
-    ok = ok, attempts = job.attempt + 1 }
+    ok = ok, attempts = (job.x and job.x.attempt or 0) + 1 }
   if ok then
     rec.status, rec.request_id = v.status, v.request_id
   else
@@ -275,10 +238,11 @@ function Run:finish(job, ok, v)
     self.done = self.done + 1
     local s = self.summary
     if ok then s.ok = s.ok + 1 else s.failed = s.failed + 1 end
+    self:count_failure(ok, v)
     if self.journal then self.journal:write(journal_record(job, ok, v)) end
     if job.path and self.open[job.path] == job then self.open[job.path] = nil end
     local nx, prev = job.next, job
-    job.next, job.req, job.spec = nil, nil, nil
+    job.next, job.x = nil, nil
     if self.on_result then self.on_result(job.i, ok, v, job.item) end
     if self.on_progress then self.on_progress(self.done, self.total) end
     job = nil
@@ -298,6 +262,28 @@ function Run:finish(job, ok, v)
   end
 end
 
+-- Fail-fast: the same systematic refusal max_failures times in a row stops the run.
+function Run:count_failure(ok, v)
+  local status = not ok and type(v) == "table" and v.kind == "http" and v.status
+  if not SYSTEMATIC[status] then
+    self.streak, self.streak_status = 0, nil
+    return
+  end
+  if status == self.streak_status then
+    self.streak = self.streak + 1
+  else
+    self.streak, self.streak_status = 1, status
+  end
+  if self.max_failures > 0 and self.streak >= self.max_failures and not self.stopping then
+    self.stopping = true
+    local s = self.summary
+    s.stopped = "max_failures"
+    s.message = "stopped after " .. self.streak .. " consecutive failures with status "
+      .. status .. " (" .. tostring(v.code) .. "): every item would fail the same way; "
+      .. "no further item was sent (max_failures = " .. self.max_failures .. ")"
+  end
+end
+
 function Run:skip(job)
   job.state = DONE
   self.done = self.done + 1
@@ -310,7 +296,7 @@ end
 
 function Run:schedule(job, seconds)
   job.state = WAITING
-  job.at = (self.answered_at or self.st.now()) + seconds
+  job.at = (self.answered_at or self.e.now()) + seconds
   self.waiting = self.waiting + 1
   heap_push(self.heap, job)
 end
@@ -327,7 +313,6 @@ function Run:requeue(job, seconds)
 end
 
 function Run:retry_later(job, seconds)
-  job.attempt = job.attempt + 1
   self.summary.retried = self.summary.retried + 1
   self:requeue(job, seconds)
 end
@@ -347,7 +332,7 @@ function Run:pull()
   self.pulled = self.pulled + 1
   local crid, sid, path, json = prepare(item, self.allow_unknown)
   if not crid then
-    local job = { i = self.pulled, item = item, attempt = 0, state = FLIGHT }
+    local job = { i = self.pulled, item = item, state = FLIGHT }
     if type(item) == "table" then       -- the ids as given, for the journal
       local c, i = item_fields(item)
       job.crid = (type(c) == "string" or type(c) == "number") and tostring(c) or nil
@@ -357,8 +342,8 @@ function Run:pull()
     return nil
   end
   -- One constructor with the fields a job gets on its way (sized once, not regrown).
-  local job = { i = self.pulled, item = item, attempt = 0, state = FLIGHT, crid = crid,
-    sid = sid, path = path, json = json, spec = false, req = false, token = false }
+  local job = { i = self.pulled, item = item, state = FLIGHT, crid = crid,
+    sid = sid, path = path, json = json, x = false }
   if self.journal then
     job.digest = sha256(json)
     if self.journal:done(crid, sid, job.digest) then
@@ -387,7 +372,11 @@ function Run:next_job(now)
     self.waiting = self.waiting - 1
     return top
   end
-  while not self.exhausted and self.waiting < self.max_waiting do
+  while not self.exhausted and not self.stopping and self.waiting < self.max_waiting do
+    if self.should_stop and self.should_stop() then
+      self.stopping, self.summary.interrupted = true, true
+      break
+    end
     local job, blocked = self:pull()
     if job or blocked then return job, blocked end
   end
@@ -398,33 +387,28 @@ end
 -- Sending
 ------------------------------------------------------------------------------
 
--- Builds and hands one request to the driver; key is a job or a batch.
-function Run:send(key, spec)
-  local authz, err = self:authorization()
-  local req
-  if authz then req, err = build(self.cfg, spec, authz) end
+-- Builds the next attempt of exchange x and hands it to the driver with key (a job or
+-- a batch).
+function Run:send(key, x)
+  local req, err = self.e:build(x)
   if not req then return nil, err end
-  spec.client_request_id = req.client_request_id   -- kept across retries
-  key.req, key.token = req, self.st.token
   key.state = FLIGHT
-  local d = self.cfg.debug
-  if d then client.debug_request(d, req) end
   self.d:add(req, key)
   self.flights = self.flights + 1
   self.summary.requests = self.summary.requests + 1
   return true
 end
 
-function Run:send_one(job)
-  local spec = job.spec
-  if not spec then
-    spec = { method = "PATCH", path = job.path, body = job.json }
-    local cm = self.cfg.compress_min
-    if cm and #job.json >= cm then spec.gzip = true end
-    job.spec = spec
+-- The job's exchange, made when it first goes out (inside a $batch: an inner one).
+function Run:exchange_of(job)
+  if not job.x then
+    job.x = self.e:exchange({ method = "PATCH", path = job.path, body = job.json }, self.batch)
   end
-  spec.retry_attempt = job.attempt > 0 and job.attempt or nil
-  local ok, err = self:send(job, spec)
+  return job.x
+end
+
+function Run:send_one(job)
+  local ok, err = self:send(job, self:exchange_of(job))
   if not ok then self:finish(job, false, err) end
 end
 
@@ -439,7 +423,8 @@ local function inner_request(id, job, dep_id)
 end
 
 -- Adds job to batch b (as request n); dep_id: the id of the fix it depends on there.
-local function add_to_batch(b, job, n, dep_id)
+local function add_to_batch(self, b, job, n, dep_id)
+  self:exchange_of(job)
   job.batch, job.batch_id, job.state = b, tostring(n), FLIGHT
   b.jobs[n], b.by_id[job.batch_id] = job, job
   b.parts[n] = inner_request(job.batch_id, job, dep_id)
@@ -455,15 +440,15 @@ function Run:send_batch(now)
     if blocked and blocked.after.batch == b then
       self.waiting = self.waiting - 1
       n = n + 1
-      add_to_batch(b, blocked, n, blocked.after.batch_id)
+      add_to_batch(self, b, blocked, n, blocked.after.batch_id)
     elseif job then
       n = n + 1
-      add_to_batch(b, job, n)
+      add_to_batch(self, b, job, n)
       local nx = job.next           -- fixes that waited on it (after a retry, say)
       while nx and nx.state == BLOCKED and n < M.BATCH_SIZE do
         self.waiting = self.waiting - 1
         n = n + 1
-        add_to_batch(b, nx, n, nx.after.batch_id)
+        add_to_batch(self, b, nx, n, nx.after.batch_id)
         nx = nx.next
       end
     elseif not blocked then
@@ -471,10 +456,12 @@ function Run:send_batch(now)
     end
   end
   if n == 0 then return false end
-  local spec = { method = "POST", path = "/$batch",
-    body = '{"requests":[' .. table_concat(parts, ",") .. ']}' }
-  b.spec, b.parts = spec, nil
-  local ok, err = self:send(b, spec)
+  -- The $batch itself is an inner exchange (no redirects, no compression): its
+  -- answer is read per item, each item's own exchange deciding what follows.
+  b.x = self.e:exchange({ method = "POST", path = "/$batch",
+    body = '{"requests":[' .. table_concat(parts, ",") .. ']}' }, true)
+  b.parts = nil
+  local ok, err = self:send(b, b.x)
   if not ok then
     for k = 1, n do self:finish(jobs[k], false, err) end
   end
@@ -485,60 +472,23 @@ end
 -- Answers
 ------------------------------------------------------------------------------
 
--- 401 InvalidAuthenticationToken: renew once (for the run), retry each item once.
-function Run:renew(key, resp)
-  if key.renewed or self.st.auth.renewable == false then return false end
-  if key.spec and key.spec.cross_origin then return false end
-  if not client.stale_token(resp) then return false end
-  key.renewed = true
-  if key.token == self.st.token then
-    self.st.auth:invalidate()
-    self.force_renew = true
-  end
-  return true
-end
-
--- A redirect is followed as the client does (graphcomm.redirect: at most 5, no credentials
--- to another origin, 303 turns into a GET): true when the job goes again.
-function Run:redirect(job, resp, req)
-  local url = job.spec and redirect.location(req, resp)
-  if not url then return false end
-  job.redirects = (job.redirects or 0) + 1
-  if job.redirects > redirect.MAX then return false end
-  redirect.retarget(job.spec, req, url, resp.status)
-  self:requeue(job, 0)
-  return true
-end
-
--- What to do with a job's answer (or a transport failure): finish it or retry it.
-function Run:answer(job, resp, terr, req)
-  if resp then
-    local status = resp.status
-    if status >= 200 and status < 300 then
-      local _, info = result(resp, req)
-      return self:finish(job, true, info)
-    end
-    if self:redirect(job, resp, req) then return end
-    if status == 401 and self:renew(job, resp) then return self:requeue(job, 0) end
-    if (status == 400 or status == 415) and job.spec and job.spec.gzip then
-      job.spec.gzip = nil
-      return self:requeue(job, 0)
-    end
-    if status == 424 and job.dep_of and not job.dep_failed then
-      if job.after then return self:requeue(job, 0) end   -- wait for its dependency's retry
-      status = 503                          -- dependency fine after all: just retry
-    end
-    local secs = retry_delay(self.cfg, job.attempt + 1, status, resp.headers)
+-- What to do with a job's answer (or a transport failure): the engine's step, after
+-- bulk's own rule for an inner 424 (a fix that rode with the one it depends on).
+function Run:answer(job, resp, terr)
+  local x = job.x
+  if resp and resp.status == 424 and job.dep_of and not job.dep_failed then
+    if job.after then return self:requeue(job, 0) end   -- wait for its dependency's retry
+    local secs = self.e:retry_wait(x, 503, resp.headers)  -- dependency fine after all
     if secs then return self:retry_later(job, secs) end
-    local _, err = result(resp, req)
-    if status == 424 and job.dep_of then err.depends_on = job.dep_of.i end
-    return self:finish(job, false, err)
   end
-  local secs = retry_delay(self.cfg, job.attempt + 1, nil, nil, terr)
-  if secs then return self:retry_later(job, secs) end
-  if type(terr) ~= "table" then terr = { message = tostring(terr), code = "transport" } end
-  terr.client_request_id = req and req.client_request_id
-  return self:finish(job, false, errors.transport(terr))
+  local action, a, b = self.e:step(x, resp, terr)
+  if action == "again" then
+    if b == "retry" then return self:retry_later(job, a) end
+    return self:requeue(job, a)
+  end
+  local ok = a == true
+  if not ok and resp and resp.status == 424 and job.dep_of then b.depends_on = job.dep_of.i end
+  return self:finish(job, ok, b)
 end
 
 local function lower_keys(t)
@@ -559,17 +509,21 @@ local function inner_response(r)
 end
 
 
+-- Each item of the batch takes the outer request (and its token) as its own attempt.
+local function ride(job, b)
+  job.x.req, job.x.token = b.x.req, b.x.token
+end
+
 function Run:batch_answer(b, resp, terr)
   local jobs = b.jobs
   local ok_outer = resp and resp.status >= 200 and resp.status < 300
   if not ok_outer then
-    local retry_all = false
-    if resp and resp.status == 401 and self:renew(b, resp) then retry_all = true end
     for k = 1, #jobs do
       local job = jobs[k]
       job.batch = nil
       if job.state == FLIGHT then
-        if retry_all then self:requeue(job, 0) else self:answer(job, resp, terr, b.req) end
+        ride(job, b)
+        self:answer(job, resp, terr)
       end
     end
     return
@@ -584,38 +538,34 @@ function Run:batch_answer(b, resp, terr)
       job.batch = nil
       local inner = inner_response(r)
       if inner.headers["request-id"] == nil then inner.headers["request-id"] = outer_id end
-      self:answer(job, inner, nil, { method = "PATCH", url = self.cfg.prefix .. job.path,
-        client_request_id = job.cid })
+      ride(job, b)
+      job.x.req = { method = "PATCH", url = self.e:url(job.path), client_request_id = job.cid }
+      self:answer(job, inner, nil)
     end
   end
   for k = 1, #jobs do
     local job = jobs[k]
     if job.state == FLIGHT and job.batch == b then
       job.batch = nil
+      ride(job, b)
       self:answer(job, nil, { retryable = true, code = "missing",
-        message = "no answer for this request in the $batch response" }, b.req)
+        message = "no answer for this request in the $batch response" })
     end
   end
 end
 
 function Run:completed(key, resp, terr)
   self.flights = self.flights - 1
-  local d = self.cfg.debug
-  if d then
-    if resp then client.debug_response(d, resp)
-    else d("* " .. tostring(type(terr) == "table" and terr.message or terr)) end
-  end
   if key.batch == true then
+    self.e:show(resp, terr)
     -- Items of one answer wait from one instant, so that those retried together are
     -- due together and go out again in one $batch (not split by the clock's ticks).
-    self.answered_at = self.st.now()
+    self.answered_at = self.e.now()
     self:batch_answer(key, resp, terr)
     self.answered_at = nil
     return
   end
-  local req = key.req
-  key.req = nil
-  return self:answer(key, resp, terr, req)
+  return self:answer(key, resp, terr)
 end
 
 ------------------------------------------------------------------------------
@@ -636,17 +586,17 @@ function Run:fill(now)
 end
 
 function Run:loop()
-  local d, st, out = self.d, self.st, {}
+  local d, e, out = self.d, self.e, {}
   while true do
-    local now = st.now()
+    local now = e.now()
     self:fill(now)
     local top = self.heap[1]
     if self.flights == 0 then
       if not top then
-        if self.exhausted or self.waiting >= self.max_waiting then break end
+        if self.exhausted or self.stopping or self.waiting >= self.max_waiting then break end
       else
-        local wait = top.at - st.now()
-        if wait > 0 then st.sleep(wait) end
+        local wait = top.at - e.now()
+        if wait > 0 then e.sleep(wait) end
       end
     else
       local wait = top and top.at - now or 5
@@ -661,38 +611,62 @@ function Run:loop()
   end
 end
 
-local function run(self, items, opts)
-  local st = client.state(self)
+-- what_if: every item validated and shown, nothing sent.
+local function preview_all(r)
+  while true do
+    local item = r.next_item()
+    if item == nil then break end
+    r.pulled = r.pulled + 1
+    local crid, sid, path, json = prepare(item, r.allow_unknown)
+    local ok, v
+    if crid then
+      local shown, err = r.e:preview({ method = "PATCH", path = path, body = json })
+      if shown then ok, v = true, { status = "what_if", request = shown } else ok, v = false, err end
+    else
+      ok, v = false, r.e:clean(sid)
+    end
+    local s = r.summary
+    if ok then s.what_if = s.what_if + 1 else s.failed = s.failed + 1 end
+    r.done = r.done + 1
+    if r.on_result then r.on_result(r.pulled, ok, v, item) end
+    if r.on_progress then r.on_progress(r.done, r.total) end
+  end
+  return r.summary
+end
+
+local function run(e, items, opts)
   local ti = type(items)
   if ti ~= "table" and ti ~= "function" then
-    error("bad argument #1 to 'update_sessions' (table or function expected, got " .. ti .. ")", 2)
+    error("bad argument #1 to 'update_sessions' (table or function expected, got " .. ti .. ")", 3)
   end
   opts = check_opts(opts)
-  local r = new_run(st, items, opts)
+  local r = new_run(e, items, opts)
+  local t0 = e.now()
+  if opts.what_if then
+    r.summary.what_if = 0
+    local s = preview_all(r)
+    s.elapsed = e.now() - t0
+    return s
+  end
   if opts.journal then
     local j, err = journal.open(opts.journal)
     if not j then return nil, err end
     r.journal = j
   end
-  local t0 = st.now()
-  r.d = driver(st, r.concurrency)
+  r.d = e.transport.multi(r.concurrency)
   local ok, err = pcall(r.loop, r)
   local conns = ok and r.d:stats().connections
   r.d:close()
   if r.journal then r.journal:close() end
   if not ok then error(err, 0) end
-  if r.waiting > 0 then             -- cannot happen: every waiting job has a way out
+  if r.waiting > 0 and not r.stopping then   -- cannot happen: every waiting job has a way out
     error("graphcomm.bulk: " .. r.waiting .. " items left waiting")
   end
   local s = r.summary
-  s.elapsed, s.connections = st.now() - t0, conns
+  s.elapsed, s.connections = e.now() - t0, conns
   return s
 end
 
 M.run = run
-
-function M.install(methods)
-  methods.update_sessions = run
-end
 
 return M

@@ -1,6 +1,7 @@
 -- graphcomm.errors: the error values of the library (DESIGN.md section 3).
 -- Every failure a correct program can meet comes back as `nil, err`, err being one
--- of these: a table with `kind` in validation / http / transport / auth / declined
+-- of these: a table with `kind` in validation / http / transport / auth / declined /
+-- redirect (a redirect refused after the request went out)
 -- and the metatable of core.error (its __tostring gives one line).
 --
 --   errors.validation(message [, fields])   fields.errors = { { path=, message= }, ... }
@@ -8,6 +9,7 @@
 --   errors.transport(fields)                code, message, curl_code, retryable
 --   errors.auth(message_or_fields [, fields])
 --   errors.declined(message [, fields])
+--   errors.redirect(message [, fields])    status, code, location, request_id
 -- Each constructor takes a message string, or a table of fields (reused as the error).
 
 local type, pairs, getmetatable, pcall = type, pairs, getmetatable, pcall
@@ -45,6 +47,7 @@ function M.http(msg, fields) return make("http", msg, fields) end
 function M.transport(msg, fields) return make("transport", msg, fields) end
 function M.auth(msg, fields) return make("auth", msg, fields) end
 function M.declined(msg, fields) return make("declined", msg, fields) end
+function M.redirect(msg, fields) return make("redirect", msg, fields) end
 
 -- True for any graphcomm error value (tables from here, userdata from the encoder).
 function M.is(v)

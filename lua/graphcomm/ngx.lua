@@ -8,7 +8,11 @@
 -- headers, retries, redirects, credentials and error mapping stay in the
 -- client above, once.  sleep is ngx.sleep, now is ngx.now: waits yield.
 --
--- new(opts) -> transport { send(req), sleep(s), now() }
+-- new(opts) -> transport { send(req), multi(concurrency), sleep(s), now(), close() }
+--   (the interface of graphcomm.transport). multi runs one ngx.thread per request,
+--   each sending through the worker-thread pool, so update_sessions{ concurrency = 16 }
+--   has 16 requests in flight while the worker goes on serving; the slots of
+--   thread_vm_pool_size bound all of them together.
 --   opts: what core.http takes (ca_file, proxy, http_version, timeout,
 --   connect_timeout, max_body, verbose), plus
 --     thread_pool          the nginx `thread_pool` to use (default "graphcomm")
@@ -25,8 +29,11 @@
 
 local M = {}
 
-local type, pairs, ipairs, tostring, error = type, pairs, ipairs, tostring, error
+local type, pairs, ipairs, tostring, error, pcall, setmetatable =
+      type, pairs, ipairs, tostring, error, pcall, setmetatable
 local concat, sort = table.concat, table.sort
+
+local serial = require "graphcomm.serial"
 
 local DEFAULT_POOL = "graphcomm"
 local DEFAULT_IN_FLIGHT = 100
@@ -140,21 +147,78 @@ local function threaded_send(ngx, pool, key, copts, req, size)
   return nil, err
 end
 
-local function direct_transport(core, http)
+local function curl_multi(core, opts)
+  return function(concurrency)
+    local o = {}
+    for k, v in pairs(opts) do
+      if k ~= "thread_pool" and k ~= "thread_vm_pool_size" then o[k] = v end
+    end
+    o.concurrency = concurrency
+    return core.multi(o)
+  end
+end
+
+local function direct_transport(core, http, opts)
   return {
     send = function(req) return http:send(req) end,
+    multi = curl_multi(core, opts),
     sleep = core.sleep,
     now = core.now,
     close = function() http:close() end,
   }
 end
 
+-- ---------------------------------------------------------------- many in flight
+
+-- One light thread per request; answers are queued and handed out by poll, which
+-- waits on a semaphore the threads post (no busy loop).
+local Threads = {}
+Threads.__index = Threads
+
+local function new_threads(ngx, send)
+  return setmetatable({ ngx = ngx, send = send, done = {}, flying = 0, requests = 0,
+    threads = {}, ready = require("ngx.semaphore").new(0) }, Threads)
+end
+
+function Threads:add(req, key)
+  local send, done, ready = self.send, self.done, self.ready
+  self.flying = self.flying + 1
+  self.requests = self.requests + 1
+  local th
+  th = self.ngx.thread.spawn(function()
+    local ok, resp, err = pcall(send, req)
+    if not ok then resp, err = nil, transport_error("thread", tostring(resp)) end
+    done[#done + 1] = key
+    done[#done + 1] = resp or false
+    done[#done + 1] = err or false
+    self.threads[th] = nil
+    ready:post(1)
+  end)
+  self.threads[th] = true
+end
+
+function Threads:poll(timeout, out)
+  if #self.done == 0 and self.flying > 0 then self.ready:wait(timeout or 0) end
+  local count = serial.drain(self.done, out)
+  self.flying = self.flying - count
+  return count, out
+end
+
+function Threads:stats() return { requests = self.requests } end
+
+function Threads:close()
+  for th in pairs(self.threads) do self.ngx.thread.kill(th) end
+  self.threads = {}
+end
+
+
+
 function M.new(opts)
   opts = opts or {}
   local core = require "graphcomm.core"
   local http = core.http(opts)   -- checks the options as the libcurl transport does
   local ngx = in_nginx()
-  if not ngx then return direct_transport(core, http) end
+  if not ngx then return direct_transport(core, http, opts) end
   local pool = opts.thread_pool or DEFAULT_POOL
   local size = opts.thread_vm_pool_size or DEFAULT_IN_FLIGHT
   if type(pool) ~= "string" then error("graphcomm.ngx: thread_pool must be a string", 2) end
@@ -173,6 +237,11 @@ function M.new(opts)
       return threaded_send(ngx, pool, key, copts, req, size)
     end
     return http:send(req)
+  end
+  -- Threads where requests may yield; elsewhere one blocking request at a time.
+  function t.multi()
+    if threads and THREAD_PHASES[ngx.get_phase()] then return new_threads(ngx, t.send) end
+    return serial.new(t.send)
   end
   function t.sleep(s)
     if SLEEP_PHASES[ngx.get_phase()] then return ngx.sleep(s) end

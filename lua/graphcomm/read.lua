@@ -4,8 +4,9 @@
 --   client:get_call_record(crid [, query])    -> record table, info | nil, err
 --   client:sessions(crid [, query])           -> iterator | nil, err
 --
--- Everything goes through client:request (auth, retries, redirects, Graph's
--- error bodies), bodies are decoded by graphcomm.json (lua-cjson). `query` is
+-- The functions take the client's engine (graphcomm.client passes it): every GET
+-- goes through engine:perform (auth, retries, redirects, Graph's error bodies);
+-- bodies are decoded by graphcomm.json (lua-cjson). `query` is
 -- { select =, expand =, top =, filter = } with or without "$" (request.query).
 --
 -- Paging. get_call_record follows every `<name>@odata.nextLink` it finds in
@@ -17,27 +18,32 @@
 -- `for s in assert(client:sessions(id)) do` reads well); a later page that
 -- fails raises its error value from the iterator (a for loop has no other
 -- way to stop with an error: use pcall to catch it).
+-- Bounded: a next link already followed in this read is an error (a server
+-- looping on itself), and so is a read of more than connect{ max_pages = }
+-- pages (default 1000).
 local json = require "graphcomm.json"
 local errors = require "graphcomm.errors"
 local request = require "graphcomm.request"
+local options = require "graphcomm.options"
 
-local type, pairs, ipairs, tostring, error, setmetatable =
-      type, pairs, ipairs, tostring, error, setmetatable
+local type, pairs, ipairs, tostring, error = type, pairs, ipairs, tostring, error
 local match = string.match
 
 local M = {}
-
-local client_state = require("graphcomm.client").state
 
 local MAX_DEPTH = 8     -- how deep nested links are looked for (record > sessions > segments ...)
 
 local record_path = request.record_path
 
+-- The query's names, with or without "$", in any case.
+M.QUERY = { select = "string", expand = "string", filter = "string", top = "number|string",
+  skip = "number|string", orderby = "string", search = "string", count = "boolean|string" }
+
 -- One GET, its body decoded: a JSON object, or nil, err.
-local function get_json(client, spec)
+local function get_json(e, spec)
   spec.method = "GET"
-  local resp, err = client:request(spec)
-  if not resp then return nil, err end
+  local ok, resp = e:perform(spec)
+  if not ok then return nil, resp end
   local doc, why = json.decode(resp.body or "")
   if type(doc) ~= "table" then
     return nil, errors.http("the answer is not a JSON object: " .. tostring(why or type(doc)),
@@ -46,18 +52,34 @@ local function get_json(client, spec)
   return doc, resp
 end
 
--- A next link is followed with the client's token only on the client's own origin.
-local function next_spec(client, link)
-  if type(link) ~= "string" or not request.same_origin(link, client_state(client).cfg.prefix) then
+-- The pages of one read: links already followed, and how many pages so far.
+local function new_walk(e)
+  return { seen = {}, pages = 1, max = e.cfg.max_pages or options.DEFAULTS.max_pages }
+end
+
+-- A next link is followed with the client's token only on the client's own origin,
+-- once per read, and not past the page cap.
+local function next_spec(e, walk, link)
+  if type(link) ~= "string" or not e:own_origin(link) then
     return nil, errors.http("refusing to follow a next link to another origin: " .. tostring(link),
       { code = "ForeignNextLink" })
   end
+  if walk.seen[link] then
+    return nil, errors.http("the server sent a next link already followed: " .. link,
+      { code = "NextLinkLoop" })
+  end
+  if walk.pages >= walk.max then
+    return nil, errors.http("more than " .. walk.max .. " pages (connect{ max_pages = })",
+      { code = "TooManyPages" })
+  end
+  walk.seen[link] = true
+  walk.pages = walk.pages + 1
   return { url = link }
 end
 
 -- A page of a collection: its `value` list and its next link.
-local function get_page(client, spec)
-  local page, resp = get_json(client, spec)
+local function get_page(e, spec)
+  local page, resp = get_json(e, spec)
   if not page then return nil, resp end
   local items = page.value
   if items ~= nil and type(items) ~= "table" then
@@ -74,11 +96,11 @@ end
 local complete
 
 -- Appends every page behind `link` to list.
-local function follow(client, list, link)
+local function follow(e, walk, list, link)
   while link ~= nil do
-    local spec, err = next_spec(client, link)
+    local spec, err = next_spec(e, walk, link)
     if not spec then return nil, err end
-    local items, next_link = get_page(client, spec)
+    local items, next_link = get_page(e, spec)
     if not items then return nil, next_link end
     for i = 1, #items do list[#list + 1] = items[i] end
     link = next_link
@@ -87,10 +109,10 @@ local function follow(client, list, link)
 end
 
 -- Follows obj's own `<name>@odata.nextLink`s, then those of the objects in its arrays.
-function complete(client, obj, depth)
+function complete(e, walk, obj, depth)
   if depth > MAX_DEPTH then return true end
   local links = {}
-  for k, v in pairs(obj) do
+  for k in pairs(obj) do
     local name = type(k) == "string" and match(k, "^(.+)@odata%.nextLink$")
     if name then links[name] = k end
   end
@@ -98,7 +120,7 @@ function complete(client, obj, depth)
     local list = obj[name]
     if list == nil then list = {}; obj[name] = list end
     if type(list) == "table" then
-      local ok, err = follow(client, list, obj[key])
+      local ok, err = follow(e, walk, list, obj[key])
       if not ok then return nil, err end
       obj[key] = nil
     end
@@ -107,7 +129,7 @@ function complete(client, obj, depth)
     if type(v) == "table" and v[1] ~= nil then
       for _, item in ipairs(v) do
         if type(item) == "table" then
-          local ok, err = complete(client, item, depth + 1)
+          local ok, err = complete(e, walk, item, depth + 1)
           if not ok then return nil, err end
         end
       end
@@ -117,52 +139,58 @@ function complete(client, obj, depth)
 end
 
 -- ---------------------------------------------------------------------------
--- Methods
+-- The reads
 -- ---------------------------------------------------------------------------
 
 -- One object read whole: GET path, then every nested page appended.
-local function get_whole(client, path, err, query)
-  if not path then return nil, err end
-  local obj, info = get_json(client, { path = path, query = query })
+local function get_whole(e, path, err, query)
+  if not path then return nil, e:clean(err) end
+  local obj, info = get_json(e, { path = path, query = query })
   if not obj then return nil, info end
-  local ok, cerr = complete(client, obj, 0)
-  if not ok then return nil, cerr end
+  local ok, cerr = complete(e, new_walk(e), obj, 0)
+  if not ok then return nil, e:clean(cerr) end
   return obj, info
 end
 
--- A query that is not a table is a wrong argument type: it raises, naming the method.
+-- A query: a table of known names (any case, with or without "$"); misuse raises.
 local function check_query(query, argn, name)
-  if query ~= nil and type(query) ~= "table" then
-    error(string.format("bad argument #%d to '%s' (table expected, got %s)", argn, name,
-      type(query)), 3)
+  if query == nil then return nil end
+  local plain = {}
+  if type(query) == "table" then
+    for k, v in pairs(query) do
+      plain[type(k) == "string" and k:gsub("^%$", "") or k] = v
+    end
+  else
+    plain = query
   end
+  return options.check(plain, M.QUERY, name, argn, 4)   -- check_query < read < method < user
 end
 
-function M.get_session(client, crid, sid, query)
-  check_query(query, 3, "get_session")
+function M.get_session(e, crid, sid, query)
+  query = check_query(query, 3, "get_session")
   local path, err = request.session_path(crid, sid)
-  return get_whole(client, path, err, query)
+  return get_whole(e, path, err, query)
 end
 
-function M.get_call_record(client, crid, query)
-  check_query(query, 2, "get_call_record")
+function M.get_call_record(e, crid, query)
+  query = check_query(query, 2, "get_call_record")
   local path, err = record_path(crid)
-  return get_whole(client, path, err, query)
+  return get_whole(e, path, err, query)
 end
 
-function M.sessions(client, crid, query)
-  check_query(query, 2, "sessions")
+function M.sessions(e, crid, query)
+  query = check_query(query, 2, "sessions")
   local path, err = record_path(crid)
-  if not path then return nil, err end
-  local items, link = get_page(client, { path = path .. "/sessions", query = query })
+  if not path then return nil, e:clean(err) end
+  local items, link = get_page(e, { path = path .. "/sessions", query = query })
   if not items then return nil, link end
-  local i = 0
+  local walk, i = new_walk(e), 0
   return function()
     i = i + 1
     while items[i] == nil and link do            -- loop: a page may come back empty
-      local spec, err = next_spec(client, link)
-      if not spec then error(err, 0) end
-      local next_items, next_link = get_page(client, spec)
+      local spec, serr = next_spec(e, walk, link)
+      if not spec then error(e:clean(serr), 0) end
+      local next_items, next_link = get_page(e, spec)
       if not next_items then error(next_link, 0) end
       items, link, i = next_items, next_link, 1
     end
@@ -170,12 +198,4 @@ function M.sessions(client, crid, query)
   end
 end
 
--- Installs the methods on a client methods table: require "graphcomm.read"(methods).
-function M.install(methods)
-  methods.get_session = M.get_session
-  methods.get_call_record = M.get_call_record
-  methods.sessions = M.sessions
-  return methods
-end
-
-return setmetatable(M, { __call = function(_, methods) return M.install(methods) end })
+return M

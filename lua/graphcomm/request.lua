@@ -54,6 +54,11 @@ local function check_id(v, what)
     return nil, errors.validation(what .. " is empty",
       { errors = { { path = what, message = "must not be empty" } } })
   end
+  -- dot-segments: a proxy or server may normalise them away, retargeting the request
+  if v == "." or v == ".." then
+    return nil, errors.validation(what .. " must not be " .. v,
+      { errors = { { path = what, message = "must not be . or .." } } })
+  end
   return v
 end
 

@@ -7,8 +7,12 @@
 --   retry.retry_after(value [, now]) -> seconds | nil   Retry-After: "120", "0.249",
 --     or an HTTP date (now: Unix time, default os.time())
 --   retry.http_date(s) -> Unix time | nil               IMF-fixdate, RFC 850, asctime
---   retry.backoff(attempt, random) -> seconds           3 s * 2^(attempt-1), plus up to
---     half as much again of jitter (random() in [0, 1))
+--   retry.backoff(attempt, random [, base]) -> seconds  base (3 s) * 2^(attempt-1), plus
+--     up to half as much again of jitter (random() in [0, 1))
+--   A refused connection (nothing listens) backs off from CONNECT_DELAY (0.25 s)
+--   instead: with the default 3 retries the call fails within about 2.6 s.
+--   A transport error after a status line arrived (err.answered) is never retried:
+--   the server may have acted on the request.
 --
 -- cfg: max_retries (default 3), max_retry_delay (default 180), random (default
 -- math.random), wall_clock (default os.time): injectable, so the math is testable.
@@ -20,6 +24,7 @@ local os_time, math_random = os.time, math.random
 local M = {}
 
 M.BASE_DELAY = 3
+M.CONNECT_DELAY = 0.25
 M.DEFAULT_MAX_RETRIES = 3
 M.DEFAULT_MAX_DELAY = 180
 M.MAX_RETRIES = 10
@@ -88,8 +93,8 @@ end
 -- The policy
 ------------------------------------------------------------------------------
 
-function M.backoff(attempt, random)
-  local base = M.BASE_DELAY * 2 ^ (attempt - 1)
+function M.backoff(attempt, random, base)
+  base = (base or M.BASE_DELAY) * 2 ^ (attempt - 1)
   return base + (random or math_random)() * base / 2
 end
 
@@ -98,7 +103,7 @@ function M.delay(cfg, attempt, status, headers, transport_err)
   if attempt > max then return nil end
   if transport_err then
     if not (type(transport_err) == "table" or type(transport_err) == "userdata")
-       or not transport_err.retryable then
+       or not transport_err.retryable or transport_err.answered then
       return nil
     end
   elseif not RETRY_STATUS[status] then
@@ -107,7 +112,10 @@ function M.delay(cfg, attempt, status, headers, transport_err)
   local wait
   local given = headers and headers["retry-after"]
   if given then wait = M.retry_after(given, (cfg.wall_clock or os_time)()) end
-  if not wait then wait = M.backoff(attempt, cfg.random) end
+  if not wait then
+    local refused = transport_err and transport_err.code == "couldnt_connect"
+    wait = M.backoff(attempt, cfg.random, refused and M.CONNECT_DELAY or nil)
+  end
   local cap = cfg.max_retry_delay or M.DEFAULT_MAX_DELAY
   if wait > cap then wait = cap end
   return wait

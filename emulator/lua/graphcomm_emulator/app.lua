@@ -102,11 +102,13 @@ local function fault_response(r, rid, ctx)
 end
 
 -- Applies a fault rule: a delay, then a drop or an answer. Returns status, headers, body
--- when it answers, nil when the request should carry on, "drop" to close the connection.
+-- when it answers, nil when the request should carry on, "drop" to close the connection,
+-- "cut" to send the status line and headers and close the connection inside the body.
 function M.apply_fault(r, rid)
   local delay = json.number(r.delay_ms)
   if delay and delay > 0 then ngx.sleep(delay / 1000) end
   if r.drop == true or r.reset == true then return "drop" end
+  if r.cut == true then return "cut" end
   if r.status then return fault_response(r, rid) end
   return nil
 end
@@ -200,6 +202,14 @@ local function dispatch()
   if fault then
     local status, fh, fb = M.apply_fault(fault, rid)
     if status == "drop" then return ngx.exit(444) end
+    if status == "cut" then       -- a status line and headers, then the body cut short
+      ngx.status = json.number(fault.status) or 200
+      ngx.header["Content-Type"] = "application/json"
+      ngx.header["Content-Length"] = 1000
+      ngx.print('{"id":')
+      ngx.flush(true)
+      return ngx.exit(444)
+    end
     if status then return send(rid, status, fh, fb) end
   end
 

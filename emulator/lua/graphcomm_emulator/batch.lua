@@ -78,7 +78,7 @@ local function run(ctx, r, outer_seq)
   if f then
     local app = require "graphcomm_emulator.app"
     local status, fh, fb = app.apply_fault(f, ids)
-    if status == "drop" then
+    if status == "drop" or status == "cut" then
       return 504, { ["Content-Type"] = "application/json" },
         util.error_body(504, "GatewayTimeout", "The connection to the service was lost.", ids), ids
     end

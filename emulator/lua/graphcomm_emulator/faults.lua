@@ -7,7 +7,8 @@
 --                run, so a spec knows which items fail; `per_path` N fails each such path
 --                only its first N times (then it succeeds, as after a retry)
 -- What it does: `delay_ms` (then carries on unless more is asked), `reset` or `drop` (closes
--- the connection without an answer), `status` (with a Graph error body, `code`, `message`,
+-- the connection without an answer), `cut` (a status line, `status` or 200, and headers,
+-- then the connection closed inside the body), `status` (with a Graph error body, `code`, `message`,
 -- `retry_after`, extra `headers`, or a raw `body`).
 
 local json = require "graphcomm_emulator.json"

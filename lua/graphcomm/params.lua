@@ -1,0 +1,140 @@
+-- graphcomm.params: the cmdlet's parameter sets and the body of an update.
+--
+--   params.update(a, b, c, d) -> crid, sid, body, opts | nil, nil, nil, nil, err
+--     Update(Expanded):  (crid, sid, body [, opts])
+--     UpdateViaIdentity: ({ CallRecordId =, SessionId = }, body [, opts])
+--     single table:      { CallRecordId =, SessionId = | InputObject =,
+--                          BodyParameter = | expanded properties, WhatIf =, ... }
+--   params.item(item) -> crid, sid, body        a bulk item's fields (any spelling)
+--   params.is_session(v), params.body_json(body, allow_unknown) -> json | nil, err
+--   params.UPDATE: update_session's option names and types
+-- Wrong types raise (naming update_session); bad values come back as err.
+
+local type, pairs, ipairs, tostring, error, getmetatable =
+      type, pairs, ipairs, tostring, error, getmetatable
+local string_format, table_sort, table_concat = string.format, table.sort, table.concat
+
+local core = require "graphcomm.core"
+local errors = require "graphcomm.errors"
+local options = require "graphcomm.options"
+
+local norm, encode = options.norm, core.encode
+
+local M = {}
+
+M.UPDATE = { what_if = "boolean", confirm = "boolean|function", pass_thru = "boolean",
+  headers = "table", client_request_id = "string", allow_unknown = "boolean" }
+
+local UPDATE_NORM = {}
+for name in pairs(M.UPDATE) do UPDATE_NORM[norm(name)] = name end
+
+local function identity(t)
+  local crid, sid
+  for k, v in pairs(t) do
+    local nk = norm(k)
+    if nk == "callrecordid" then crid = v elseif nk == "sessionid" then sid = v end
+  end
+  return crid, sid
+end
+
+function M.item(item)
+  local crid, sid, body = item[1], item[2], item[3]
+  for k, v in pairs(item) do
+    local nk = norm(k)
+    if nk == "callrecordid" then crid = v
+    elseif nk == "sessionid" then sid = v
+    elseif nk == "body" or nk == "bodyparameter" then body = v end
+  end
+  return crid, sid, body
+end
+
+local function combined(names)
+  local list = {}
+  for i, name in ipairs(names) do
+    list[i] = { path = name, message = "cannot be combined with BodyParameter" }
+  end
+  return nil, nil, nil, nil, errors.validation("BodyParameter cannot be combined with expanded properties ("
+    .. table_concat(names, ", ") .. ")", { errors = list })
+end
+
+-- The single-table form. Returns crid, sid, body, opts [, err].
+local function cmdlet_form(t)
+  local crid, sid, input, bodyparam
+  local opts, expanded, names = {}, nil, {}
+  for k, v in pairs(t) do
+    local nk = norm(k)
+    if nk == "callrecordid" then crid = v
+    elseif nk == "sessionid" then sid = v
+    elseif nk == "inputobject" then input = v
+    elseif nk == "bodyparameter" then bodyparam = v
+    elseif UPDATE_NORM[nk] then opts[k] = v
+    else
+      expanded = expanded or {}
+      expanded[k] = v
+      names[#names + 1] = tostring(k)
+    end
+  end
+  opts = options.check(opts, M.UPDATE, "update_session", 1, 4)
+  if input ~= nil then
+    if type(input) ~= "table" then
+      error("bad argument #1 to 'update_session' (InputObject must be a table, got "
+        .. type(input) .. ")", 4)
+    end
+    if crid ~= nil or sid ~= nil then
+      return nil, nil, nil, nil,
+        errors.validation("InputObject cannot be combined with CallRecordId or SessionId")
+    end
+    crid, sid = identity(input)
+  end
+  if bodyparam ~= nil and expanded then
+    table_sort(names)
+    return combined(names)
+  end
+  return crid, sid, bodyparam or expanded or {}, opts
+end
+
+local function is_session(v)
+  local mt = type(v) == "userdata" and getmetatable(v)
+  return type(mt) == "table" and mt.__name == "graphcomm.session"
+end
+M.is_session = is_session
+
+local function check_body(body, argn)
+  if type(body) ~= "table" and not is_session(body) then
+    error(string_format("bad argument #%d to 'update_session' (table or graphcomm.session "
+      .. "expected, got %s)", argn, body == nil and "no value" or type(body)), 4)
+  end
+end
+
+local function check_opts(opts, argn)
+  return options.check(opts, M.UPDATE, "update_session", argn, 4)
+end
+
+function M.update(a, b, c, d)
+  local ta = type(a)
+  if ta == "string" or ta == "number" then                       -- Update(Expanded)
+    check_body(c, 3)
+    return a, b, c, check_opts(d, 4)
+  elseif ta == "table" and b ~= nil then                        -- UpdateViaIdentity
+    local crid, sid = identity(a)
+    check_body(b, 2)
+    return crid, sid, b, check_opts(c, 3)
+  elseif ta == "table" then                                     -- cmdlet single table
+    local crid, sid, body, opts, err = cmdlet_form(a)
+    if err then return nil, nil, nil, nil, err end
+    check_body(body, 1)
+    return crid, sid, body, opts
+  end
+  error("bad argument #1 to 'update_session' (string or table expected, got "
+    .. (a == nil and "no value" or ta) .. ")", 3)
+end
+
+local ALLOW_UNKNOWN = { allow_unknown = true }
+
+-- The JSON text of a body: a session object's as it is, a table validated and encoded.
+function M.body_json(body, allow_unknown)
+  if is_session(body) then return body:json() end
+  return encode(body, allow_unknown and ALLOW_UNKNOWN or nil)
+end
+
+return M
