@@ -1,0 +1,193 @@
+-- spec/helpers/docs.lua: the fenced code blocks of the documentation, and running them
+-- as a reader would (spec/docs_spec.lua is the doc test).
+--
+--   local docs = require "helpers.docs"
+--   docs.files()                 README.md and docs/*.md, as they are now
+--   docs.blocks(path)            { { file, line, lang, marker, reason, code }, ... }
+--   docs.parse(text, path)       the same from a page's text
+--   docs.run_lua(block, emu)     exit code, output: the block as a Lua script
+--   docs.run_sh(block, emu)      exit code, output: the block as a bash script
+--
+-- Fence tags (the first word after ```): `lua` and `sh` run; the tags in QUIET are
+-- shown and never run; any other tag is an error, so that a typo cannot hide a block
+-- from the test. After the tag, the only marker is `no-run: <why>`.
+local emu_helper = require "helpers.emulator"
+local cmd = require "helpers.command"
+
+local M = {}
+
+M.RUN = { lua = true, sh = true }
+M.QUIET = { text = true, json = true, jsonl = true, nginx = true, c = true, http = true,
+  diff = true, js = true, xml = true, powershell = true }
+
+local ROOT = emu_helper.root
+M.root = ROOT
+local quote = cmd.quote
+
+local function read(path)
+  local f = assert(io.open(path, "rb"))
+  local text = f:read("*a")
+  f:close()
+  return text
+end
+M.read = read
+
+-- README.md first, then docs/*.md sorted: paths relative to the root.
+function M.files()
+  local list = { "README.md" }
+  local p = assert(io.popen("cd " .. quote(ROOT) .. " && ls docs/*.md 2>/dev/null"))
+  for name in p:lines() do list[#list + 1] = name end
+  p:close()
+  return list
+end
+
+-- Strips the opening fence's indentation from a content line (blocks inside lists).
+local function dedent(line, indent)
+  if line:sub(1, #indent) == indent then return line:sub(#indent + 1) end
+  return (line:gsub("^%s+", ""))
+end
+
+-- The info string after the fence: tag, marker, reason (marker and reason may be nil).
+local function info(s)
+  local lang, rest = s:match("^%s*(%S*)%s*(.-)%s*$")
+  if rest == "" then return lang, nil, nil end
+  local marker, reason = rest:match("^(%S+)%s*(.-)$")
+  return lang, marker, reason
+end
+
+-- The blocks of a page's text (path names it in messages).
+function M.parse(text, path)
+  local blocks, open, n = {}, nil, 0
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    n = n + 1
+    if not open then
+      local indent, fence, rest = line:match("^(%s*)(```+)(.*)$")
+      if fence then
+        local lang, marker, reason = info(rest)
+        open = { file = path, line = n, lang = lang, marker = marker, reason = reason,
+          indent = indent, fence = fence, body = {} }
+      end
+    else
+      local fence = line:match("^%s*(```+)%s*$")
+      if fence and #fence >= #open.fence then
+        open.code = table.concat(open.body, "\n") .. "\n"
+        open.body, open.indent, open.fence = nil, nil, nil
+        blocks[#blocks + 1] = open
+        open = nil
+      else
+        open.body[#open.body + 1] = dedent(line, open.indent)
+      end
+    end
+  end
+  if open then
+    blocks[#blocks + 1] = { file = path, line = open.line, lang = open.lang, unclosed = true }
+  end
+  return blocks
+end
+
+function M.blocks(path)
+  return M.parse(read(ROOT .. "/" .. path), path)
+end
+
+function M.where(b)
+  return b.file .. ":" .. b.line .. " (```" .. tostring(b.lang) .. ")"
+end
+
+---------------------------------------------------------------- running
+
+local function write(path, text)
+  local f = assert(io.open(path, "wb"))
+  f:write(text)
+  f:close()
+end
+
+local function build_dir(flavour)
+  local b = os.getenv("GRAPHCOMM_BUILD")
+  if b and flavour == cmd.flavour then
+    return b:sub(1, 1) == "/" and b or (ROOT .. "/" .. b)
+  end
+  return ROOT .. "/build/" .. flavour
+end
+
+-- The environment of a block: the emulator's variables and Lua paths to the checkout
+-- (lua/ and spec/, as busted has them)
+-- (each Lua its own build: a shell block may start lua5.4 while the specs run LuaJIT).
+local function block_env(e)
+  local lpath = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. ROOT .. "/spec/?.lua;;"
+  local env = { GRAPHCOMM_BASE_URL = e.base_url, GRAPHCOMM_TOKEN = e.token,
+    LUA_PATH = lpath, LUA_PATH_5_3 = lpath, LUA_PATH_5_4 = lpath,
+    LUA_CPATH_5_4 = build_dir("lua5.4") .. "/?.so;;",
+    LUA_CPATH_5_3 = build_dir("lua5.3") .. "/?.so;;",
+    LUA_CPATH = build_dir(cmd.flavour == "lua5.1" and "lua5.1" or "luajit") .. "/?.so;;",
+    GRAPHCOMM_BUILD = false, GRAPHCOMM_EMULATOR_DIR = false }
+  return env
+end
+
+-- A scratch directory holding a link to every top-level entry of the checkout (so that
+-- `emulator/start`, `examples/...` and `lua/` read as they do at the root of a checkout,
+-- while the files a block writes land in the scratch directory) and a bin/ whose
+-- `graphcomm` runs the checkout's bin/graphcomm on the Lua the specs run on.
+local function scratch()
+  local dir = os.tmpname()
+  os.remove(dir)
+  local rc, out = emu_helper.sh("mkdir -p " .. quote(dir .. "/.doctest-bin") .. " "
+    .. quote(dir .. "/tmp") .. " && chmod 755 " .. quote(dir) .. " " .. quote(dir .. "/tmp")
+    .. " && cd " .. quote(ROOT) .. " && for f in *; do ln -s \"$PWD/$f\" " .. quote(dir)
+    .. "/\"$f\"; done")
+  assert(rc == 0, out)
+  local wrapper = dir .. "/.doctest-bin/graphcomm"
+  write(wrapper, "#!/bin/sh\nexec " .. cmd.lua .. " " .. quote(ROOT .. "/bin/graphcomm")
+    .. " \"$@\"\n")
+  assert(emu_helper.sh("chmod +x " .. quote(wrapper)) == 0)
+  return dir
+end
+
+local function cleanup(dir)
+  emu_helper.sh("rm -rf " .. quote(dir))
+end
+
+M.TIMEOUT = 120        -- seconds a block may take (the OpenResty example builds and starts nginx)
+
+local function run_in(dir, argv, env)
+  local words = { "timeout", tostring(M.TIMEOUT) }
+  for _, a in ipairs(argv) do words[#words + 1] = a end
+  local code, out, err = cmd.run(words, env, nil, dir)
+  return code, out .. err
+end
+
+function M.run_lua(b, e)
+  local dir = scratch()
+  write(dir .. "/block.lua", b.code)
+  local code, out = run_in(dir, { cmd.lua, "block.lua" }, block_env(e))
+  cleanup(dir)
+  return code, out
+end
+
+-- A shell block runs under bash -e -o pipefail, with TMPDIR inside its scratch
+-- directory: an emulator or OpenResty example it starts and does not stop is stopped
+-- when it exits, whatever happened.
+local SH_PROLOGUE = [[
+set -e -o pipefail
+doctest_cleanup() {
+  for d in "$TMPDIR"/graphcomm-emulator.*; do
+    if [ -d "$d" ]; then emulator/stop "$d" >/dev/null 2>&1 || true; fi
+  done
+  if [ -f "$TMPDIR/graphcomm-openresty.last" ]; then
+    examples/openresty/run stop >/dev/null 2>&1 || true
+  fi
+}
+trap doctest_cleanup EXIT
+]]
+
+function M.run_sh(b, e)
+  local dir = scratch()
+  write(dir .. "/block.sh", SH_PROLOGUE .. b.code)
+  local env = block_env(e)
+  env.PATH = dir .. "/.doctest-bin:" .. ROOT .. "/bin:" .. os.getenv("PATH")
+  env.TMPDIR = dir .. "/tmp"
+  local code, out = run_in(dir, { "bash", "block.sh" }, env)
+  cleanup(dir)
+  return code, out
+end
+
+return M
