@@ -1,4 +1,4 @@
--- Numbers: Int32, Int64, Single, Double (DESIGN.md section 2).
+-- Numbers: Int32, Int64, Single, Double (docs/contract.md section 2).
 local h = require "helpers.session"
 local core = h.core
 local value, value_error = h.value, h.value_error

@@ -1,4 +1,4 @@
--- graphcomm.client: clients and the update call (DESIGN.md section 3).
+-- graphcomm.client: clients and the update call (docs/contract.md section 3).
 --
 --   client.connect(opts) -> client | nil, err      (graphcomm.connect)
 --   client:request(spec) -> info | nil, err        one logical request: auth, retries,
@@ -505,7 +505,7 @@ local function parameter_set(a, b, c, d)
 end
 
 -- The request a what-if shows and a confirm function is asked about: exactly
--- { method, url, headers, body } (DESIGN.md section 3); its client-request-id comes second.
+-- { method, url, headers, body } (docs/contract.md section 3); its client-request-id comes second.
 local function preview(st, spec)
   local req, err = build(st.cfg, spec, "Bearer <redacted>")
   if not req then return nil, err end

@@ -1,4 +1,4 @@
--- graphcomm.redirect: the one redirect step, for the client and for bulk (DESIGN.md
+-- graphcomm.redirect: the one redirect step, for the client and for bulk (docs/contract.md
 -- section 3): 301/302/303/307/308 with a Location are followed, at most MAX times (the
 -- callers count); to another origin no Authorization, Cookie or Proxy-Authorization
 -- goes along (spec.cross_origin); a 303 turns into a GET without a body.
