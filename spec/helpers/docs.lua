@@ -101,25 +101,26 @@ local function write(path, text)
   f:close()
 end
 
-local function build_dir(flavour)
-  local b = os.getenv("GRAPHCOMM_BUILD")
-  if b and flavour == cmd.flavour then
-    return b:sub(1, 1) == "/" and b or (ROOT .. "/" .. b)
-  end
-  return ROOT .. "/build/" .. flavour
+-- The folder with graphcomm/core.so for the Lua the specs run on, absolute.
+local function build_dir()
+  local b = os.getenv("GRAPHCOMM_BUILD") or ("build/" .. cmd.flavour)
+  return b:sub(1, 1) == "/" and b or (ROOT .. "/" .. b)
 end
 
--- The environment of a block: the emulator's variables and Lua paths to the checkout
--- (lua/ and spec/, as busted has them)
--- (each Lua its own build: a shell block may start lua5.4 while the specs run LuaJIT).
-local function block_env(e)
-  local lpath = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. ROOT .. "/spec/?.lua;;"
+-- The environment of a block: the emulator's variables; for a Lua block, Lua paths to
+-- the checkout's lua/ and spec/ (as busted has them) and to the build of the Lua the
+-- specs run on. A shell block gets no Lua paths: it must say what a reader would type.
+local LUA_VARS = { "LUA_PATH", "LUA_CPATH", "LUA_PATH_5_3", "LUA_CPATH_5_3", "LUA_PATH_5_4",
+  "LUA_CPATH_5_4", "LUA_INIT", "LUA_INIT_5_3", "LUA_INIT_5_4" }
+
+local function block_env(e, lua)
   local env = { GRAPHCOMM_BASE_URL = e.base_url, GRAPHCOMM_TOKEN = e.token,
-    LUA_PATH = lpath, LUA_PATH_5_3 = lpath, LUA_PATH_5_4 = lpath,
-    LUA_CPATH_5_4 = build_dir("lua5.4") .. "/?.so;;",
-    LUA_CPATH_5_3 = build_dir("lua5.3") .. "/?.so;;",
-    LUA_CPATH = build_dir(cmd.flavour == "lua5.1" and "lua5.1" or "luajit") .. "/?.so;;",
     GRAPHCOMM_BUILD = false, GRAPHCOMM_EMULATOR_DIR = false }
+  for _, name in ipairs(LUA_VARS) do env[name] = false end
+  if lua then
+    env.LUA_PATH = ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;" .. ROOT .. "/spec/?.lua;;"
+    env.LUA_CPATH = build_dir() .. "/?.so;;"
+  end
   return env
 end
 
@@ -158,7 +159,7 @@ end
 function M.run_lua(b, e)
   local dir = scratch()
   write(dir .. "/block.lua", b.code)
-  local code, out = run_in(dir, { cmd.lua, "block.lua" }, block_env(e))
+  local code, out = run_in(dir, { cmd.lua, "block.lua" }, block_env(e, true))
   cleanup(dir)
   return code, out
 end
@@ -182,7 +183,7 @@ trap doctest_cleanup EXIT
 function M.run_sh(b, e)
   local dir = scratch()
   write(dir .. "/block.sh", SH_PROLOGUE .. b.code)
-  local env = block_env(e)
+  local env = block_env(e, false)
   env.PATH = dir .. "/.doctest-bin:" .. ROOT .. "/bin:" .. os.getenv("PATH")
   env.TMPDIR = dir .. "/tmp"
   local code, out = run_in(dir, { "bash", "block.sh" }, env)
