@@ -62,19 +62,24 @@ describe("the documentation", function()
       .. MAX_NO_RUN .. "):\n" .. table.concat(skipped, "\n"))
   end)
 
-  it("links only to files that exist", function()
+  it("links only to files and headings that exist", function()
     local bad = {}
     for _, file in ipairs(docs.files()) do
       local dir = file:match("^(.*)/[^/]+$")
       local text = docs.read(docs.root .. "/" .. file)
       for target in text:gmatch("%]%(([^)%s]+)%)") do
-        local path = target:gsub("#.*$", "")
-        if path ~= "" and not path:match("^%a[%w+.-]*:") then
-          local rel = dir and (dir .. "/" .. path) or path
-          rel = rel:gsub("[^/]+/%.%./", "")
-          local probe = io.open(docs.root .. "/" .. rel, "rb")
-          if probe then probe:close()
-          elseif not PENDING[rel] then bad[#bad + 1] = file .. ": " .. target end
+        local path, anchor = target:match("^([^#]*)#?(.*)$")
+        if not path:match("^%a[%w+.-]*:") then
+          local rel = file
+          if path ~= "" then
+            rel = (dir and (dir .. "/" .. path) or path):gsub("[^/]+/%.%./", "")
+          end
+          local ok, page = pcall(docs.read, docs.root .. "/" .. rel)
+          if not ok then
+            if not PENDING[rel] then bad[#bad + 1] = file .. ": " .. target end
+          elseif anchor ~= "" and rel:match("%.md$") and not docs.anchors(page)[anchor] then
+            bad[#bad + 1] = file .. ": " .. target .. " (no such heading)"
+          end
         end
       end
     end
@@ -158,6 +163,14 @@ false
     local dir = out:match("(/[^\n]*graphcomm%-emulator%.[%w]+)")
     assert.is_truthy(dir, out)
     assert.is_nil(io.open(dir .. "/nginx.pid", "r"), "left running: " .. dir)
+  end)
+
+  it("makes heading anchors as GitHub does", function()
+    local set = docs.anchors("# graphcomm\n## `client:update_sessions(items [, opts])`\n"
+      .. "## Values: Lua tables to JSON\n```sh\n# not a heading\n```\n## Values: Lua tables to JSON\n")
+    assert.is_true(set["graphcomm"] and set["clientupdate_sessionsitems--opts"]
+      and set["values-lua-tables-to-json"] and set["values-lua-tables-to-json-1"])
+    assert.is_nil(set["not-a-heading"])
   end)
 
   it("reads tags, markers and indented fences", function()

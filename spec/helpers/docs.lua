@@ -5,6 +5,7 @@
 --   docs.files()                 README.md and docs/*.md, as they are now
 --   docs.blocks(path)            { { file, line, lang, marker, reason, code }, ... }
 --   docs.parse(text, path)       the same from a page's text
+--   docs.anchors(text)           the set of a page's heading anchors
 --   docs.run_lua(block, emu)     exit code, output: the block as a Lua script
 --   docs.run_sh(block, emu)      exit code, output: the block as a bash script
 --
@@ -87,6 +88,24 @@ end
 
 function M.blocks(path)
   return M.parse(read(ROOT .. "/" .. path), path)
+end
+
+-- The anchors of a page's headings, as GitHub makes them: lower case, punctuation
+-- other than - and _ dropped, spaces turned into -; a repeated heading gets -1, -2 ...
+function M.anchors(text)
+  local set, seen = {}, {}
+  local fenced = false
+  for line in (text .. "\n"):gmatch("([^\n]*)\n") do
+    if line:match("^%s*```") then fenced = not fenced end
+    local title = not fenced and line:match("^#+%s+(.-)%s*$")
+    if title then
+      local slug = title:lower():gsub("[^%w%s_-]", ""):gsub("%s", "-")
+      local n = seen[slug]
+      seen[slug] = (n or 0) + 1
+      set[n and (slug .. "-" .. n) or slug] = true
+    end
+  end
+  return set
 end
 
 function M.where(b)
