@@ -25,12 +25,9 @@ local ROOT = emu_helper.root
 M.root = ROOT
 local quote = cmd.quote
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local text = f:read("*a")
-  f:close()
-  return text
-end
+-- Whole files in and out: the certificate helper's, which raise on failure.
+local files = require "helpers.certs"
+local read, write = files.read, files.write
 M.read = read
 
 -- README.md first, then docs/*.md sorted: paths relative to the root.
@@ -113,12 +110,6 @@ function M.where(b)
 end
 
 ---------------------------------------------------------------- running
-
-local function write(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
 
 -- The folder with graphcomm/core.so for the Lua the specs run on, absolute.
 local function build_dir()
