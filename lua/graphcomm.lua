@@ -4,7 +4,7 @@
 --   local client = assert(graphcomm.connect{ token = os.getenv("GRAPH_TOKEN") })
 --   assert(client:update_session(call_record_id, session_id, { modalities = { "audio" } }))
 --
---   graphcomm.session(tbl [, opts])  -> session object | nil, err     (DESIGN.md section 2)
+--   graphcomm.session(tbl [, opts])  -> session object | nil, err     (docs/contract.md section 2)
 --   graphcomm.null                    JSON null (clears a nullable property)
 --   graphcomm.connect(opts)           -> client | nil, err             (section 3)
 --   graphcomm.update_session(...)     the update on a default client from the environment

@@ -1,5 +1,5 @@
 -- graphcomm.response without a server: what success and Graph's error bodies become
--- (DESIGN.md section 3: the error's fields, innerError.date read as UTC, one-line tostring).
+-- (docs/contract.md section 3: the error's fields, innerError.date read as UTC, one-line tostring).
 local response = require "graphcomm.response"
 local errors = require "graphcomm.errors"
 

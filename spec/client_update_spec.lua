@@ -41,7 +41,7 @@ describe("client:update_session", function()
     assert.same({ "video", "audio" }, session_now(sid).modalities)
   end)
 
-  it("sends the request DESIGN.md section 3 describes", function()
+  it("sends the request docs/contract.md section 3 describes", function()
     assert(client:update_session(crid, sid, { endDateTime = 1700000000.5 }))
     local log = patches()
     assert.equal(1, #log)

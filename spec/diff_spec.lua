@@ -1,4 +1,4 @@
--- graphcomm.diff (DESIGN.md section 4): offline rules, then a round trip through
+-- graphcomm.diff (docs/contract.md section 4): offline rules, then a round trip through
 -- the emulator (GET, change, diff, update_session, GET).
 local graphcomm = require "graphcomm"
 local emu = require "helpers.emulator"

@@ -83,7 +83,7 @@ describe("emulator faults", function()
     assert.equal(200, (e:request("GET", path)))
   end)
 
-  it("takes DESIGN.md's rule as written: reset false answers, reset true drops the connection", function()
+  it("takes docs/contract.md's rule as written: reset false answers, reset true drops the connection", function()
     e:fault({ match = "/sessions/" .. sid, status = 429, retry_after = "1", delay_ms = 0, reset = false, count = 1 })
     local status, h = e:request("GET", path)
     assert.equal(429, status)

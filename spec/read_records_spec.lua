@@ -139,7 +139,7 @@ end)
 
 describe("next links to another origin", function()
   -- A server of our own (a transport table) whose pages point elsewhere: the token must
-  -- not follow them (DESIGN.md section 8).
+  -- not follow them (docs/contract.md section 8).
   local function serving(pages)
     local seen = {}
     local transport = { send = function(req)

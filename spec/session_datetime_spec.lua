@@ -1,4 +1,4 @@
--- DateTime values (DESIGN.md section 2): RFC 3339 strings, Unix seconds and
+-- DateTime values (docs/contract.md section 2): RFC 3339 strings, Unix seconds and
 -- os.date("!*t")-style tables in, UTC `YYYY-MM-DDTHH:MM:SS[.f]Z` out.
 local h = require "helpers.session"
 local function dt(v) return h.value("session", "startDateTime", v) end

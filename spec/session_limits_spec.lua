@@ -1,4 +1,4 @@
--- Limits: depth, cycles and body size are errors, never crashes (DESIGN.md
+-- Limits: depth, cycles and body size are errors, never crashes (docs/contract.md
 -- section 2); the buffer survives errors and nested calls.
 local h = require "helpers.session"
 local core = h.core

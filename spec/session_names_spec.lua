@@ -1,4 +1,4 @@
--- Property names (DESIGN.md section 2): camelCase, PascalCase, any case;
+-- Property names (docs/contract.md section 2): camelCase, PascalCase, any case;
 -- unknown names, did-you-mean hints, AdditionalProperties, allow_unknown,
 -- @odata.type and derived types, output order.
 local h = require "helpers.session"

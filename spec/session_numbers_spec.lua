@@ -1,4 +1,4 @@
--- Numbers: Int32, Int64, Single, Double (DESIGN.md section 2).
+-- Numbers: Int32, Int64, Single, Double (docs/contract.md section 2).
 local h = require "helpers.session"
 local core = h.core
 local value, value_error = h.value, h.value_error
@@ -27,7 +27,7 @@ describe("Int32 properties", function()
     assert.equal("expected an Int32 number, got true", value_error("networkInfo", "port", true))
   end)
 
-  it("covers the newer participantEndpoint fields as Int32 (DESIGN.md section 2)", function()
+  it("covers the newer participantEndpoint fields as Int32 (docs/contract.md section 2)", function()
     local pe = "participantEndpoint"
     assert.equal("8", value(pe, "cpuCoresCount", 8))
     assert.equal("2400", value(pe, "cpuProcessorSpeedInMhz", 2400))

@@ -1,4 +1,4 @@
--- Session objects (DESIGN.md section 2): s:json(), s:totable(), s.<name>,
+-- Session objects (docs/contract.md section 2): s:json(), s:totable(), s.<name>,
 -- tostring(s); core.normalize; core.schema.
 local h = require "helpers.session"
 local core = h.core

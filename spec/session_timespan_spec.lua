@@ -1,4 +1,4 @@
--- TimeSpan values (DESIGN.md section 2): ISO 8601 durations or seconds in,
+-- TimeSpan values (docs/contract.md section 2): ISO 8601 durations or seconds in,
 -- .NET XmlConvert's canonical form out.
 local h = require "helpers.session"
 local function ts(v) return h.value("mediaStream", "averageJitter", v) end

@@ -1,5 +1,5 @@
 -- Strings, booleans, enums, arrays, objects, null and generic JSON
--- (DESIGN.md section 2).
+-- (docs/contract.md section 2).
 local h = require "helpers.session"
 local core, cjson = h.core, h.cjson
 local value, value_error = h.value, h.value_error

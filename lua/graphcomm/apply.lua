@@ -1,5 +1,5 @@
 -- graphcomm.apply: `graphcomm apply FIXES.jsonl [--concurrency N] [--batch] [--journal FILE]`
--- (DESIGN.md section 5), on client:update_sessions (graphcomm.bulk).
+-- (docs/contract.md section 5), on client:update_sessions (graphcomm.bulk).
 --
 -- run(argv, io_env) -> exit code: 0 every fix applied (or already in the journal), 1 some
 -- failed, 2 bad usage or input. io_env = { stdout, stderr, stdin, getenv, tty, now }

@@ -1,4 +1,4 @@
--- graphcomm.bulk: many session updates at once (DESIGN.md section 4).
+-- graphcomm.bulk: many session updates at once (docs/contract.md section 4).
 --
 --   client:update_sessions(items, opts) -> summary | nil, err
 --

@@ -1,5 +1,5 @@
 -- graphcomm.diff: the smallest PATCH body that turns one session into another
--- (DESIGN.md section 4).
+-- (docs/contract.md section 4).
 --
 -- Both sides are compared as the core normalizes them (one spelling of each
 -- name, instants in UTC, canonical enums and durations), so a value that only

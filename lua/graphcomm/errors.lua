@@ -1,4 +1,4 @@
--- graphcomm.errors: the error values of the library (DESIGN.md section 3).
+-- graphcomm.errors: the error values of the library (docs/contract.md section 3).
 -- Every failure a correct program can meet comes back as `nil, err`, err being one
 -- of these: a table with `kind` in validation / http / transport / auth / declined /
 -- redirect (a redirect refused after the request went out)

@@ -1,4 +1,4 @@
--- graphcomm.journal: the outcome log of bulk updates (DESIGN.md section 4).
+-- graphcomm.journal: the outcome log of bulk updates (docs/contract.md section 4).
 --
 --   local j, err = journal.open(path)    -- reads what already succeeded, then appends
 --   j:done(crid, sid, digest) -> true when that fix already went through

@@ -1,4 +1,4 @@
--- graphcomm.read: reading call records and sessions for fixes (DESIGN.md section 4).
+-- graphcomm.read: reading call records and sessions for fixes (docs/contract.md section 4).
 --
 --   client:get_session(crid, sid [, query])   -> session table, info | nil, err
 --   client:get_call_record(crid [, query])    -> record table, info | nil, err

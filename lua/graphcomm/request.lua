@@ -99,7 +99,7 @@ local function is_loopback(host)
 end
 M.is_loopback = is_loopback
 
--- https anywhere; plain http only to a loopback host (DESIGN.md section 8).
+-- https anywhere; plain http only to a loopback host (docs/contract.md section 8).
 function M.check_url(url)
   local scheme, host, port = parse_url(url)
   if not scheme or not port then

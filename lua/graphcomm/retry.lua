@@ -1,4 +1,4 @@
--- graphcomm.retry: the only retry policy (DESIGN.md section 3).
+-- graphcomm.retry: the only retry policy (docs/contract.md section 3).
 --
 --   retry.delay(cfg, attempt, status, headers, transport_err) -> seconds | nil
 --     attempt: the number of the retry that would follow (1 for the first);
