@@ -4,7 +4,6 @@
 -- handshake, a wrong clientState, redeliveries, a fix that raises, and a dry run.
 local emulator = require "helpers.emulator"
 local notify = require "helpers.notify"
-local subs = require "graphcomm.subscriptions"
 
 local wait_for, patch_counts, open_sessions = notify.wait_for, notify.patch_counts, notify.open_sessions
 local STATE = "c1ient-state-" .. require("graphcomm.core").uuid4()
@@ -27,7 +26,7 @@ describe("examples/openresty/notify", function()
     e:control("POST", "notifications/config", { retries = 300, retry_delay_ms = 100 })
     local ex = start_example(e)
     local ok, err = pcall(function()
-      local sub = assert(subs.subscribe(c, { notification_url = ex.url .. "/notify",
+      local sub = assert(c:subscribe({ notification_url = ex.url .. "/notify",
         lifecycle_url = ex.url .. "/lifecycle", client_state = STATE, expires_in = 3600 }))
       assert.is_string(sub.id)
       -- Each record read takes 150 ms, so that a backlog is queued when nginx is killed.
@@ -77,7 +76,7 @@ describe("examples/openresty/notify", function()
       ex.remove()
     end)
     before_each(function()
-      sub = assert(subs.subscribe(c, { notification_url = ex.url .. "/notify", client_state = STATE }))
+      sub = assert(c:subscribe({ notification_url = ex.url .. "/notify", client_state = STATE }))
     end)
 
     local function post(body, query)
@@ -96,7 +95,7 @@ describe("examples/openresty/notify", function()
     end)
 
     it("drops notifications whose clientState differs, reading nothing", function()
-      assert(subs.unsubscribe(c, sub.id))
+      assert(c:unsubscribe(sub.id))
       local rec = e:control("POST", "callRecords", { sessions = 1, open_sessions = 1 })
       local before = ex.status()
       e:clear_requests()
@@ -167,7 +166,7 @@ return M
     local ex = start_example(e, { handler = handler })
     os.remove(handler)
     local ok, err = pcall(function()
-      assert(subs.subscribe(c, { notification_url = ex.url .. "/notify", client_state = STATE }))
+      assert(c:subscribe({ notification_url = ex.url .. "/notify", client_state = STATE }))
       local rec = e:control("POST", "callRecords", { sessions = 1, open_sessions = 1 })
       wait_for("the fix", function() return ex.status().fixed == 1 end)
       local st = ex.status()
@@ -186,7 +185,7 @@ return M
   it("with a dry run, logs the updates and sends none", function()
     local ex = start_example(e, { dry_run = true })
     local ok, err = pcall(function()
-      assert(subs.subscribe(c, { notification_url = ex.url .. "/notify", client_state = STATE }))
+      assert(c:subscribe({ notification_url = ex.url .. "/notify", client_state = STATE }))
       e:control("POST", "callRecords", { sessions = 3, open_sessions = 2 })
       wait_for("the previews", function() return ex.status().previews == 2 end)
       wait_for("done", function() return ex.status().done == 1 end)

@@ -120,7 +120,7 @@ describe("graphcomm.keeper", function()
     assert.has_error(function() ks.new{ receiver = {}, notification_url = "http://example.com/x",
       client_state = "x" } end)
     assert.has_error(function() ks.new{ receiver = {}, notification_url = "https://example.com/x",
-      client_state = "x", margni = 3 } end, "graphcomm.keeper: margni is not an option of keeper.new (did you mean 'margin'?)")
+      client_state = "x", margni = 3 } end, "bad argument #1 to 'keeper.new' (unknown option 'margni'; did you mean 'margin'?)")
     assert.has_error(function() ks.new{ receiver = {}, notification_url = "https://example.com/x",
       client_state = "x", expires_in = 600, margin = 600 } end)
   end)

@@ -71,9 +71,12 @@ describe("graphcomm.notify", function()
       assert.has_error(function() notify.new(opts) end, nil, "case " .. i)
     end
     assert.has_error(function() notify.new{ client_state = "s", fix = fix, dry = true } end,
-      "graphcomm.notify: dry is not an option of notify.new")
-    assert.has_error(function() notify.new{ client_state = "s", fix = fix, dryrun = true } end,
-      "graphcomm.notify: dryrun is not an option of notify.new (did you mean 'dry_run'?)")
+      "bad argument #1 to 'notify.new' (unknown option 'dry')")
+    assert.has_error(function() notify.new{ client_state = "s", fix = fix, dry_rnu = true } end,
+      "bad argument #1 to 'notify.new' (unknown option 'dry_rnu'; did you mean 'dry_run'?)")
+    assert.has_error(function() notify.new{ client_state = "s", fix = fix, dry_run = "yes" } end,
+      "bad argument #1 to 'notify.new' (option dry_run: boolean expected, got string)")
+    assert.is_true(notify.new{ client_state = "s", fix = fix, DryRun = true }.dry_run)
     assert.has_error(function() notify.new("x") end)
   end)
 

@@ -6,7 +6,10 @@
 --   client:get_session(crid, sid [, query])             graphcomm.read
 --   client:get_call_record(crid [, query])              graphcomm.read
 --   client:sessions(crid [, query]) -> iterator         graphcomm.read
+--   client:call_records([query]) -> iterator           graphcomm.read
 --   client:update_sessions(items [, opts]) -> summary   graphcomm.bulk
+--   client:subscribe{...}, client:renew_subscription(id [, s]), client:unsubscribe(id),
+--   client:subscriptions()                              graphcomm.subscriptions
 --   client:close()                                      = __gc = __close, idempotent
 --
 -- A client is a "graphcomm.client" userdata (csrc/handle.c) whose uservalue holds
@@ -28,6 +31,7 @@ local engine = require "graphcomm.engine"
 local redact = require "graphcomm.redact"
 local read = require "graphcomm.read"
 local bulk = require "graphcomm.bulk"
+local subscriptions = require "graphcomm.subscriptions"
 
 local M = {}
 local methods = {}
@@ -173,6 +177,31 @@ end
 function methods.update_sessions(self, items, opts)
   local summary, err = bulk.run(state(self).engine, items, opts)
   return summary, err
+end
+
+function methods.call_records(self, query)
+  local iter, err = read.call_records(state(self).engine, query)
+  return iter, err
+end
+
+function methods.subscribe(self, opts)
+  local sub, info = subscriptions.subscribe(state(self).engine, opts)
+  return sub, info
+end
+
+function methods.renew_subscription(self, id, expires_in)
+  local sub, info = subscriptions.renew(state(self).engine, id, expires_in)
+  return sub, info
+end
+
+function methods.unsubscribe(self, id)
+  local ok, info = subscriptions.unsubscribe(state(self).engine, id)
+  return ok, info
+end
+
+function methods.subscriptions(self)
+  local list, err = subscriptions.list(state(self).engine)
+  return list, err
 end
 
 return M

@@ -22,6 +22,7 @@
 -- State ({ id, expires, alive }) is in the receiver's shared dict and in state_file.
 local cjson = require "cjson.safe"
 local subs = require "graphcomm.subscriptions"
+local options = require "graphcomm.options"
 
 local type, pairs, tostring, error, pcall, tonumber, setmetatable =
       type, pairs, tostring, error, pcall, tonumber, setmetatable
@@ -31,9 +32,9 @@ local M = {}
 
 M.DEFAULTS = { margin = 3600, check_interval = 60, lookback = 86400,
   expires_in = subs.DEFAULT_EXPIRES_IN }
-local OPTIONS = { receiver = true, notification_url = true, lifecycle_url = true,
-  client_state = true, expires_in = true, margin = true, check_interval = true, lookback = true,
-  state_file = true }
+local OPTIONS = { receiver = "any", notification_url = "any", lifecycle_url = "any",
+  client_state = "any", expires_in = "any", margin = "any", check_interval = "any", lookback = "any",
+  state_file = "string" }
 
 local function ngx_api()
   local ngx = rawget(_G, "ngx")
@@ -55,11 +56,9 @@ Keeper.__index = Keeper
 
 function M.new(opts)
   if type(opts) ~= "table" then error("graphcomm.keeper.new: options table expected", 2) end
-  local ok, err = subs.unknown_option(opts, OPTIONS, "keeper.new")
-  if not ok then error("graphcomm.keeper: " .. err.message, 2) end
+  opts = options.check(opts, OPTIONS, "keeper.new", 1, 2)
   if type(opts.receiver) ~= "table" then error("graphcomm.keeper: option receiver is required", 2) end
-  local body
-  body, err = subs.subscription_body({ notification_url = opts.notification_url,
+  local body, err = subs.subscription_body({ notification_url = opts.notification_url,
     lifecycle_url = opts.lifecycle_url, client_state = opts.client_state, expires_in = opts.expires_in })
   if not body then error("graphcomm.keeper: " .. err.message, 2) end
   local k = setmetatable({}, Keeper)
@@ -117,7 +116,7 @@ end
 function Keeper:subscribe(st)
   local c = self:client()
   if not c then return nil end
-  local sub, err = subs.subscribe(c, { notification_url = self.notification_url,
+  local sub, err = c:subscribe({ notification_url = self.notification_url,
     lifecycle_url = self.lifecycle_url, client_state = self.client_state, expires_in = self.expires_in })
   if not sub then
     self.receiver:log("ERR", "keeper: subscribing failed: ", tostring(err))
@@ -131,7 +130,7 @@ end
 function Keeper:renew(st)
   local c = self:client()
   if not c then return nil end
-  local sub, err = subs.renew(c, st.id, self.expires_in)
+  local sub, err = c:renew_subscription(st.id, self.expires_in)
   if sub then
     st.expires = epoch(sub.expirationDateTime) or (os.time() + self.expires_in)
     self.receiver:log("NOTICE", "keeper: renewed ", st.id, " until ", sub.expirationDateTime)
@@ -151,13 +150,16 @@ function Keeper:read_gap(st, since)
   if not c or not st.id then return nil end
   local from = os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(since - self.lookback))
   local n = 0
-  local ok, err = subs.pages(c, { method = "GET", path = "/communications/callRecords",
-    query = { select = "id", filter = "startDateTime ge " .. from } }, function(rec)
+  local ok, err = pcall(function()
+    local iter, ierr = c:call_records{ select = "id", filter = "startDateTime ge " .. from }
+    if not iter then error(ierr, 0) end
+    for rec in iter do
       if type(rec) == "table" and type(rec.id) == "string"
           and self.receiver:enqueue_record(st.id, rec.id, "created") then
         n = n + 1
       end
-    end)
+    end
+  end)
   if not ok then
     self.receiver:log("ERR", "keeper: reading the gap since ", from, " failed: ", tostring(err))
     return nil, err

@@ -28,6 +28,7 @@
 -- Fixes must be idempotent (read the record, change only what is still wrong): after a
 -- crash between an update and its journal line, the record is read and fixed again.
 local cjson = require "cjson.safe"
+local options = require "graphcomm.options"
 
 local type, pairs, ipairs, tostring, error, pcall, tonumber =
       type, pairs, ipairs, tostring, error, pcall, tonumber
@@ -40,10 +41,11 @@ M.MAX_BODY = 1024 * 1024          -- a collection bigger than this is refused (4
 M.MAX_TOKEN = 4096
 M.DEFAULTS = { dict = "graphcomm_notify", dry_run = false, max_tries = 5, retry_delay = 2,
   dedupe_ttl = 86400, concurrency = 4, drain_interval = 1, lock_ttl = 60 }
-local OPTIONS = { client_state = true, fix = true, connect = true, dict = true, journal = true,
-  dry_run = true, max_tries = true, retry_delay = true, dedupe_ttl = true, concurrency = true,
-  on_lifecycle = true, drain_interval = true, lock_ttl = true, client = true,
-  record_query = true }
+-- Names and types are checked by graphcomm.options (misuse raises); values below.
+local OPTIONS = { client_state = "any", fix = "any", connect = "any", dict = "string",
+  journal = "any", dry_run = "boolean", max_tries = "any", retry_delay = "any",
+  dedupe_ttl = "any", concurrency = "any", on_lifecycle = "any", drain_interval = "any",
+  lock_ttl = "any", client = "any", record_query = "table" }
 local CHANGES = { created = true, updated = true }
 local STATS = { "received", "queued", "duplicates", "dropped", "done", "failed", "fixed",
   "previews", "errors", "retries", "lifecycle" }
@@ -109,8 +111,7 @@ end
 
 local function check_options(opts)
   if type(opts) ~= "table" then error("graphcomm.notify.new: options table expected", 3) end
-  local ok, err = require("graphcomm.subscriptions").unknown_option(opts, OPTIONS, "notify.new")
-  if not ok then error("graphcomm.notify: " .. err.message, 3) end
+  opts = options.check(opts, OPTIONS, "notify.new", 1, 3)
   if type(opts.client_state) ~= "string" or opts.client_state == "" or #opts.client_state > 128 then
     bad("client_state", "must be the subscription's clientState (1 to 128 characters)")
   end
@@ -123,6 +124,7 @@ local function check_options(opts)
     local v = opts[name]
     if v ~= nil and (type(v) ~= "number" or v ~= v or v <= 0) then bad(name, "must be a positive number") end
   end
+  return opts
 end
 
 -- ---------------------------------------------------------------- the receiver
@@ -131,7 +133,7 @@ local Receiver = {}
 Receiver.__index = Receiver
 
 function M.new(opts)
-  check_options(opts)
+  opts = check_options(opts)
   local r = setmetatable({}, Receiver)
   for k, v in pairs(M.DEFAULTS) do r[k] = v end
   for k, v in pairs(opts) do r[k] = v end

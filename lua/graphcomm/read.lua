@@ -3,6 +3,7 @@
 --   client:get_session(crid, sid [, query])   -> session table, info | nil, err
 --   client:get_call_record(crid [, query])    -> record table, info | nil, err
 --   client:sessions(crid [, query])           -> iterator | nil, err
+--   client:call_records([query])              -> iterator | nil, err
 --
 -- The functions take the client's engine (graphcomm.client passes it): every GET
 -- goes through engine:perform (auth, retries, redirects, Graph's error bodies);
@@ -26,7 +27,7 @@ local errors = require "graphcomm.errors"
 local request = require "graphcomm.request"
 local options = require "graphcomm.options"
 
-local type, pairs, ipairs, tostring, error = type, pairs, ipairs, tostring, error
+local type, pairs, ipairs, tostring, error, pcall = type, pairs, ipairs, tostring, error, pcall
 local match = string.match
 
 local M = {}
@@ -40,16 +41,22 @@ M.QUERY = { select = "string", expand = "string", filter = "string", top = "numb
   skip = "number|string", orderby = "string", search = "string", count = "boolean|string" }
 
 -- One GET, its body decoded: a JSON object, or nil, err.
-local function get_json(e, spec)
-  spec.method = "GET"
-  local ok, resp = e:perform(spec)
-  if not ok then return nil, resp end
+-- An answer's body as a JSON object: doc, resp | nil, err.
+local function json_object(resp)
   local doc, why = json.decode(resp.body or "")
   if type(doc) ~= "table" then
     return nil, errors.http("the answer is not a JSON object: " .. tostring(why or type(doc)),
       { status = resp.status, request_id = resp.request_id, headers = resp.headers })
   end
   return doc, resp
+end
+M.json_object = json_object
+
+local function get_json(e, spec)
+  spec.method = "GET"
+  local ok, resp = e:perform(spec)
+  if not ok then return nil, resp end
+  return json_object(resp)
 end
 
 -- The pages of one read: links already followed, and how many pages so far.
@@ -178,24 +185,48 @@ function M.get_call_record(e, crid, query)
   return get_whole(e, path, err, query)
 end
 
-function M.sessions(e, crid, query)
-  query = check_query(query, 2, "sessions")
-  local path, err = record_path(crid)
-  if not path then return nil, e:clean(err) end
-  local items, link = get_page(e, { path = path .. "/sessions", query = query })
+-- Items of a collection one at a time, following its next links (bounded like every read).
+-- The first page is read at once; a later page that fails raises its error value.
+local function collection(e, spec)
+  local items, link = get_page(e, spec)
   if not items then return nil, link end
   local walk, i = new_walk(e), 0
   return function()
     i = i + 1
     while items[i] == nil and link do            -- loop: a page may come back empty
-      local spec, serr = next_spec(e, walk, link)
-      if not spec then error(e:clean(serr), 0) end
-      local next_items, next_link = get_page(e, spec)
+      local next, serr = next_spec(e, walk, link)
+      if not next then error(e:clean(serr), 0) end
+      local next_items, next_link = get_page(e, next)
       if not next_items then error(next_link, 0) end
       items, link, i = next_items, next_link, 1
     end
     return items[i]
   end
+end
+
+-- Every item of a collection in one list: list, info | nil, err.
+function M.list(e, path, query)
+  local iter, err = collection(e, { path = path, query = query })
+  if not iter then return nil, err end
+  local out = {}
+  local ok, perr = pcall(function()
+    for item in iter do out[#out + 1] = item end
+  end)
+  if not ok then return nil, perr end
+  return out
+end
+
+function M.sessions(e, crid, query)
+  query = check_query(query, 2, "sessions")
+  local path, err = record_path(crid)
+  if not path then return nil, e:clean(err) end
+  return collection(e, { path = path .. "/sessions", query = query })
+end
+
+-- The call records of the tenant (query: filter on startDateTime, select, top...).
+function M.call_records(e, query)
+  query = check_query(query, 1, "call_records")
+  return collection(e, { path = "/communications/callRecords", query = query })
 end
 
 return M

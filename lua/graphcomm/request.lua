@@ -78,6 +78,13 @@ function M.record_path(crid)
   return "/communications/callRecords/" .. encode_id(c)
 end
 
+-- A change-notification subscription's path (graphcomm.subscriptions), encoded alike.
+function M.subscription_path(id)
+  local v, err = check_id(id, "id")
+  if not v then return nil, err end
+  return "/subscriptions/" .. encode_id(v)
+end
+
 local DEFAULT_PORT = { http = 80, https = 443 }
 
 -- scheme, host (lower case, no brackets), port (number) of an absolute URL.

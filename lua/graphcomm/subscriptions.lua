@@ -1,31 +1,31 @@
 -- graphcomm.subscriptions: change-notification subscriptions on call records.
 --
---   subscribe(client, { notification_url =, lifecycle_url =, client_state =,
---                       expires_in =, change_type = })     -> subscription, info | nil, err
---   renew(client, id [, expires_in])                        -> subscription, info | nil, err
---   unsubscribe(client, id)                                 -> true, info | nil, err
---   list(client)                                            -> { subscription, ... }, info | nil, err
+--   client:subscribe{ notification_url =, lifecycle_url =, client_state =,
+--                     expires_in =, change_type = }       -> subscription, info | nil, err
+--   client:renew_subscription(id [, expires_in])          -> subscription, info | nil, err
+--   client:unsubscribe(id)                                -> true, info | nil, err
+--   client:subscriptions()                                -> { subscription, ... } | nil, err
 --
+-- graphcomm.client defines those methods; the functions here take the client's engine.
 -- A subscription comes back as Graph sends it (Graph's names: id, expirationDateTime,
--- clientState, ...). Everything goes through client:request (auth, retries, redirects,
--- Graph's error bodies). Checked before anything is sent, with Graph's limits:
+-- clientState, ...). Everything goes through the engine (auth, retries, redirects,
+-- Graph's error bodies); lists page like every read (graphcomm.read). Checked before anything is sent, with Graph's limits:
 --   notification_url, lifecycle_url   https, or http to a loopback host only
 --   client_state                      a string of at most 128 characters
 --   expires_in                        seconds, more than 0 and at most 4230 minutes
 --   change_type                       "created", "updated" or "created,updated" (default)
--- Unknown option names are refused, with the nearest known name.
+-- Unknown option names and wrong types raise (docs/api-conventions.md), with the nearest
+-- known name; a refused value returns nil, err.
 local cjson = require "cjson"
-local json = require "graphcomm.json"
 local errors = require "graphcomm.errors"
 local request = require "graphcomm.request"
+local options = require "graphcomm.options"
+local read = require "graphcomm.read"
 
-local type, pairs, ipairs, tostring, error, os_time, os_date =
-      type, pairs, ipairs, tostring, error, os.time, os.date
-local format, gsub, find, byte = string.format, string.gsub, string.find, string.byte
+local type, tostring, error, os_time, os_date = type, tostring, error, os.time, os.date
+local format, gsub, find = string.format, string.gsub, string.find
 
 local M = {}
-
-local client_state = require("graphcomm.client").state
 
 M.RESOURCE = "/communications/callRecords"
 M.MAX_EXPIRES_IN = 4230 * 60              -- Graph's limit for call records, in seconds
@@ -40,46 +40,6 @@ local function invalid(path, message)
   return nil, errors.validation(path .. " " .. message,
     { errors = { { path = path, message = message } } })
 end
-
--- Edit distance of two short names (for did-you-mean).
-local function distance(a, b)
-  local prev = {}
-  for j = 0, #b do prev[j] = j end
-  for i = 1, #a do
-    local cur = { [0] = i }
-    for j = 1, #b do
-      local cost = byte(a, i) == byte(b, j) and 0 or 1
-      cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-    end
-    prev = cur
-  end
-  return prev[#b]
-end
-
-local function nearest(name, known)
-  local best, best_d
-  for k in pairs(known) do
-    local d = distance(name, k)
-    if not best_d or d < best_d or (d == best_d and k < best) then best, best_d = k, d end
-  end
-  if best_d and best_d <= math.max(2, math.floor(#name / 3)) then return best end
-  return nil
-end
-M.nearest = nearest
-
--- nil when every name of opts is known, else nil, err naming the first unknown one.
-local function unknown_option(opts, known, fname)
-  local names = {}
-  for k in pairs(opts) do
-    if not known[k] then names[#names + 1] = tostring(k) end
-  end
-  if #names == 0 then return true end
-  table.sort(names)
-  local hint = type(names[1]) == "string" and nearest(names[1], known)
-  return invalid(names[1], "is not an option of " .. fname
-    .. (hint and (" (did you mean '" .. hint .. "'?)") or ""))
-end
-M.unknown_option = unknown_option
 
 local function chars(s)   -- UTF-8 characters (continuation bytes not counted)
   return #s - #gsub(s, "[\128-\191]", "")
@@ -119,11 +79,13 @@ local function check_client_state(v)
   return true
 end
 
--- The path of one subscription, its id percent-encoded; nil, err for a bad id.
+-- The path of one subscription, its id percent-encoded; nil, err for a bad id
+-- (control characters are refused too: no id Graph hands out holds them).
 local function sub_path(id)
-  if type(id) ~= "string" then return invalid("id", "must be a string, got " .. type(id)) end
-  if id == "" or find(id, "[%c]") then return invalid("id", "must be a non-empty string without control characters") end
-  return "/subscriptions/" .. gsub(id, "[^%w%-%._~]", function(c) return format("%%%02X", byte(c)) end)
+  if type(id) == "string" and find(id, "%c") then
+    return invalid("id", "must not contain control characters")
+  end
+  return request.subscription_path(id)
 end
 
 local function expiration(seconds)
@@ -133,36 +95,19 @@ M.expiration = expiration
 
 -- ---------------------------------------------------------------- requests
 
-local function decoded(resp)
-  local doc, why = json.decode(resp.body or "")
-  if type(doc) ~= "table" then
-    return nil, errors.http("the answer is not a JSON object: " .. tostring(why or type(doc)),
-      { status = resp.status, request_id = resp.request_id, headers = resp.headers })
-  end
-  return doc, resp
+local function send_json(e, method, path, body)
+  local ok, resp = e:perform{ method = method, path = path, body = encoder.encode(body) }
+  if not ok then return nil, resp end
+  return read.json_object(resp)
 end
 
-local function send_json(client, method, path, body)
-  local resp, err = client:request{ method = method, path = path, body = encoder.encode(body) }
-  if not resp then return nil, err end
-  return decoded(resp)
-end
+-- The names subscribe takes, with their types (wrong types raise; values are checked below).
+M.SUBSCRIBE = { notification_url = "string", lifecycle_url = "string", client_state = "any",
+  expires_in = "any", change_type = "string" }
 
-local function check_client(client, fname)
-  if client == nil or (type(client) ~= "userdata" and type(client) ~= "table") then
-    error(format("bad argument #1 to '%s' (graphcomm.client expected, got %s)", fname,
-      client == nil and "no value" or type(client)), 3)
-  end
-end
-
-local SUBSCRIBE = { notification_url = true, lifecycle_url = true, client_state = true,
-  expires_in = true, change_type = true }
-
--- Checks subscribe's options; returns Graph's body, or nil, err.
-function M.subscription_body(opts)
-  local ok, err = unknown_option(opts, SUBSCRIBE, "subscribe")
-  if not ok then return nil, err end
-  ok, err = check_url("notification_url", opts.notification_url, true)
+-- Checks subscribe's values (names and types checked already); returns Graph's body, or nil, err.
+local function subscription_body(opts)
+  local ok, err = check_url("notification_url", opts.notification_url, true)
   if not ok then return nil, err end
   ok, err = check_url("lifecycle_url", opts.lifecycle_url, false)
   if not ok then return nil, err end
@@ -180,80 +125,39 @@ function M.subscription_body(opts)
     lifecycleNotificationUrl = opts.lifecycle_url, resource = M.RESOURCE,
     expirationDateTime = expiration(secs), clientState = opts.client_state }
 end
+M.subscription_body = subscription_body
 
-function M.subscribe(client, opts)
-  check_client(client, "subscribe")
+-- level: where a misuse error points (the caller of the client method by default).
+function M.subscribe(e, opts, level)
   if type(opts) ~= "table" then
-    error("bad argument #2 to 'subscribe' (table expected, got " .. type(opts) .. ")", 2)
+    error("bad argument #1 to 'subscribe' (table expected, got " .. type(opts) .. ")", level or 3)
   end
-  local body, err = M.subscription_body(opts)
+  opts = options.check(opts, M.SUBSCRIBE, "subscribe", 1, (level or 3) - 1)
+  local body, err = subscription_body(opts)
   if not body then return nil, err end
-  return send_json(client, "POST", "/subscriptions", body)
+  return send_json(e, "POST", "/subscriptions", body)
 end
 
-function M.renew(client, id, expires_in)
-  check_client(client, "renew_subscription")
+function M.renew(e, id, expires_in)
   local path, err = sub_path(id)
   if not path then return nil, err end
   local secs
   secs, err = check_expires_in(expires_in)
   if not secs then return nil, err end
-  return send_json(client, "PATCH", path, { expirationDateTime = expiration(secs) })
+  return send_json(e, "PATCH", path, { expirationDateTime = expiration(secs) })
 end
 
-function M.unsubscribe(client, id)
-  check_client(client, "unsubscribe")
+function M.unsubscribe(e, id)
   local path, err = sub_path(id)
   if not path then return nil, err end
-  local resp
-  resp, err = client:request{ method = "DELETE", path = path }
-  if not resp then return nil, err end
-  return true, resp
-end
-
-M.MAX_PAGES = 1000
-
--- Calls each(item) for every item of a collection, following @odata.nextLink on the
--- client's own origin (at most MAX_PAGES pages): true, info | nil, err.
-function M.pages(client, spec, each)
-  local resp
-  for _ = 1, M.MAX_PAGES do
-    local page, err = client:request(spec)
-    if not page then return nil, err end
-    local doc
-    doc, err = decoded(page)
-    if not doc then return nil, err end
-    resp = page
-    for _, item in ipairs(type(doc.value) == "table" and doc.value or {}) do each(item) end
-    local link = doc["@odata.nextLink"]
-    if type(link) ~= "string" then return true, resp end
-    if not request.same_origin(link, client_state(client).cfg.prefix) then
-      return nil, errors.http("refusing to follow a next link to another origin: " .. link,
-        { code = "ForeignNextLink" })
-    end
-    spec = { method = "GET", url = link }
-  end
+  local ok, resp = e:perform{ method = "DELETE", path = path }
+  if not ok then return nil, resp end
   return true, resp
 end
 
 -- Every subscription of the application (Graph pages them with @odata.nextLink).
-function M.list(client)
-  check_client(client, "subscriptions")
-  local out = {}
-  local ok, info = M.pages(client, { method = "GET", path = "/subscriptions" },
-    function(s) out[#out + 1] = s end)
-  if not ok then return nil, info end
-  return out, info
-end
-
--- Installs the client methods: client:subscribe{...}, client:renew_subscription(id [, s]),
--- client:unsubscribe(id), client:subscriptions().
-function M.install(methods)
-  methods.subscribe = M.subscribe
-  methods.renew_subscription = M.renew
-  methods.unsubscribe = M.unsubscribe
-  methods.subscriptions = M.list
-  return methods
+function M.list(e)
+  return read.list(e, "/subscriptions")
 end
 
 return M
