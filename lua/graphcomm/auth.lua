@@ -128,6 +128,7 @@ end
 local function from_store(self, now)
   local token, expires_on = self._store:get(self._time, 60)
   if not token then return nil, expires_on end
+  if token == self._bad then return nil end     -- the one a 401 just refused
   remember(self, token, expires_on - self._time(), now)
   return token
 end
@@ -173,7 +174,10 @@ function Cached:_get(force_refresh)
   return token
 end
 
-function Cached:invalidate() self._cache = nil end
+function Cached:invalidate()
+  self._bad = self._cache and self._cache.token
+  self._cache = nil
+end
 
 local function new_cached(kind, fetcher, d, fields)
   local p = setmetatable({ kind = kind, renewable = true, _fetch = fetcher,
