@@ -24,11 +24,7 @@ describe("file token cache", function()
   setup(function() server, ctl, kit = tokens.start() end)
   teardown(function() tokens.stop(server, kit) end)
 
-  local function app()
-    local a = { tenant = tokens.unique("t"), client_id = tokens.unique("app"), client_secret = "cache-secret-" .. tokens.unique("s") }
-    ctl.register(a)
-    return a
-  end
+  local function app() return ctl.secret_app() end
 
   local n = 0
   local function folder()

@@ -187,11 +187,7 @@ describe("a token request that never comes back", function()
     setup(function() server, ctl, kit = tokens.start() end)
     teardown(function() tokens.stop(server, kit) end)
 
-    local function app()
-      local a = { tenant = tokens.unique("t"), client_id = tokens.unique("app"), client_secret = "s-" .. tokens.unique("s") }
-      ctl.register(a)
-      return a
-    end
+    local function app() return ctl.secret_app() end
 
     local function stuck_provider(a, deps, extra)
       local first = true

@@ -8,6 +8,7 @@
 --   ctl.expire()                       every issued token expires now
 --   ctl.log(match) -> { entries }      requests whose path contains match
 --   ctl.generate(n) -> crid, { sids }  a fresh call record with n sessions
+--   ctl.secret_app() -> app            a fresh tenant and client with a secret, registered
 --   tokens.unique(prefix)              a name no other spec uses
 --   tokens.form(body) -> { name = value }
 --   tokens.token_path(tenant)          the tenant's token endpoint path (for ctl.log)
@@ -64,6 +65,12 @@ function M.new(base_url)
       return ("%%%02X"):format(c:byte())
     end)) or ""
     return call("GET", "/_emulator/requests" .. q)
+  end
+
+  function ctl.secret_app()
+    local app = { tenant = M.unique("t"), client_id = M.unique("app"), client_secret = "s-" .. M.unique("s") }
+    ctl.register(app)
+    return app
   end
 
   function ctl.generate(n)
