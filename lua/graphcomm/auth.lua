@@ -67,9 +67,14 @@ local function current()
   return co or MAIN
 end
 
-local function owner_status(flight)
-  if flight.owner == MAIN then return "normal" end
-  return co_status(flight.owner)
+-- Whether the flight's owner may still finish it: suspended (its send yielded), or
+-- "running" while it is not the caller: OpenResty reports its request coroutines so
+-- while they wait on nginx. Dead, or "normal" (the owner resumed the caller: waiting
+-- would deadlock) means it never will.
+local function owner_alive(flight)
+  if flight.owner == MAIN then return false end
+  local s = co_status(flight.owner)
+  return s == "suspended" or (s == "running" and flight.owner ~= co_running())
 end
 
 -- Waits (bounded) while another coroutine's request for this provider is in flight;
@@ -77,7 +82,7 @@ end
 local function wait_for(self, flight)
   if not self._can_wait then return false end
   local step, waited, limit = WAIT_FIRST, 0, self._wait_limit
-  while self._flight == flight and owner_status(flight) == "suspended"
+  while self._flight == flight and owner_alive(flight)
         and self._now() < flight.deadline and waited < limit do
     self._sleep(step)
     waited = waited + step
@@ -133,6 +138,20 @@ local function from_store(self, now)
   return token
 end
 
+-- Another worker holds the shared dict's lock: wait (bounded) for its token there.
+local function wait_for_store(self, now)
+  if not self._can_wait then return nil end
+  local step, waited, limit = WAIT_FIRST, 0, self._wait_limit
+  while waited < limit and self._now() < now + limit do
+    self._sleep(step)
+    waited = waited + step
+    step = math_min(step * 2, WAIT_MAX)
+    local t = from_store(self, now)
+    if t then return t end
+  end
+  return nil
+end
+
 local function busy(self, me)
   if self._single then return self._flight and self._flight.owner == me end
   return self._inside[me]
@@ -161,15 +180,22 @@ function Cached:_get(force_refresh)
     -- The other coroutine's fresh token serves this caller too, even a forced one.
     if self._cache and self._cache ~= c then return self._cache.token end
   end
+  local store = self._store
+  local owned = store and store.lock and store:lock(self._wait_limit)
+  if store and store.lock and not owned then
+    local t = wait_for_store(self, now)
+    if t then return t end
+  end
   local token, expires_in = fetch(self, me)
+  if owned then store:unlock() end
   if not token then
     -- A failed early renewal keeps the token that is still valid.
     if c and not force_refresh and now < c.expires_at and self._cache == c then return c.token end
     return nil, expires_in
   end
   remember(self, token, expires_in, now)
-  if self._store and expires_in and expires_in > 0 then
-    self._store:put(token, self._time() + expires_in)   -- best effort: the token is good anyway
+  if store and expires_in and expires_in > 0 then
+    store:put(token, self._time() + expires_in, self._time)   -- best effort: the token is good anyway
   end
   return token
 end

@@ -1,12 +1,19 @@
--- graphcomm.auth_cache: a token cache that outlives the process (the CLI runs once per
--- command). One file per credential under $XDG_CACHE_HOME/graphcomm (~/.cache/graphcomm),
--- named by the SHA-256 of authority, tenant, client and scope; it holds the access token
--- and its expiry, nothing else. The folder is made 0700 and files written 0600; a file
--- or folder that someone else may read (or that is not ours, or is a symlink) is refused.
+-- graphcomm.auth_cache: token caches shared beyond one provider, keyed by authority,
+-- tenant, client and scope, holding the access token and its expiry, nothing else.
+--   file: for the CLI (it runs once per command). One file per credential under
+--     $XDG_CACHE_HOME/graphcomm (~/.cache/graphcomm), named by the SHA-256 of the key.
+--     The folder is made 0700 and files written 0600; a file or folder someone else may
+--     read (or that is not ours, or is a symlink) is refused.
+--   shared_dict: for nginx workers (token_cache = { shared_dict = "name" }, a
+--     lua_shared_dict). One fetch at a time per credential across the workers: the one
+--     that wins dict:add of the lock key fetches, the others wait (ngx.sleep, bounded)
+--     for its token to appear.
 --
---   cache.settings(value, env) -> settings | nil, err   value: true | "file" | { path = }
+--   cache.settings(value, env) -> settings | nil, err
+--     value: true | "file" | { path = } | { shared_dict = name }
 --   cache.open(settings, key_parts) -> store | nil, err
---   store:get(time) -> token, expires_on | nil        store:put(token, expires_on, time)
+--   store:get(time, margin) -> token, expires_on | nil     store:put(token, expires_on, time)
+--   store:lock(seconds) -> owned, store:unlock()           (shared_dict only)
 
 local type, tostring, tonumber, pcall, pairs, setmetatable =
       type, tostring, tonumber, pcall, pairs, setmetatable
@@ -25,7 +32,21 @@ function M.settings(value, env)
     return nil, auth_error("token_cache must be true, \"file\" or { path = folder }, got " .. type(value))
   end
   for k in pairs(value) do
-    if k ~= "path" then return nil, auth_error("token_cache: unknown field " .. tostring(k) .. " (path)") end
+    if k ~= "path" and k ~= "shared_dict" then
+      return nil, auth_error("token_cache: unknown field " .. tostring(k) .. " (path, shared_dict)")
+    end
+  end
+  if value.shared_dict ~= nil then
+    if value.path ~= nil then return nil, auth_error("token_cache: give path or shared_dict, not both") end
+    local name, err = util.string_option(value.shared_dict, "token_cache.shared_dict")
+    if err then return nil, err end
+    local ngx = rawget(_G, "ngx")
+    local dict = type(ngx) == "table" and type(ngx.shared) == "table" and ngx.shared[name]
+    if not dict then
+      return nil, auth_error("token_cache.shared_dict: no lua_shared_dict named " .. name
+        .. " (it exists inside nginx only)")
+    end
+    return { dict = dict, name = name }
   end
   local path, err = util.string_option(value.path, "token_cache.path")
   if err then return nil, err end
@@ -89,16 +110,60 @@ function Store:put(token, expires_on)
   return true
 end
 
+------------------------------------------------------------------------------
+-- The shared dict (nginx workers)
+------------------------------------------------------------------------------
+
+local Shared = {}
+Shared.__index = Shared
+
+local function decode_entry(text)
+  local ok, v = pcall(cjson.decode, text or "")
+  if ok and type(v) == "table" then return v end
+  return nil
+end
+
+function Shared:get(time, margin)
+  local v = decode_entry(self.dict:get(self.key))
+  local on = v and tonumber(v.expires_on)
+  if not on or type(v.access_token) ~= "string" or on - time() <= (margin or 0) then return nil end
+  if not util.check_token(v.access_token, "cached token") then return nil end
+  return v.access_token, on
+end
+
+function Shared:put(token, expires_on, time)
+  local ttl = expires_on - time()
+  if ttl <= 0 then return true end
+  local ok, err = self.dict:set(self.key, cjson.encode({ access_token = token, expires_on = expires_on }), ttl)
+  if not ok then return nil, auth_error("token_cache: " .. self.name .. ": " .. tostring(err)) end
+  return true
+end
+
+-- Only one worker gets it; it lapses by itself should that worker die mid-fetch.
+function Shared:lock(seconds)
+  return self.dict:add(self.lock_key, true, seconds) == true
+end
+
+function Shared:unlock() self.dict:delete(self.lock_key) end
+
+local function key_of(parts)
+  local t = {}
+  for i = 1, 4 do t[i] = tostring(parts[i] or "") end
+  return concat(t, "\n")
+end
+
 -- parts = { authority, tenant, client, scope } (nil parts written as "").
 function M.open(settings, parts)
   if not (core and core.private_stat and core.sha256) then
     return nil, auth_error("token_cache needs graphcomm.core")
   end
+  local key = key_of(parts)
+  if settings.dict then
+    local k = "graphcomm:token:" .. core.sha256(key)
+    return setmetatable({ dict = settings.dict, name = settings.name, key = k, lock_key = k .. ":lock" }, Shared)
+  end
   local ok, err = check_folder(settings.path, true)
   if not ok then return nil, err end
-  local t = {}
-  for i = 1, 4 do t[i] = tostring(parts[i] or "") end
-  local key = concat(t, "\n")
   local file = settings.path .. "/" .. core.sha256(key) .. ".json"
   local kind, private = core.private_stat(file)
   if kind == "file" and not private then
