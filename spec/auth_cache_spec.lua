@@ -7,7 +7,7 @@ local certs = require "helpers.certs"
 local tokens = require "helpers.tokens"
 local emu = require "helpers.emulator"
 
-local function env(vars) return function(name) return vars[name] end end
+local env = tokens.env
 
 local function mode(path)
   return certs.capture("stat -c %a " .. emu.shell_quote(path))

@@ -6,7 +6,7 @@ local graphcomm = require "graphcomm"
 local certs = require "helpers.certs"
 local tokens = require "helpers.tokens"
 
-local function env(vars) return function(name) return vars[name] end end
+local env = tokens.env
 
 describe("Azure CLI credential", function()
   local server, ctl, kit

@@ -8,7 +8,7 @@ local core = require "graphcomm.core"
 local certs = require "helpers.certs"
 local tokens = require "helpers.tokens"
 
-local function env(vars) return function(name) return vars[name] end end
+local env = tokens.env
 
 describe("workload identity federation", function()
   local server, ctl, kit

@@ -6,7 +6,7 @@ local auth = require "graphcomm.auth"
 local graphcomm = require "graphcomm"
 local tokens = require "helpers.tokens"
 
-local function env(vars) return function(name) return vars[name] end end
+local env = tokens.env
 
 describe("managed identity", function()
   local server, ctl, kit
@@ -35,13 +35,7 @@ describe("managed identity", function()
     return auth.new(auth.resolve(opts, env(vars or {})), deps)
   end
 
-  local function graph_status(token)
-    local crid = ctl.generate(1)
-    local resp = assert(ctl.send({ method = "GET",
-      url = server.base_url .. "/v1.0/communications/callRecords/" .. crid,
-      headers = { "Authorization: Bearer " .. token } }))
-    return resp.status
-  end
+  local function graph_status(token) return ctl.graph_status(token) end
 
   local function query_of(entry)
     return tokens.form((entry.path:match("%?(.*)$")))

@@ -3,8 +3,9 @@
 -- CLI (only when enabled); and the "no credentials" error naming every source looked
 -- at and why it was passed over, with no value of any variable in it.
 local auth = require "graphcomm.auth"
+local tokens = require "helpers.tokens"
 
-local function env(vars) return function(name) return vars[name] end end
+local env = tokens.env
 
 local function resolve(vars, opts)
   return auth.resolve(opts or { base_url = "http://127.0.0.1:9" }, env(vars))

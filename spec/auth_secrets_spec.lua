@@ -9,7 +9,7 @@ local core = require "graphcomm.core"
 local certs = require "helpers.certs"
 local tokens = require "helpers.tokens"
 
-local function env(vars) return function(name) return vars[name] end end
+local env = tokens.env
 
 local function pct(s, fmt, space)
   return (s:gsub("[^%w%-%._~]", function(c)
