@@ -217,10 +217,13 @@ describe("a token request that never comes back", function()
     end)
 
     it("does not wait when the sleep would block the process", function()
-      for _, sleep in ipairs({ false, core.sleep }) do
+      local slept = 0
+      local function counted() slept = slept + 1 end
+      for _, case in ipairs({ {}, { sleep = core.sleep }, { sleep = counted, sleep_yields = false } }) do
         local a = app()
         local now = 0
-        local p = stuck_provider(a, { now = function() return now end, sleep = sleep or nil })
+        local p = stuck_provider(a, { now = function() return now end, sleep = case.sleep,
+          sleep_yields = case.sleep_yields })
         local co = coroutine.create(function() return p:get() end)
         assert.equal("sending", select(2, coroutine.resume(co)))
         local started = core.now()
@@ -228,6 +231,7 @@ describe("a token request that never comes back", function()
         assert.is_true(core.now() - started < 5)
         assert.equal(0, now)
       end
+      assert.equal(0, slept)
     end)
 
     it("does not wait for a request whose coroutine died", function()

@@ -13,8 +13,9 @@
 -- send_certificate_chain] | federated_token_file against authority; managed_identity;
 -- azure_cli. token_cache = true keeps tokens in a private file cache.
 -- deps = { send = transport send, now = monotonic clock in seconds, sleep = optional
--- (lets a coroutine wait for another's token request: OpenResty), redact = optional
--- graphcomm.redact set every secret is registered with, time = wall clock (os.time) }.
+-- (lets a coroutine wait for another's token request: OpenResty), sleep_yields = optional
+-- boolean (default: any sleep but core.sleep yields), redact = optional graphcomm.redact
+-- set every secret is registered with, time = wall clock (os.time) }.
 
 local type, tostring, tonumber, pcall, setmetatable, pairs, error =
       type, tostring, tonumber, pcall, setmetatable, pairs, error
@@ -34,6 +35,14 @@ M.error = auth_error
 M.form_encode = util.form_encode
 M.clouds = endpoint.clouds
 M.resolve = chain.resolve
+
+-- The connect options this module adds to the client's (name -> accepted Lua types;
+-- the values are checked further here). graphcomm.options merges them in.
+M.OPTIONS = {
+  managed_identity = "boolean|table", federated_token_file = "string",
+  send_certificate_chain = "boolean", azure_cli = "boolean|table",
+  token_cache = "boolean|string|table",
+}
 
 ------------------------------------------------------------------------------
 -- Caching providers (token function, identity endpoints)
@@ -208,7 +217,7 @@ end
 local function new_cached(kind, fetcher, d, fields)
   local p = setmetatable({ kind = kind, renewable = true, _fetch = fetcher,
     _now = d.now, _sleep = d.sleep, _time = d.time, _redact = d.redact,
-    _can_wait = d.sleep ~= nil and d.sleep ~= (core and core.sleep),
+    _can_wait = d.sleep_yields,
     _wait_limit = d.wait_limit, _single = fields ~= nil, _inside = setmetatable({}, { __mode = "k" }) },
     Cached)
   for k, v in pairs(fields or {}) do p[k] = v end
@@ -428,6 +437,10 @@ function M.new(opts, deps)
   local d = { send = deps.send, now = deps.now or default_now, sleep = deps.sleep,
     redact = deps.redact or util.new_redact(), time = deps.time or os.time,
     wait_limit = request_bound(opts) }
+  -- Waiting for another coroutine's request only makes sense with a sleep that lets it
+  -- run (ngx.sleep); core.sleep blocks the process. deps.sleep_yields says so outright.
+  d.sleep_yields = deps.sleep ~= nil and deps.sleep ~= (core and core.sleep)
+  if deps.sleep_yields ~= nil then d.sleep_yields = deps.sleep ~= nil and deps.sleep_yields == true end
   local p, err = build(opts, d)
   if not p then return nil, util.scrub(err, d.redact) end
   return p
