@@ -111,10 +111,6 @@ function M.settings(value, env)
   return s
 end
 
-local function query(fields)
-  return util.form_encode(fields)
-end
-
 -- The request for one token.
 local function build(s, resource, cfg)
   local q, headers
@@ -132,7 +128,7 @@ local function build(s, resource, cfg)
     q[#q + 1], q[#q + 2] = s.flow == "imds" and "msi_res_id" or "mi_res_id", s.mi_res_id
   end
   local sep = string_find(s.url, "?", 1, true) and "&" or "?"
-  return { method = "GET", url = s.url .. sep .. query(q), headers = headers,
+  return { method = "GET", url = s.url .. sep .. util.form_encode(q), headers = headers,
     timeout = cfg.timeout, connect_timeout = cfg.connect_timeout }
 end
 
