@@ -7,7 +7,7 @@
 #define GC_OPENERS(X) \
     X(gc_open_session) \
     X(gc_open_multi) X(gc_open_digest) \
-    X(gc_open_jwt) \
+    X(gc_open_jwt) X(gc_open_privfile) \
     X(gc_open_util) X(gc_open_http) X(gc_open_gzip) X(gc_open_handle) \
 
 

@@ -1,6 +1,7 @@
 -- lua/graphcomm/auth.lua without a network: token strings and functions,
 -- option checks, authority and scope choice, and the environment's precedence.
 local auth = require "graphcomm.auth"
+local tokens = require "helpers.tokens"
 
 -- A send that must never be reached: these providers need no token endpoint.
 local function no_send(req) error("unexpected request to " .. tostring(req.url)) end
@@ -192,7 +193,7 @@ describe("auth", function()
   end)
 
   describe("resolve", function()
-    local function env(vars) return function(name) return vars[name] end end
+    local env = tokens.env
     local all = {
       GRAPHCOMM_TOKEN = "env-token", AZURE_TENANT_ID = "env-tenant", AZURE_CLIENT_ID = "env-client",
       AZURE_CLIENT_SECRET = "env-secret", AZURE_CLIENT_CERTIFICATE_PATH = "/env/app.pem",

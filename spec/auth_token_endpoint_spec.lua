@@ -31,13 +31,7 @@ describe("auth against the emulator's token endpoint", function()
     return auth.new(opts, deps)
   end
 
-  local function graph_status(token)
-    local crid = ctl.generate(1)
-    local resp = assert(ctl.send({ method = "GET",
-      url = server.base_url .. "/v1.0/communications/callRecords/" .. crid,
-      headers = { "Authorization: Bearer " .. token } }))
-    return resp.status
-  end
+  local function graph_status(token) return ctl.graph_status(token) end
 
   describe("client secret", function()
     it("posts the form the identity platform expects and gets a token Graph accepts", function()

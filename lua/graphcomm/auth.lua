@@ -7,195 +7,45 @@
 --   provider:invalidate()                               -- after a 401 InvalidAuthenticationToken
 --   provider.renewable                                  -- false for a fixed token string
 --
--- opts: token (string, or function returning token[, expires_in]), or
--- tenant_id + client_id + client_secret | client_certificate [+ client_certificate_key,
--- client_certificate_password] against authority (default by environment / base_url).
--- deps = { send = transport send, now = clock in seconds, sleep = optional, lets a
--- coroutine wait for another's token request (OpenResty) }.
+-- Credentials (docs/credentials.md has the variables and the precedence): token (string,
+-- or function returning token[, expires_in]); tenant_id + client_id + client_secret |
+-- client_certificate [+ client_certificate_key, client_certificate_password,
+-- send_certificate_chain] | federated_token_file against authority; managed_identity;
+-- azure_cli. token_cache = true keeps tokens in a private file cache.
+-- deps = { send = transport send, now = monotonic clock in seconds, sleep = optional
+-- (lets a coroutine wait for another's token request: OpenResty), sleep_yields = optional
+-- boolean (default: any sleep but core.sleep yields), redact = optional graphcomm.redact
+-- set every secret is registered with, time = wall clock (os.time) }.
 
-local type, tostring, tonumber, pcall, setmetatable, select, pairs, error =
-      type, tostring, tonumber, pcall, setmetatable, select, pairs, error
-local string_find, string_format, string_gsub, string_lower, string_match, string_byte =
-      string.find, string.format, string.gsub, string.lower, string.match, string.byte
-local co_running = coroutine.running
+local type, tostring, tonumber, pcall, setmetatable, pairs, error =
+      type, tostring, tonumber, pcall, setmetatable, pairs, error
+local co_running, co_status = coroutine.running, coroutine.status
 local concat = table.concat
+local math_min = math.min
+
+local util = require "graphcomm.auth_util"
+local endpoint = require "graphcomm.auth_endpoint"
+local chain = require "graphcomm.auth_chain"
+
+local auth_error, core, check_token, pack = util.error, util.core, util.check_token, util.pack
 
 local M = {}
 
-local function load_optional(name)
-  local ok, mod = pcall(require, name)
-  if ok then return mod end
-  return nil
-end
-
-local core = load_optional("graphcomm.core")
-local cjson = load_optional("cjson")
-local request = require "graphcomm.request"
-
-local parse_url, is_loopback, check_url = request.parse_url, request.is_loopback, request.check_url
-
-------------------------------------------------------------------------------
--- Errors
-------------------------------------------------------------------------------
-
-local fallback_mt = {
-  __tostring = function(e) return "auth error: " .. tostring(e.message) end,
-}
-
--- Errors come from graphcomm.errors when it is there (one error type for the
--- whole library), else from core.error, else a plain table that prints well.
-local function auth_error(message, fields)
-  local e = { kind = "auth", message = message }
-  if fields then
-    for k, v in pairs(fields) do e[k] = v end
-  end
-  local errors = load_optional("graphcomm.errors")
-  if errors and type(errors.auth) == "function" then
-    return errors.auth(e)
-  end
-  if core and type(core.error) == "function" then
-    return core.error(e)
-  end
-  return setmetatable(e, fallback_mt)
-end
 M.error = auth_error
+M.form_encode = util.form_encode
+M.clouds = endpoint.clouds
+M.resolve = chain.resolve
 
--- Plain-text replacement of every secret in s (gsub would read them as patterns).
-local function redact(s, secrets)
-  if type(s) ~= "string" then return s end
-  for i = 1, #secrets do
-    local secret = secrets[i]
-    if type(secret) == "string" and #secret >= 4 then
-      local from, to = string_find(s, secret, 1, true)
-      while from do
-        s = s:sub(1, from - 1) .. "<redacted>" .. s:sub(to + 1)
-        from, to = string_find(s, secret, from + 10, true)
-      end
-    end
-  end
-  return s
-end
-M.redact = redact
-
-------------------------------------------------------------------------------
--- Small helpers
-------------------------------------------------------------------------------
-
--- A token goes into an HTTP header: CR, LF or NUL would split or cut it.
-local function check_token(token, where)
-  if type(token) ~= "string" then
-    return nil, auth_error(where .. " must be a string, got " .. type(token))
-  end
-  if token == "" then
-    return nil, auth_error(where .. " is empty")
-  end
-  if string_find(token, "[\r\n%z]") then
-    return nil, auth_error(where .. " contains CR, LF or NUL")
-  end
-  return token
-end
-
-local function pack(...) return { n = select("#", ...), ... } end
-
--- application/x-www-form-urlencoded, every byte outside RFC 3986's unreserved set escaped.
-local function form_escape(s)
-  return (string_gsub(s, "[^%w%-%._~]", function(c)
-    return string_format("%%%02X", string_byte(c))
-  end))
-end
-
-local function form_encode(fields)
-  local out = {}
-  for i = 1, #fields, 2 do
-    out[#out + 1] = form_escape(fields[i]) .. "=" .. form_escape(fields[i + 1])
-  end
-  return concat(out, "&")
-end
-M.form_encode = form_encode
-
--- The origin "scheme://host[:port]" of an absolute URL, as written (lower case).
-local function origin_of(url)
-  local origin = string_match(url, "^%a[%w+.-]*://[^/?#]+")
-  return origin and string_lower(origin)
-end
-
--- https only, except to loopback (the emulator): a secret never goes out in clear text.
--- The policy is request.check_url's; the errors are auth errors.
-local function check_https(url, what)
-  if check_url(url) then return true end
-  if parse_url(url) == "http" then
-    return nil, auth_error(what .. " must use https (plain http only to loopback): " .. url)
-  end
-  return nil, auth_error(what .. " is not an http(s) URL: " .. tostring(url))
-end
-
-local function uuid4()
-  if core and core.uuid4 then return core.uuid4() end
-  local f = io.open("/dev/urandom", "rb")
-  local b = f and f:read(16)
-  if f then f:close() end
-  if not b or #b < 16 then
-    b = {}
-    for i = 1, 16 do b[i] = string.char(math.random(0, 255)) end
-    b = concat(b)
-  end
-  local h = string_gsub(b, ".", function(c) return string_format("%02x", string_byte(c)) end)
-  local y = string_format("%x", 8 + string_byte(b, 9) % 4)
-  return h:sub(1, 8) .. "-" .. h:sub(9, 12) .. "-4" .. h:sub(14, 16) .. "-" .. y
-    .. h:sub(18, 20) .. "-" .. h:sub(21, 32)
-end
-
-------------------------------------------------------------------------------
--- Clouds
-------------------------------------------------------------------------------
-
-local CLOUDS = {
-  Global   = { graph = "https://graph.microsoft.com", login = "https://login.microsoftonline.com" },
-  USGov    = { graph = "https://graph.microsoft.us", login = "https://login.microsoftonline.us" },
-  USGovDoD = { graph = "https://dod-graph.microsoft.us", login = "https://login.microsoftonline.us" },
-  China    = { graph = "https://microsoftgraph.chinacloudapi.cn", login = "https://login.chinacloudapi.cn" },
+-- The connect options this module adds to the client's (name -> accepted Lua types;
+-- the values are checked further here). graphcomm.options merges them in.
+M.OPTIONS = {
+  managed_identity = "boolean|table", federated_token_file = "string",
+  send_certificate_chain = "boolean", azure_cli = "boolean|table",
+  token_cache = "boolean|string|table",
 }
-M.clouds = CLOUDS
-
-local function cloud(name)
-  if name == nil then return CLOUDS.Global end
-  if type(name) == "string" then
-    for k, v in pairs(CLOUDS) do
-      if string_lower(k) == string_lower(name) then return v end
-    end
-  end
-  return nil
-end
-
--- The Graph origin decides the scope; a known Graph host also picks its login host.
-local function graph_origin(opts)
-  local c = cloud(opts.environment)
-  if not c then return nil, auth_error("unknown environment: " .. tostring(opts.environment)
-    .. " (Global, USGov, USGovDoD or China)") end
-  local base = opts.base_url or c.graph
-  local scheme, host = parse_url(base)
-  if not scheme then return nil, auth_error("base_url is not a URL: " .. tostring(base)) end
-  return origin_of(base), host, c
-end
-
--- authority: explicit (opts.authority, AZURE_AUTHORITY_HOST via resolve) > a loopback
--- base_url (the emulator serves its own token endpoint) > the Graph host's cloud > environment.
-local function pick_authority(opts, host, c, origin)
-  local a = opts.authority
-  if a == nil or a == "" then
-    if is_loopback(host) then return origin end
-    for _, v in pairs(CLOUDS) do
-      local _, h = parse_url(v.graph)
-      if h == host then return v.login end
-    end
-    return c.login
-  end
-  if not string_find(a, "://", 1, true) then a = "https://" .. a end
-  return (string_gsub(a, "/+$", ""))
-end
 
 ------------------------------------------------------------------------------
--- Caching providers (token function, client credentials)
+-- Caching providers (token function, identity endpoints)
 ------------------------------------------------------------------------------
 
 -- Renew 5 minutes before expiry, or at half-life for tokens shorter than 10 minutes.
@@ -205,74 +55,171 @@ local function refresh_margin(lifetime)
 end
 M.refresh_margin = refresh_margin
 
+-- One token request at a time per provider, when callers are coroutines that can wait
+-- (a sleep that yields, as ngx.sleep does). The request in flight belongs to the
+-- coroutine that sent it; a caller waits for it only while that coroutine is suspended
+-- (its send is working), at most until the request's own timeout, through the injected
+-- sleep and clock. A dead owner (it raised), an owner up the caller's own stack, or a
+-- sleep that blocks the process (nothing else can run meanwhile) means no wait: the
+-- caller sends a request itself. Token functions have no in-flight mark at all: each
+-- caller calls the function (it may yield, or never come back), and only a re-entrant
+-- call from inside it is refused.
 local MAIN = {}          -- stands for the main thread where coroutine.running() is nil (5.1)
-local WAIT_STEP = 0.01   -- seconds between looks at another coroutine's token request
-local WAIT_LIMIT = 120   -- after this, a request still "in flight" was abandoned (a killed coroutine)
+local WAIT_FIRST, WAIT_MAX = 0.005, 0.25
 
 local Cached = {}
 Cached.__index = Cached
 Cached.__tostring = function(self) return "graphcomm.auth (" .. self.kind .. ")" end
 
--- Waits while another coroutine fetches; false when waiting is impossible.
-local function wait_turn(self, me)
-  if self._busy == me or not self._sleep then return false end
-  local waited = 0
-  while self._busy and waited < WAIT_LIMIT do
-    self._sleep(WAIT_STEP)
-    waited = waited + WAIT_STEP
+local function current()
+  local co = co_running()
+  return co or MAIN
+end
+
+-- Whether the flight's owner may still finish it: suspended (its send yielded), or
+-- "running" while it is not the caller: OpenResty reports its request coroutines so
+-- while they wait on nginx. Dead, or "normal" (the owner resumed the caller: waiting
+-- would deadlock) means it never will.
+local function owner_alive(flight)
+  if flight.owner == MAIN then return false end
+  local s = co_status(flight.owner)
+  return s == "suspended" or (s == "running" and flight.owner ~= co_running())
+end
+
+-- Waits (bounded) while another coroutine's request for this provider is in flight;
+-- true when it ended meanwhile.
+local function wait_for(self, flight)
+  if not self._can_wait then return false end
+  local step, waited, limit = WAIT_FIRST, 0, self._wait_limit
+  while self._flight == flight and owner_alive(flight)
+        and self._now() < flight.deadline and waited < limit do
+    self._sleep(step)
+    waited = waited + step
+    step = math_min(step * 2, WAIT_MAX)
   end
-  self._busy = nil
-  return true
+  return self._flight ~= flight
 end
 
 -- Plain Lua 5.1 cannot yield across pcall, and a transport inside a coroutine
--- (OpenResty-style) yields: there a raised error leaves the in-flight mark to time out.
-local guarded_call = pcall
-if _VERSION == "Lua 5.1" and not rawget(_G, "jit") then
-  guarded_call = function(f, ...) return true, f(...) end
+-- (OpenResty-style) yields: there an error raised kills the coroutine, which the
+-- waiters see (dead owner).
+local plain_51 = _VERSION == "Lua 5.1" and not rawget(_G, "jit")
+
+local function guarded(self, me)
+  if plain_51 and me ~= MAIN then return true, self._fetch(self) end
+  return pcall(self._fetch, self)
 end
 
--- One fetch, with the in-flight mark cleared whatever happens.
+-- One fetch by `me`; a single-flight provider marks it in flight meanwhile.
 local function fetch(self, me)
-  self._busy = me
-  local r = pack(guarded_call(self._fetch, self))
-  self._busy = nil
+  local flight
+  if self._single then
+    flight = { owner = me, deadline = self._now() + self._wait_limit }
+    self._flight = flight
+  else
+    self._inside[me] = true
+  end
+  local r = pack(guarded(self, me))
+  if flight then
+    if self._flight == flight then self._flight = nil end
+  else
+    self._inside[me] = nil
+  end
   if not r[1] then return nil, auth_error("token request failed: " .. tostring(r[2])) end
   return r[2], r[3]
 end
 
-function Cached:get(force_refresh)
-  local now = self._now()
-  local c = self._cache
-  if c and not force_refresh and now < c.refresh_at then return c.token end
-  local me = co_running() or MAIN
-  if self._busy then
-    if not wait_turn(self, me) then
-      return nil, auth_error("a token request is already in progress")
-    end
-    -- The other coroutine's fresh token serves this caller too, even a forced one.
-    if self._cache and self._cache ~= c then return self._cache.token end
-  end
-  local token, expires_in = fetch(self, me)
-  if not token then
-    -- A failed early renewal keeps the token that is still valid.
-    if c and not force_refresh and now < c.expires_at and self._cache == c then return c.token end
-    return nil, expires_in
-  end
+local function remember(self, token, expires_in, now)
   if expires_in and expires_in > 0 then
     self._cache = { token = token, expires_at = now + expires_in,
                     refresh_at = now + expires_in - refresh_margin(expires_in) }
   else
     self._cache = nil
   end
+end
+
+-- A token another process left in the file cache, while it has a few minutes left.
+local function from_store(self, now)
+  local token, expires_on = self._store:get(self._time, 60)
+  if not token then return nil, expires_on end
+  if token == self._bad then return nil end     -- the one a 401 just refused
+  remember(self, token, expires_on - self._time(), now)
   return token
 end
 
-function Cached:invalidate() self._cache = nil end
+-- Another worker holds the shared dict's lock: wait (bounded) for its token there.
+local function wait_for_store(self, now)
+  if not self._can_wait then return nil end
+  local step, waited, limit = WAIT_FIRST, 0, self._wait_limit
+  while waited < limit and self._now() < now + limit do
+    self._sleep(step)
+    waited = waited + step
+    step = math_min(step * 2, WAIT_MAX)
+    local t = from_store(self, now)
+    if t then return t end
+  end
+  return nil
+end
 
-local function new_cached(kind, fetcher, deps, fields)
+local function busy(self, me)
+  if self._single then return self._flight and self._flight.owner == me end
+  return self._inside[me]
+end
+
+function Cached:get(force_refresh)
+  local token, err = self:_get(force_refresh)
+  if not token then return nil, util.scrub(err, self._redact) end
+  return token
+end
+
+function Cached:_get(force_refresh)
+  local now = self._now()
+  local c = self._cache
+  if c and not force_refresh and now < c.refresh_at then return c.token end
+  local me = current()
+  if busy(self, me) then
+    return nil, auth_error("a token request is already in progress (called from inside it)")
+  end
+  if not force_refresh and self._store then
+    local t, serr = from_store(self, now)
+    if t or serr then return t, serr end
+  end
+  local flight = self._flight
+  if flight and wait_for(self, flight) then
+    -- The other coroutine's fresh token serves this caller too, even a forced one.
+    if self._cache and self._cache ~= c then return self._cache.token end
+  end
+  local store = self._store
+  local owned = store and store.lock and store:lock(self._wait_limit)
+  if store and store.lock and not owned then
+    local t = wait_for_store(self, now)
+    if t then return t end
+  end
+  local token, expires_in = fetch(self, me)
+  if owned then store:unlock() end
+  if not token then
+    -- A failed early renewal keeps the token that is still valid.
+    if c and not force_refresh and now < c.expires_at and self._cache == c then return c.token end
+    return nil, expires_in
+  end
+  remember(self, token, expires_in, now)
+  if store and expires_in and expires_in > 0 then
+    store:put(token, self._time() + expires_in, self._time)   -- best effort: the token is good anyway
+  end
+  return token
+end
+
+function Cached:invalidate()
+  self._bad = self._cache and self._cache.token
+  self._cache = nil
+end
+
+local function new_cached(kind, fetcher, d, fields)
   local p = setmetatable({ kind = kind, renewable = true, _fetch = fetcher,
-    _now = deps.now, _sleep = deps.sleep }, Cached)
+    _now = d.now, _sleep = d.sleep, _time = d.time, _redact = d.redact,
+    _can_wait = d.sleep_yields,
+    _wait_limit = d.wait_limit, _single = fields ~= nil, _inside = setmetatable({}, { __mode = "k" }) },
+    Cached)
   for k, v in pairs(fields or {}) do p[k] = v end
   return p
 end
@@ -288,9 +235,10 @@ Static.__tostring = function() return "graphcomm.auth (token)" end
 function Static:get() return self._token() end
 function Static:invalidate() end  -- nothing to renew: the 401 stands
 
-local function new_static(token)
+local function new_static(token, d)
   local ok, err = check_token(token, "token")
   if not ok then return nil, err end
+  d.redact:add(token)
   -- Kept in a closure, not a field, so that dumping the provider shows no token.
   return setmetatable({ kind = "token", renewable = false,
     _token = function() return token end }, Static)
@@ -324,205 +272,123 @@ local function call_token_function(fn)
   return token, expires_in
 end
 
-local function new_function(fn, deps)
-  return new_cached("token function", function() return call_token_function(fn) end, deps)
+local function new_function(fn, d)
+  return new_cached("token function", function() return call_token_function(fn) end, d)
 end
 
 ------------------------------------------------------------------------------
--- Provider: client credentials (secret or certificate) against the identity platform
+-- Providers against identity endpoints
 ------------------------------------------------------------------------------
 
-local ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
--- Reads the token endpoint's answer: the token, or an auth error carrying the
--- endpoint's code and description (first line: AAD appends trace lines).
-local function read_token_response(resp, secrets)
-  local ok, body = pcall(cjson.decode, resp.body or "")
-  if not ok or type(body) ~= "table" then body = {} end
-  if resp.status == 200 and type(body.access_token) == "string" then
-    local token, err = check_token(body.access_token, "access_token from the token endpoint")
-    if not token then return nil, err end
-    return token, tonumber(body.expires_in) or 3600
+local function need_send(d)
+  if type(d.send) ~= "function" then
+    error("auth.new: this credential needs deps.send (a transport's send)", 4)
   end
-  local description = type(body.error_description) == "string" and body.error_description or nil
-  -- The first line, without the trace lines AAD appends (on one line or several).
-  local first = description and string_gsub(string_match(description, "^[^\r\n]*"),
-    "%s*Trace ID:.*$", "") or ""
-  local code = type(body.error) == "string" and body.error or nil
-  -- err.code and err.status are printed by the error's __tostring: the message needs neither.
-  local message = "token endpoint: " .. (first ~= "" and first
-    or code or ("HTTP " .. tostring(resp.status)))
-  return nil, auth_error(redact(message, secrets), {
-    status = resp.status, code = code, description = redact(description, secrets),
-    aadsts = string_match(first, "^(AADSTS%d+)"),
-    request_id = type(body.trace_id) == "string" and body.trace_id or nil,
-    correlation_id = type(body.correlation_id) == "string" and body.correlation_id or nil,
-  })
+  if not util.cjson then return nil, auth_error("this credential needs lua-cjson") end
+  return true
 end
 
--- The signed client assertion: RS256 over header (x5t thumbprints) and claims.
-local function client_assertion(cert, client_id, token_url)
-  local now = os.time()
-  local header = cjson.encode({ alg = "RS256", typ = "JWT", x5t = cert.x5t, ["x5t#S256"] = cert.x5t256 })
-  local claims = cjson.encode({ aud = token_url, iss = client_id, sub = client_id,
-    jti = uuid4(), nbf = now, iat = now, exp = now + 600 })
-  local jwt, err = core.jwt_rs256(header, claims, cert.key(), cert.password())
-  if not jwt then return nil, auth_error("cannot sign the client assertion: " .. tostring(err)) end
-  return jwt
-end
-M.client_assertion = client_assertion
-
-local function credential_fetcher(cfg, secret, cert, send)
-  return function()
-    local fields = { "grant_type", "client_credentials", "client_id", cfg.client_id,
-                     "scope", cfg.scope }
-    local secrets = { secret }
-    if cert then
-      local jwt, err = client_assertion(cert, cfg.client_id, cfg.token_url)
-      if not jwt then return nil, err end
-      fields[#fields + 1], fields[#fields + 2] = "client_assertion_type", ASSERTION_TYPE
-      fields[#fields + 1], fields[#fields + 2] = "client_assertion", jwt
-      secrets[#secrets + 1] = jwt
-    else
-      fields[#fields + 1], fields[#fields + 2] = "client_secret", secret
-    end
-    local req = { method = "POST", url = cfg.token_url, body = form_encode(fields),
-      headers = { "Content-Type: application/x-www-form-urlencoded", "Accept: application/json" },
-      timeout = cfg.timeout, connect_timeout = cfg.connect_timeout,
-      sensitive = true }  -- the body holds a secret: a transport's debug hook must not print it
-    local resp, terr = send(req)
-    if not resp then
-      local msg = type(terr) == "table" and terr.message or terr
-      return nil, auth_error(redact("token request to " .. cfg.token_url .. " failed: "
-        .. tostring(msg), secrets), { cause = terr })
-    end
-    return read_token_response(resp, secrets)
-  end
-end
-
-local function read_file(path, what)
-  if type(path) ~= "string" or path == "" then
-    return nil, auth_error(what .. " must be a file path")
-  end
-  local f, err = io.open(path, "rb")
-  if not f then return nil, auth_error("cannot open " .. what .. ": " .. tostring(err)) end
-  local text = f:read("*a")
-  f:close()
-  return text
-end
-
--- Loads certificate and key once, at connect time, so that a bad file says so early.
-local function load_certificate(opts)
-  if not (core and core.jwt_rs256) then
-    return nil, auth_error("graphcomm.core was built without RS256 support")
-  end
-  local cert_pem, err = read_file(opts.client_certificate, "client_certificate")
-  if not cert_pem then return nil, err end
-  local key_pem = cert_pem
-  if opts.client_certificate_key then
-    key_pem, err = read_file(opts.client_certificate_key, "client_certificate_key")
-    if not key_pem then return nil, err end
-  end
-  local password = opts.client_certificate_password
-  local x5t, x5t256 = core.cert_thumbprints(cert_pem)
-  if not x5t then return nil, auth_error("client_certificate: " .. tostring(x5t256)) end
-  local ok, merr = core.key_matches_cert(key_pem, cert_pem, password)
-  if not ok then return nil, auth_error("client_certificate: " .. tostring(merr)) end
-  return { x5t = x5t, x5t256 = x5t256,
-    key = function() return key_pem end, password = function() return password end }
-end
-
-local function check_id(value, name, pattern)
-  if type(value) ~= "string" or value == "" then
-    return nil, auth_error(name .. " is required for client credentials")
-  end
-  if not string_find(value, pattern) then
-    return nil, auth_error(name .. " has characters it cannot have: " .. value)
-  end
-  return value
-end
-
--- Everything the credential flow needs that is not secret.
-local function credential_config(opts)
-  local ok, err = check_id(opts.tenant_id, "tenant_id", "^[%w%.%-_]+$")
-  if not ok then return nil, err end
-  ok, err = check_id(opts.client_id, "client_id", "^[^%c]+$")
-  if not ok then return nil, err end
-  local origin, host, c = graph_origin(opts)
-  if not origin then return nil, host end
-  if opts.authority ~= nil and type(opts.authority) ~= "string" then
-    return nil, auth_error("authority must be a string, got " .. type(opts.authority))
-  end
-  local authority = pick_authority(opts, host, c, origin)
-  ok, err = check_https(authority, "authority")
-  if not ok then return nil, err end
-  return { tenant_id = opts.tenant_id, client_id = opts.client_id, authority = authority,
-    token_url = authority .. "/" .. opts.tenant_id .. "/oauth2/v2.0/token",
-    scope = opts.scope or (origin .. "/.default"),
-    timeout = opts.timeout, connect_timeout = opts.connect_timeout }
-end
-
-local function new_credentials(opts, deps)
-  if not cjson then return nil, auth_error("client credentials need lua-cjson") end
-  if type(deps.send) ~= "function" then
-    error("auth.new: client credentials need deps.send (a transport's send)", 3)
-  end
-  local cfg, err = credential_config(opts)
-  if not cfg then return nil, err end
-  local secret, cert = opts.client_secret, nil
-  if secret ~= nil then
+-- The proof of a client-credentials request: secret, certificate or federated token.
+local function client_proof(opts, cfg, d)
+  if opts.client_secret ~= nil then
+    local secret = opts.client_secret
     if type(secret) ~= "string" or secret == "" then
       return nil, auth_error("client_secret must be a non-empty string")
     end
-  else
-    cert, err = load_certificate(opts)
+    d.redact:add(secret)
+    return endpoint.secret_proof(secret), "client secret"
+  end
+  if opts.client_certificate ~= nil then
+    local cert_mod = require "graphcomm.auth_cert"
+    local cert, err = cert_mod.load(opts, d.redact)
     if not cert then return nil, err end
+    return endpoint.assertion_proof(function()
+      return cert_mod.assertion(cert, cfg.client_id, cfg.token_url, d.time)
+    end), "client certificate"
   end
-  local kind = cert and "client certificate" or "client secret"
-  local send = deps.send
-  return new_cached(kind, credential_fetcher(cfg, secret, cert, function(req) return send(req) end),
-    deps, { tenant_id = cfg.tenant_id, client_id = cfg.client_id, authority = cfg.authority,
-            token_url = cfg.token_url, scope = cfg.scope })
+  local federated = require "graphcomm.auth_federated"
+  local ok, err = federated.check(opts.federated_token_file)
+  if not ok then return nil, err end
+  return endpoint.assertion_proof(federated.assertion(opts.federated_token_file, d.time)),
+    "federated token"
 end
 
-------------------------------------------------------------------------------
--- Options and the environment
-------------------------------------------------------------------------------
-
-local CREDENTIAL_KEYS = { "token", "client_secret", "client_certificate" }
-
-local function nonempty(v)
-  if v == nil or v == "" then return nil end
-  return v
+local function open_store(opts, parts)
+  if opts.token_cache == nil or opts.token_cache == false then return nil end
+  local cache = require "graphcomm.auth_cache"
+  local s, err = cache.settings(opts.token_cache, opts._env)
+  if not s then return false, err end
+  return cache.open(s, parts)
 end
 
--- Fills unset credential options from the environment. Explicit options win;
--- among the variables GRAPHCOMM_TOKEN wins over the AZURE_* credentials, and a
--- secret over a certificate (as Azure's EnvironmentCredential). Returns a copy.
-function M.resolve(opts, getenv)
-  getenv = getenv or os.getenv
-  local out = {}
-  for k, v in pairs(opts or {}) do out[k] = v end
-  local env = function(name) return nonempty(getenv(name)) end
-  local explicit = false
-  for _, k in pairs(CREDENTIAL_KEYS) do
-    if out[k] ~= nil then explicit = true end
+local function with_store(p, opts, parts)
+  local store, err = open_store(opts, parts)
+  if store == false or (store == nil and err) then return nil, err end
+  p._store = store
+  return p
+end
+
+local function new_client_credentials(opts, d)
+  local ok, err = need_send(d)
+  if not ok then return nil, err end
+  local cfg
+  cfg, err = endpoint.config(opts)
+  if not cfg then return nil, err end
+  local proof, kind = client_proof(opts, cfg, d)
+  if not proof then return nil, kind end
+  local p = new_cached(kind, endpoint.fetcher(cfg, proof, d.send, d.redact, d.time), d,
+    { tenant_id = cfg.tenant_id, client_id = cfg.client_id, authority = cfg.authority,
+      token_url = cfg.token_url, scope = cfg.scope })
+  return with_store(p, opts, { cfg.authority, cfg.tenant_id, cfg.client_id, cfg.scope })
+end
+
+-- The resource managed identity and the Azure CLI ask for: the Graph origin (a
+-- scope's /.default taken off).
+local function resource_of(opts)
+  if type(opts.scope) == "string" then return (opts.scope:gsub("/%.default$", "")) end
+  local origin, err = endpoint.graph_origin(opts)
+  if not origin then return nil, err end
+  return origin
+end
+
+local function env_with_client(opts)
+  local env = {}
+  for k, v in pairs(opts._env or {}) do env[k] = v end
+  env.client_id = opts.client_id or env.client_id
+  return env
+end
+
+local function new_managed(opts, d)
+  local ok, err = need_send(d)
+  if not ok then return nil, err end
+  local managed = require "graphcomm.auth_managed"
+  local s
+  s, err = managed.settings(opts.managed_identity, env_with_client(opts))
+  if not s then return nil, err end
+  local resource
+  resource, err = resource_of(opts)
+  if not resource then return nil, err end
+  local cfg = { timeout = opts.timeout, connect_timeout = opts.connect_timeout }
+  local p = new_cached("managed identity", managed.fetcher(s, resource, cfg, d.send, d.redact, d.time),
+    d, { flow = s.flow, endpoint = s.url, client_id = s.client_id, scope = resource })
+  return with_store(p, opts, { s.url, s.flow, s.client_id or s.object_id or s.mi_res_id or "", resource })
+end
+
+local function new_cli(opts, d)
+  local cli = require "graphcomm.auth_cli"
+  local s, err = cli.settings(opts.azure_cli, opts._env)
+  if not s then return nil, err end
+  local resource
+  resource, err = resource_of(opts)
+  if not resource then return nil, err end
+  if opts.tenant_id ~= nil and (type(opts.tenant_id) ~= "string" or not opts.tenant_id:find("^[%w%.%-_]+$")) then
+    return nil, auth_error("tenant_id has characters it cannot have")
   end
-  out.authority = nonempty(out.authority) or env("AZURE_AUTHORITY_HOST")
-  out.tenant_id = out.tenant_id or env("AZURE_TENANT_ID")
-  out.client_id = out.client_id or env("AZURE_CLIENT_ID")
-  if explicit then return out end
-  local token = env("GRAPHCOMM_TOKEN")
-  if token then
-    out.token = token
-  elseif env("AZURE_CLIENT_SECRET") then
-    out.client_secret = env("AZURE_CLIENT_SECRET")
-  elseif env("AZURE_CLIENT_CERTIFICATE_PATH") then
-    out.client_certificate = env("AZURE_CLIENT_CERTIFICATE_PATH")
-    out.client_certificate_password = out.client_certificate_password
-      or env("AZURE_CLIENT_CERTIFICATE_PASSWORD")
-  end
-  return out
+  -- The CLI's own timeout bounds a wait for it.
+  d.wait_limit = s.timeout + 5
+  local p = new_cached("Azure CLI", cli.fetcher(s, resource, opts.tenant_id, d.redact, d.time), d,
+    { scope = resource })
+  return with_store(p, opts, { "azure-cli", opts.tenant_id, s.path, resource })
 end
 
 ------------------------------------------------------------------------------
@@ -534,6 +400,33 @@ local function default_now()
   return os.time()
 end
 
+local function request_bound(opts)
+  local t = tonumber(opts.timeout) or 100
+  local c = tonumber(opts.connect_timeout) or 10
+  return t + c
+end
+
+local function no_credentials(opts)
+  local tried = chain.tried(opts)
+  if tried then
+    return nil, auth_error("no credentials; tried: " .. concat(tried, "; "))
+  end
+  return nil, auth_error("no credentials: give token, or tenant_id + client_id + "
+    .. "client_secret or client_certificate (or set GRAPHCOMM_TOKEN or AZURE_*)")
+end
+
+local function build(opts, d)
+  local token = opts.token
+  if type(token) == "function" then return new_function(token, d) end
+  if token ~= nil then return new_static(token, d) end
+  if opts.client_secret ~= nil or opts.client_certificate ~= nil or opts.federated_token_file ~= nil then
+    return new_client_credentials(opts, d)
+  end
+  if opts.managed_identity ~= nil and opts.managed_identity ~= false then return new_managed(opts, d) end
+  if opts.azure_cli ~= nil and opts.azure_cli ~= false then return new_cli(opts, d) end
+  return no_credentials(opts)
+end
+
 -- The provider for opts (already resolved: see auth.resolve). A token wins
 -- over client credentials given alongside it.
 function M.new(opts, deps)
@@ -541,15 +434,16 @@ function M.new(opts, deps)
     error("bad argument #1 to 'auth.new' (table expected, got " .. type(opts) .. ")", 2)
   end
   deps = deps or {}
-  local d = { send = deps.send, now = deps.now or default_now, sleep = deps.sleep }
-  local token = opts.token
-  if type(token) == "function" then return new_function(token, d) end
-  if token ~= nil then return new_static(token) end
-  if opts.client_secret ~= nil or opts.client_certificate ~= nil then
-    return new_credentials(opts, d)
-  end
-  return nil, auth_error("no credentials: give token, or tenant_id + client_id + "
-    .. "client_secret or client_certificate (or set GRAPHCOMM_TOKEN or AZURE_*)")
+  local d = { send = deps.send, now = deps.now or default_now, sleep = deps.sleep,
+    redact = deps.redact or util.new_redact(), time = deps.time or os.time,
+    wait_limit = request_bound(opts) }
+  -- Waiting for another coroutine's request only makes sense with a sleep that lets it
+  -- run (ngx.sleep); core.sleep blocks the process. deps.sleep_yields says so outright.
+  d.sleep_yields = deps.sleep ~= nil and deps.sleep ~= (core and core.sleep)
+  if deps.sleep_yields ~= nil then d.sleep_yields = deps.sleep ~= nil and deps.sleep_yields == true end
+  local p, err = build(opts, d)
+  if not p then return nil, util.scrub(err, d.redact) end
+  return p
 end
 
 return M

@@ -56,6 +56,40 @@ function M.make()
   return kit
 end
 
+-- A root CA, an intermediate CA and a leaf it signs (for x5c chains), in kit.dir:
+-- chain.root, chain.inter, chain.leaf, chain.leaf_key (paths), chain.bundle (leaf,
+-- intermediate, root, key), chain.shuffled (key, root, leaf, intermediate), chain.pfx
+-- (password "pfx-pass"), chain.pfx_nopass (empty password).
+function M.make_chain(kit, name)
+  local d = kit.dir .. "/" .. (name or "chain")
+  assert(sh("mkdir -p " .. d))
+  local c = { root = d .. "/root.crt", inter = d .. "/inter.crt", leaf = d .. "/leaf.crt",
+    leaf_key = d .. "/leaf.key", subject = "/CN=graphcomm-leaf" }
+  write(d .. "/ca.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n")
+  write(d .. "/leaf.ext", "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n")
+  local steps = {
+    ("openssl req -x509 -newkey rsa:2048 -nodes -keyout %s/root.key -out %s -days 2 -subj /CN=graphcomm-root"
+      .. " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign"):format(d, c.root),
+    ("openssl req -newkey rsa:2048 -nodes -keyout %s/inter.key -out %s/inter.csr -subj /CN=graphcomm-inter"):format(d, d),
+    ("openssl x509 -req -in %s/inter.csr -CA %s -CAkey %s/root.key -CAcreateserial -out %s -days 2 -extfile %s/ca.ext")
+      :format(d, c.root, d, c.inter, d),
+    ("openssl req -newkey rsa:2048 -nodes -keyout %s -out %s/leaf.csr -subj /CN=graphcomm-leaf"):format(c.leaf_key, d),
+    ("openssl x509 -req -in %s/leaf.csr -CA %s -CAkey %s/inter.key -CAcreateserial -out %s -days 2 -extfile %s/leaf.ext")
+      :format(d, c.inter, d, c.leaf, d),
+  }
+  for _, cmd in ipairs(steps) do assert(sh(cmd), "openssl failed: " .. cmd) end
+  c.bundle, c.shuffled = d .. "/bundle.pem", d .. "/shuffled.pem"
+  write(c.bundle, read(c.leaf) .. read(c.inter) .. read(c.root) .. read(c.leaf_key))
+  write(c.shuffled, read(c.leaf_key) .. read(c.root) .. read(c.leaf) .. read(c.inter))
+  write(d .. "/cas.pem", read(c.inter) .. read(c.root))
+  c.pfx, c.pfx_nopass = d .. "/leaf.pfx", d .. "/nopass.pfx"
+  assert(sh(("openssl pkcs12 -export -inkey %s -in %s -certfile %s/cas.pem -passout pass:pfx-pass -out %s")
+    :format(c.leaf_key, c.leaf, d, c.pfx)), "openssl pkcs12 failed")
+  assert(sh(("openssl pkcs12 -export -inkey %s -in %s -certfile %s/cas.pem -passout pass: -out %s")
+    :format(c.leaf_key, c.leaf, d, c.pfx_nopass)), "openssl pkcs12 failed")
+  return c
+end
+
 -- base64url(digest of the DER certificate), computed by the openssl CLI.
 function M.thumbprint(cert_path, digest)
   return capture(("openssl x509 -in %s -outform DER | openssl dgst -%s -binary | basenc --base64url | tr -d '='")

@@ -8,6 +8,9 @@
 --   ctl.expire()                       every issued token expires now
 --   ctl.log(match) -> { entries }      requests whose path contains match
 --   ctl.generate(n) -> crid, { sids }  a fresh call record with n sessions
+--   ctl.secret_app() -> app            a fresh tenant and client with a secret, registered
+--   ctl.graph_status(token) -> status  a Graph GET with that bearer token
+--   tokens.env(vars)                   a getenv reading only vars
 --   tokens.unique(prefix)              a name no other spec uses
 --   tokens.form(body) -> { name = value }
 --   tokens.token_path(tenant)          the tenant's token endpoint path (for ctl.log)
@@ -17,6 +20,8 @@ local core = require "graphcomm.core"
 local cjson = require "cjson"
 
 local M = {}
+
+function M.env(vars) return function(name) return vars[name] end end
 
 function M.token_path(tenant) return "/" .. tenant .. "/oauth2/v2.0/token" end
 
@@ -64,6 +69,20 @@ function M.new(base_url)
       return ("%%%02X"):format(c:byte())
     end)) or ""
     return call("GET", "/_emulator/requests" .. q)
+  end
+
+  function ctl.secret_app()
+    local app = { tenant = M.unique("t"), client_id = M.unique("app"), client_secret = "s-" .. M.unique("s") }
+    ctl.register(app)
+    return app
+  end
+
+  function ctl.graph_status(token)
+    local crid = ctl.generate(1)
+    local resp = assert(http:send({ method = "GET",
+      url = base_url .. "/v1.0/communications/callRecords/" .. crid,
+      headers = { "Authorization: Bearer " .. token } }))
+    return resp.status
   end
 
   function ctl.generate(n)

@@ -1,7 +1,8 @@
 -- graphcomm_emulator.app: the nginx entry points (init, handle, nginx_error) and the
 -- path every request takes: ids -> request log -> redirect rules -> fault rules ->
 -- bearer token -> the Graph handlers (graph.lua, batch.lua), the token endpoint
--- (oauth.lua) or the control endpoints under /_emulator (control.lua).
+-- (oauth.lua), the managed identity endpoints (identity.lua) or the control endpoints
+-- under /_emulator (control.lua).
 
 local json = require "graphcomm_emulator.json"
 local util = require "graphcomm_emulator.util"
@@ -18,7 +19,7 @@ local unpack = unpack or table.unpack
 
 local M = {}
 local settings = {}        -- from init: prefix, token, read_only, tls
-local control, batch, oauth  -- loaded in init (after the module table exists)
+local control, batch, oauth, identity  -- loaded in init (after the module table exists)
 
 ---------------------------------------------------------------- configuration
 
@@ -51,6 +52,7 @@ function M.init(opts)
   control = require "graphcomm_emulator.control"
   batch = require "graphcomm_emulator.batch"
   oauth = require "graphcomm_emulator.oauth"
+  identity = require "graphcomm_emulator.identity"
   require "graphcomm_emulator.crypto"
   M.load_fixtures()
   local d = ctl()
@@ -220,6 +222,8 @@ local function dispatch()
     ctx.tenant = segs[1]
     return send(rid, oauth.token(ctx))
   end
+  local identity_flow = identity.which(segs)
+  if identity_flow then return send(rid, identity.handle(ctx, identity_flow)) end
 
   local version = segs[1]
   if version ~= "v1.0" and version ~= "beta" then

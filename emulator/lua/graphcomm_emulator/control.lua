@@ -80,11 +80,24 @@ local function clients(method, body, rid)
   if type(v.tenant) ~= "string" or type(v.client_id) ~= "string" then
     return fail(rid, 400, "A client needs 'tenant' and 'client_id' strings.")
   end
-  if v.client_secret == nil and v.certificate == nil then
-    return fail(rid, 400, "A client needs a 'client_secret' or a 'certificate' (PEM).")
+  if v.client_secret == nil and v.certificate == nil and v.federated == nil and v.trusted_root == nil
+     and v.echo_form ~= true then
+    return fail(rid, 400, "A client needs a 'client_secret', a 'certificate' (PEM), a 'trusted_root' (PEM),"
+      .. " 'federated' = { issuer, subject } or 'echo_form' = true.")
+  end
+  local fed = v.federated
+  if fed ~= nil and (type(fed) ~= "table" or type(fed.issuer) ~= "string" or type(fed.subject) ~= "string") then
+    return fail(rid, 400, "'federated' needs 'issuer' and 'subject' strings (and may have 'audience', 'certificate').")
+  end
+  if v.trusted_root ~= nil then
+    local crypto = require "graphcomm_emulator.crypto"
+    if type(v.trusted_root) ~= "string" or not crypto.certificate_info(v.trusted_root) then
+      return fail(rid, 400, "'trusted_root' must be a PEM RSA certificate.")
+    end
   end
   local rec = { tenant = v.tenant, client_id = v.client_id, client_secret = v.client_secret,
-    expires_in = json.number(v.expires_in) or 3599, roles = v.roles }
+    expires_in = json.number(v.expires_in) or 3599, roles = v.roles, federated = fed,
+    trusted_root = v.trusted_root, subject = v.subject, echo_form = v.echo_form == true }
   if v.certificate ~= nil then
     local crypto = require "graphcomm_emulator.crypto"
     local info, err = crypto.certificate_info(v.certificate)
@@ -200,6 +213,11 @@ function M.handle(method, segs, args, body, rid)
   end
   if what == "faults" or what == "redirects" then return rules(what, method, body, rid) end
   if what == "clients" then return clients(method, body, rid) end
+  if what == "identities" then
+    local v, s, h, b = decode_body(body, rid)
+    if v == nil then return s, h, b end
+    return require("graphcomm_emulator.identity").control(method, v, rid)
+  end
   if what == "tokens" and sub1 == "expire" and method == "POST" then return expire_tokens() end
   if what == "config" then return configure(method, body, rid) end
   if what == "reset" and method == "POST" then return reset() end

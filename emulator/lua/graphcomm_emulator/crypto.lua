@@ -33,6 +33,25 @@ int EVP_DigestVerify(EVP_MD_CTX *ctx, const unsigned char *sig, size_t siglen,
 int EVP_Digest(const void *data, size_t count, unsigned char *md, unsigned int *size,
                const EVP_MD *type, ENGINE *impl);
 int RAND_bytes(unsigned char *buf, int num);
+X509 *d2i_X509(X509 **a, const unsigned char **in, long len);
+typedef struct x509_store_st X509_STORE;
+typedef struct x509_store_ctx_st X509_STORE_CTX;
+typedef struct stack_st OPENSSL_STACK;
+typedef struct X509_name_st X509_NAME;
+X509_STORE *X509_STORE_new(void);
+void X509_STORE_free(X509_STORE *v);
+int X509_STORE_add_cert(X509_STORE *ctx, X509 *x);
+X509_STORE_CTX *X509_STORE_CTX_new(void);
+void X509_STORE_CTX_free(X509_STORE_CTX *ctx);
+int X509_STORE_CTX_init(X509_STORE_CTX *ctx, X509_STORE *store, X509 *x509, OPENSSL_STACK *chain);
+int X509_STORE_CTX_get_error(X509_STORE_CTX *ctx);
+const char *X509_verify_cert_error_string(long n);
+int X509_verify_cert(X509_STORE_CTX *ctx);
+OPENSSL_STACK *OPENSSL_sk_new_null(void);
+int OPENSSL_sk_push(OPENSSL_STACK *st, const void *data);
+void OPENSSL_sk_free(OPENSSL_STACK *st);
+X509_NAME *X509_get_subject_name(const X509 *x);
+char *X509_NAME_oneline(const X509_NAME *a, char *buf, int size);
 void ERR_clear_error(void);
 ]]
 
@@ -105,8 +124,9 @@ function M.certificate_info(pem)
 end
 
 -- Does `sig` sign `data` with RSA-SHA256 (PKCS#1 v1.5) under the certificate's key?
+-- pem: PEM text, or an X509* (from M.verify_chain).
 function M.verify_rs256(pem, data, sig)
-  local x = read_x509(pem)
+  local x = type(pem) == "string" and read_x509(pem) or pem
   if not x then return false end
   local pkey = C.X509_get_pubkey(x)
   if pkey == nil then C.ERR_clear_error(); return false end
@@ -116,6 +136,45 @@ function M.verify_rs256(pem, data, sig)
     and C.EVP_DigestVerify(ctx, sig, #sig, data, #data) == 1
   C.ERR_clear_error()
   return ok
+end
+
+-- An X509* (with a finalizer) from DER bytes, or nil.
+local function read_der(der)
+  local buf = ffi.new("const unsigned char*[1]")
+  local keep = ffi.new("unsigned char[?]", #der)
+  ffi.copy(keep, der, #der)
+  buf[0] = keep
+  local x = C.d2i_X509(nil, buf, #der)
+  C.ERR_clear_error()
+  if x == nil then return nil end
+  return ffi.gc(x, C.X509_free)
+end
+
+-- Checks an x5c chain (DER certificates, leaf first) against one trusted root (PEM).
+-- Returns the leaf (an X509*) and its subject ("/CN=..."), or nil and the reason.
+function M.verify_chain(root_pem, ders)
+  local root = read_x509(root_pem)
+  if not root then return nil, "the registered root is not a certificate" end
+  local certs = {}
+  for i, der in ipairs(ders) do
+    certs[i] = read_der(der)
+    if not certs[i] then return nil, "x5c entry " .. i .. " is not a DER certificate" end
+  end
+  if #certs == 0 then return nil, "x5c is empty" end
+  local store = ffi.gc(C.X509_STORE_new(), C.X509_STORE_free)
+  C.X509_STORE_add_cert(store, root)
+  local untrusted = ffi.gc(C.OPENSSL_sk_new_null(), C.OPENSSL_sk_free)
+  for i = 2, #certs do C.OPENSSL_sk_push(untrusted, certs[i]) end
+  local ctx = ffi.gc(C.X509_STORE_CTX_new(), C.X509_STORE_CTX_free)
+  local ok = C.X509_STORE_CTX_init(ctx, store, certs[1], untrusted) == 1
+    and C.X509_verify_cert(ctx) == 1
+  local reason = not ok and ffi.string(C.X509_verify_cert_error_string(C.X509_STORE_CTX_get_error(ctx)))
+  C.ERR_clear_error()
+  if not ok then return nil, reason end
+  local buf = ffi.new("char[512]")
+  C.X509_NAME_oneline(C.X509_get_subject_name(certs[1]), buf, 512)
+  -- certs keeps the intermediates alive while `untrusted` points at them
+  return certs[1], ffi.string(buf), certs
 end
 
 return M
