@@ -103,7 +103,7 @@ function M.connect(opts)
     if type(resolved[name]) == "string" then secrets:add(resolved[name]) end
   end
   local provider
-  provider, err = auth.new(resolved, { send = t.send, now = t.now, sleep = t.sleep })
+  provider, err = auth.new(resolved, { send = t.send, now = t.now, sleep = t.sleep, redact = secrets })
   if not provider then
     t.close()
     return nil, err
