@@ -23,6 +23,7 @@ SHEBANG    ?= /usr/bin/env $(LUA)
 # The version's one home is lua/graphcomm/version.lua.
 VERSION    := $(shell sed -n 's/^return "\([^"]*\)".*/\1/p' lua/graphcomm/version.lua)
 DIST       := graphcomm-$(VERSION)
+DIST_DIR   ?= .
 
 BUILD  := build/$(LUA)$(if $(SANITIZE),-san)
 SRCS   := $(wildcard csrc/*.c)
@@ -102,11 +103,11 @@ uninstall:
 	rmdir $(DESTDIR)$(TYPES_DIR) $(DESTDIR)$(LUA_SHAREDIR)/graphcomm $(DESTDIR)$(LUA_LIBDIR)/graphcomm \
 	       $(dir $(DESTDIR)$(EMULATOR_DIR)) 2>/dev/null || true
 
-# The source tarball graphcomm-$(VERSION)-1.rockspec builds from: the tracked files as
-# they are in the working tree (git stash create; HEAD when nothing is changed).
+# The source tarball graphcomm-$(VERSION)-1.rockspec builds from, into DIST_DIR: the
+# tracked files as they are in the working tree (git stash create; HEAD when unchanged).
 dist:
 	@tree=$$(git stash create) && git archive --format=tar.gz --prefix=$(DIST)/ \
-	  -o $(DIST).tar.gz $${tree:-HEAD} && echo $(DIST).tar.gz
+	  -o $(DIST_DIR)/$(DIST).tar.gz $${tree:-HEAD} && echo $(DIST_DIR)/$(DIST).tar.gz
 
 # Generated files, kept in git (specs fail when they are stale).
 types: $(MODULE)

@@ -42,6 +42,7 @@ end
 local version = dofile("lua/graphcomm/version.lua")
 local dir = arg[1] or "."
 local name = dir .. "/graphcomm-" .. version .. "-1.rockspec"
+local text = versioned(read("graphcomm-scm-1.rockspec"), version)
 local f = assert(io.open(name, "w"))
-f:write(versioned(read("graphcomm-scm-1.rockspec"), version))
+f:write(text)
 f:close()
