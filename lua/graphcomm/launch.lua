@@ -35,8 +35,9 @@ function M.problem(name, err, where)
       .. " or `luarocks --lua-version " .. ver .. " install lua-cjson`"
   end
   if not not_found(name, err) then
-    local first = string_match(err, "^[^\n]*")
-    return "graphcomm: graphcomm.core does not load in " .. lua .. " (" .. first .. "): rebuild it with `make LUA="
+    -- the loader's last line is the reason (dlopen's, or the module's own error)
+    local reason = string_match(err, "([^\n]*)\n?$"):gsub("^%s+", "")
+    return "graphcomm: graphcomm.core does not load in " .. lua .. " (" .. reason .. "): rebuild it with `make LUA="
       .. lua .. "`" .. (where.checkout and (" in " .. where.checkout) or " and `make install LUA=" .. lua .. "`")
   end
   if where.checkout then
