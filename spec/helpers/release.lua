@@ -2,7 +2,7 @@
 --
 --   release.version                 lua/graphcomm/version.lua's string
 --   release.load_rockspec(path)     -> the rockspec's table (loaded as luarocks does: no globals)
---   release.read(path)              -> the file's text | nil
+--   release.read(path)              -> the file's text (raises when there is none)
 --   release.plain                   env for cmd.run: children run without the ASan preload
 --   release.rocks_version(flavour)  "5.4", "5.1" for LuaJIT ...
 --   release.lua_env(share, lib)     env for cmd.run: LUA_PATH/LUA_CPATH with one tree first
@@ -13,17 +13,11 @@ local M = {}
 
 M.version = dofile("lua/graphcomm/version.lua")
 
-function M.read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+M.read = require("helpers.certs").read
 
 function M.load_rockspec(path)
   local env = {}
-  local src = assert(M.read(path), path)
+  local src = M.read(path)
   local chunk
   if setfenv then
     chunk = assert(loadstring(src, path))
