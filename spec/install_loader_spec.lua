@@ -132,6 +132,13 @@ end)
 describe("graphcomm.launch.problem", function()
   local launch = require "graphcomm.launch"
 
+  it("tells a lua-cjson that does not load from one that is missing", function()
+    local msg = launch.problem("cjson", "error loading module 'cjson' from file 'c.so':\n\tc.so: undefined symbol: x",
+      { lua = "lua5.4" })
+    assert.equal("graphcomm: lua-cjson does not load in lua5.4 (c.so: undefined symbol: x): reinstall it with "
+      .. "`apt-get install lua-cjson` or `luarocks --lua-version 5.4 install lua-cjson`", msg)
+  end)
+
   it("names luarocks' Lua version 5.1 for LuaJIT", function()
     local msg = launch.problem("graphcomm.core", "module 'graphcomm.core' not found:\n\tno file", { lua = "luajit" })
     assert.equal("graphcomm: graphcomm.core is not installed for luajit: run `make install LUA=luajit` in "

@@ -27,17 +27,21 @@ local function not_found(name, err)
   return string_find(err, "module '" .. name .. "' not found", 1, true) ~= nil
 end
 
+-- The loader's last line is the reason (dlopen's, or the module's own error).
+local function reason(err)
+  return (string_gsub(string_match(err, "([^\n]*)\n?$"), "^%s+", ""))
+end
+
 function M.problem(name, err, where)
   local lua, ver = where.lua, rocks_version(where.lua)
   err = tostring(err)
   if name == "cjson" then
-    return "graphcomm: lua-cjson is not installed for " .. lua .. ": run `apt-get install lua-cjson`"
-      .. " or `luarocks --lua-version " .. ver .. " install lua-cjson`"
+    local how = "`apt-get install lua-cjson` or `luarocks --lua-version " .. ver .. " install lua-cjson`"
+    if not_found(name, err) then return "graphcomm: lua-cjson is not installed for " .. lua .. ": run " .. how end
+    return "graphcomm: lua-cjson does not load in " .. lua .. " (" .. reason(err) .. "): reinstall it with " .. how
   end
   if not not_found(name, err) then
-    -- the loader's last line is the reason (dlopen's, or the module's own error)
-    local reason = string_match(err, "([^\n]*)\n?$"):gsub("^%s+", "")
-    return "graphcomm: graphcomm.core does not load in " .. lua .. " (" .. reason .. "): rebuild it with `make LUA="
+    return "graphcomm: graphcomm.core does not load in " .. lua .. " (" .. reason(err) .. "): rebuild it with `make LUA="
       .. lua .. "`" .. (where.checkout and (" in " .. where.checkout) or " and `make install LUA=" .. lua .. "`")
   end
   if where.checkout then
@@ -66,7 +70,7 @@ local function stand_in()
   return t
 end
 
--- lua-cjson first: the core's own functions do not need it, the CLI does.
+-- In this order: the message names the first one that fails.
 local DEPENDENCIES = { "cjson", "graphcomm.core" }
 
 function M.prepare(argv, where)
