@@ -24,7 +24,7 @@ local function installed(dest, l, argv)
   local root = dest .. PREFIX
   local words = { root .. "/bin/graphcomm" }
   for _, a in ipairs(argv) do words[#words + 1] = a end
-  return cmd.run(words, release.lua_env(root .. "/share/lua/" .. l.ver, root .. "/lib/lua/" .. l.ver), nil, dest)
+  return cmd.run(words, release.lua_env(root .. "/share/lua/" .. l.ver, root .. "/lib/lua/" .. l.ver, l.lua), nil, dest)
 end
 
 describe("make install", function()

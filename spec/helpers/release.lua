@@ -5,7 +5,8 @@
 --   release.read(path)              -> the file's text (raises when there is none)
 --   release.plain                   env for cmd.run: children run without the ASan preload
 --   release.rocks_version(flavour)  "5.4", "5.1" for LuaJIT ...
---   release.lua_env(share, lib)     env for cmd.run: LUA_PATH/LUA_CPATH with one tree first
+--   release.lua_env(share, lib [, lua])  env for cmd.run: LUA_PATH/LUA_CPATH: one tree and lua-cjson only
+--   release.cjson_cpath([lua])      the entry of lua's default package.cpath that finds lua-cjson
 --   release.files(dir)              -> sorted list of the files below dir
 local cmd = require "helpers.command"
 
@@ -36,14 +37,40 @@ function M.rocks_version(flavour)
   return (flavour:gsub("^lua", ""))
 end
 
--- One tree's module paths first, then Lua's defaults (lua-cjson); the versioned
--- variables, which Lua 5.3/5.4 would read instead, unset.
-function M.lua_env(share, lib)
-  local env = { LUA_PATH = share .. "/?.lua;" .. share .. "/?/init.lua;;", LUA_CPATH = lib .. "/?.so;;" }
-  for k, v in pairs(M.plain) do env[k] = v end
-  for _, v in ipairs({ "5_1", "5_2", "5_3", "5_4" }) do
-    env["LUA_PATH_" .. v], env["LUA_CPATH_" .. v] = false, false
+local UNVERSIONED = {}
+for k, v in pairs(M.plain) do UNVERSIONED[k] = v end
+UNVERSIONED.LUA_PATH, UNVERSIONED.LUA_CPATH = false, false
+for _, v in ipairs({ "5_1", "5_2", "5_3", "5_4" }) do
+  UNVERSIONED["LUA_PATH_" .. v], UNVERSIONED["LUA_CPATH_" .. v] = false, false
+end
+
+-- Where an interpreter (default: the one running the specs) finds lua-cjson: the
+-- entry of its default package.cpath that holds it.
+local cjson_at = {}
+function M.cjson_cpath(lua)
+  lua = lua or cmd.flavour
+  if cjson_at[lua] then return cjson_at[lua] end
+  local code, cpath = cmd.run({ lua, "-e", "io.write(package.cpath)" }, UNVERSIONED)
+  assert(code == 0, lua .. " did not run")
+  for template in cpath:gmatch("[^;]+") do
+    local f = io.open((template:gsub("%?", "cjson")), "rb")
+    if f then
+      f:close()
+      cjson_at[lua] = template
+      return template
+    end
   end
+  error("lua-cjson not found on " .. lua .. "'s " .. cpath)
+end
+
+-- One tree's modules and lua-cjson, nothing else (other graphcomm installs on this
+-- machine must not stand in for the tree's); the versioned variables, which Lua
+-- 5.3/5.4 would read instead, unset.
+function M.lua_env(share, lib, lua)
+  local env = {}
+  for k, v in pairs(UNVERSIONED) do env[k] = v end
+  env.LUA_PATH = share .. "/?.lua;" .. share .. "/?/init.lua"
+  env.LUA_CPATH = lib .. "/?.so;" .. M.cjson_cpath(lua)
   return env
 end
 
