@@ -12,8 +12,10 @@ local DIST = "graphcomm-" .. VERSION
 local ROCKSPEC = DIST .. "-1.rockspec"
 local LUAV = release.rocks_version(cmd.flavour)
 
+-- --lua-dir: Debian's Luas, not the first lua5.x on PATH (make check's ASan pass puts a
+-- wrapper there, beside which luarocks would look for the headers).
 local function luarocks(dir, ...)
-  local argv = { "luarocks", "--lua-version", LUAV, ... }
+  local argv = { "luarocks", "--lua-version", LUAV, "--lua-dir", "/usr", ... }
   return cmd.run(argv, release.plain, nil, dir)
 end
 
