@@ -75,6 +75,7 @@ build = {
   },
   -- The emulator (`graphcomm emulator`): luarocks copies it into the rock's folder,
   -- <tree>/lib/luarocks/rocks-<lua>/graphcomm/<version>/emulator, beside the rock's
-  -- bin/graphcomm, where the command looks for it (../emulator).
-  copy_directories = { "emulator" },
+  -- bin/graphcomm, where the command looks for it (../emulator); reference/ (the metadata
+  -- its schema is read from) goes beside it, where emulator/start finds it (../reference).
+  copy_directories = { "emulator", "reference" },
 }

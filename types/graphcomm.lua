@@ -236,6 +236,11 @@
 ---@class callRecords.userIdentity: callRecords.identity
 ---@field userPrincipalName? string|graphcomm.Null
 
+---#microsoft.graph.userIdentity
+---@class callRecords.graph.userIdentity: callRecords.identity
+---@field ipAddress? string|graphcomm.Null
+---@field userPrincipalName? string|graphcomm.Null
+
 ---A session object (graphcomm.session): fields read as normalized values.
 ---@class graphcomm.Session: callRecords.session
 local Session = {}
