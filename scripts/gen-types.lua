@@ -1,7 +1,8 @@
 -- scripts/gen-types.lua OUTDIR: writes OUTDIR/graphcomm.lua, the LuaLS (---@meta)
 -- definitions of graphcomm, from the core's schema (core.schema(): every call-records
--- type, its properties and enums) and the API table below (the facade, the client's
--- methods, their options, the error object), which is kept by hand.
+-- type, its properties and enums), the code's option tables (their names), and the API
+-- table below (the facade, the client's methods, option types, the error object),
+-- which is kept by hand.
 -- `make types` runs it into types/; spec/types_meta_spec.lua fails when the file there
 -- is not what this script writes now. The output does not depend on the Lua running it.
 local flavour = rawget(_G, "jit") and "luajit" or _VERSION:gsub("Lua ", "lua")
@@ -22,46 +23,10 @@ local NS = "callRecords."       -- class prefix of the schema's types
 
 -- Option tables and result shapes: { name, { field, type, doc }... }.
 local RECORDS = {
-  { "graphcomm.SessionOptions", "Options of graphcomm.session and the encoder.",
-    { "allow_unknown", "boolean", "write names the schema does not know instead of refusing them" },
-    { "max_bytes", "integer", "largest JSON body (default 4 MiB)" } },
-  { "graphcomm.ConnectOptions", "Options of graphcomm.connect; unset ones fall back to the environment.",
-    { "base_url", "string", "Graph's root URL (default from environment)" },
-    { "environment", "graphcomm.Cloud", "national cloud (default Global)" },
-    { "api_version", '"v1.0"|"beta"', "default v1.0" },
-    { "token", "string|fun():string, number?", "a bearer token, or a function returning token[, expires_in]" },
-    { "tenant_id", "string", "client-credentials flow: the tenant" },
-    { "client_id", "string", "client-credentials flow: the application id" },
-    { "client_secret", "string", "client-credentials flow: the secret" },
-    { "client_certificate", "string", "client-credentials flow: a PEM certificate path" },
-    { "client_certificate_key", "string", "the certificate's private key (PEM path), when apart" },
-    { "client_certificate_password", "string", "the private key's password" },
-    { "authority", "string", "token authority (default from environment)" },
-    { "scope", "string", "token scope (default {base_url}/.default)" },
-    { "timeout", "number", "seconds a request may take (default 100)" },
-    { "connect_timeout", "number", "seconds to connect (default 10)" },
-    { "max_retries", "integer", "retries of 429/503/504 and connection failures (default 3, at most 10)" },
-    { "max_retry_delay", "number", "cap of one wait in seconds (default 180)" },
-    { "ca_file", "string", "CA bundle (PEM) to verify TLS with" },
-    { "proxy", "string", "proxy URL" },
-    { "http_version", '"1.0"|"1.1"|"2"|"2tls"', "HTTP version to ask libcurl for" },
-    { "headers", "table<string, string>", "headers sent with every request" },
-    { "user_agent", "string", "User-Agent header" },
-    { "compress", "boolean|integer", "gzip request bodies (true, or the smallest size to compress)" },
-    { "debug", "fun(line: string)", "receives redacted request and response lines" },
-    { "transport", '"curl"|"ngx"|graphcomm.Transport', "libcurl (default), nginx threads, or your own" },
-    { "thread_pool", "string", "transport ngx: nginx thread pool name" },
-    { "thread_vm_pool_size", "integer", "transport ngx: Lua VMs per worker thread pool" } },
   { "graphcomm.Transport", "A transport of your own (HACKING.md): send, sleep and now.",
     { "send", "fun(req: graphcomm.Request): graphcomm.Response?, graphcomm.Error?", "one HTTP exchange" },
     { "sleep", "fun(seconds: number)", "waits" },
     { "now", "fun(): number", "monotonic seconds" } },
-  { "graphcomm.UpdateOptions", "Options of client:update_session (or the cmdlet's names in the one-table form).",
-    { "what_if", "boolean", "return the request instead of sending it" },
-    { "confirm", "fun(req: graphcomm.Request): boolean", "sends only when it returns true" },
-    { "headers", "table<string, string>", "more headers for this request" },
-    { "client_request_id", "string", "client-request-id header (default a new UUID v4)" },
-    { "allow_unknown", "boolean", "write names the schema does not know" } },
   { "graphcomm.Identity", "The ViaIdentity parameter set.",
     { "CallRecordId", "string", "the call record's id" },
     { "SessionId", "string", "the session's id" } },
@@ -71,22 +36,9 @@ local RECORDS = {
   { "graphcomm.Response", "An answer: update_session's second result.",
     { "status", "integer", "HTTP status" }, { "headers", "table<string, string>", "lower-case names" },
     { "body", "string?", "" }, { "request_id", "string?", "Graph's request-id" } },
-  { "graphcomm.Query", "OData query options (names with or without $).",
-    { "select", "string", "" }, { "expand", "string", "" }, { "top", "integer", "" },
-    { "filter", "string", "" } },
   { "graphcomm.Item", "One fix for client:update_sessions.",
     { "call_record_id", "string", "" }, { "session_id", "string", "" },
     { "body", NS .. "session|graphcomm.Session", "" } },
-  { "graphcomm.BulkOptions", "Options of client:update_sessions.",
-    { "concurrency", "integer", "requests in flight (default 16)" },
-    { "batch", "boolean", "Graph JSON batching, 20 requests a $batch" },
-    { "ordered", "boolean", "fixes of one session in order (default true)" },
-    { "total", "integer", "items in all, for on_progress when items is an iterator" },
-    { "max_waiting", "integer", "items read ahead at most" },
-    { "on_result", "fun(i: integer, ok: boolean, err: graphcomm.Error?, item: graphcomm.Item)", "each outcome" },
-    { "on_progress", "fun(done: integer, total: integer?)", "progress" },
-    { "journal", "string", "JSONL file of outcomes; a rerun skips what succeeded" },
-    { "allow_unknown", "boolean", "write names the schema does not know" } },
   { "graphcomm.Summary", "What client:update_sessions returns.",
     { "ok", "integer", "succeeded" }, { "failed", "integer", "failed" },
     { "skipped", "integer?", "already done by the journal" },
@@ -106,9 +58,79 @@ local RECORDS = {
     { "errors", "graphcomm.ValidationProblem[]?", "validation: every problem at once" } },
 }
 
--- Records whose every field may be left out.
-local OPTIONAL = { ["graphcomm.SessionOptions"] = true, ["graphcomm.ConnectOptions"] = true,
-  ["graphcomm.UpdateOptions"] = true, ["graphcomm.BulkOptions"] = true, ["graphcomm.Query"] = true }
+-- Option tables: the names are the code's own (the table each function checks its
+-- options against, so that this file follows them); the type and a word on each come
+-- from the hints here (a name without one is typed from the code's table, "any" for a
+-- validator function: spec/types_meta_spec.lua lists such names).
+local OPTION_TABLES = {
+  { "graphcomm.SessionOptions", "Options of graphcomm.session.", "graphcomm", "SESSION_OPTIONS" },
+  { "graphcomm.ConnectOptions", "Options of graphcomm.connect; unset ones fall back to the environment.",
+    "graphcomm.options", "CONNECT" },
+  { "graphcomm.UpdateOptions", "Options of client:update_session (or the cmdlet's names: WhatIf, PassThru...).",
+    "graphcomm.params", "UPDATE" },
+  { "graphcomm.BulkOptions", "Options of client:update_sessions.", "graphcomm.bulk", "OPTIONS" },
+  { "graphcomm.Query", "OData query options (names with or without $).", "graphcomm.read", "QUERY" },
+}
+
+local HINTS = {
+  -- session
+  allow_unknown = { "boolean", "write names the schema does not know instead of refusing them" },
+  odata_type = { "boolean", "write @odata.type on the body" },
+  max_bytes = { "integer", "largest JSON body (default 4 MiB)" },
+  type = { "string", "the schema type to validate as (default session)" },
+  -- connect
+  base_url = { "string", "Graph's root URL (default from environment)" },
+  environment = { "graphcomm.Cloud", "national cloud (default Global)" },
+  api_version = { '"v1.0"|"beta"', "default v1.0" },
+  token = { "string|(fun(): string, number?)", "a bearer token, or a function returning token[, expires_in]" },
+  tenant_id = { "string", "client-credentials flow: the tenant" },
+  client_id = { "string", "client-credentials flow: the application id" },
+  client_secret = { "string", "client-credentials flow: the secret" },
+  client_certificate = { "string", "client-credentials flow: a PEM certificate path" },
+  client_certificate_key = { "string", "the certificate's private key (PEM path), when apart" },
+  client_certificate_password = { "string", "the private key's password" },
+  authority = { "string", "token authority (default from environment)" },
+  scope = { "string", "token scope (default {base_url}/.default)" },
+  timeout = { "number", "seconds a request may take (default 100)" },
+  connect_timeout = { "number", "seconds to connect (default 10)" },
+  max_retries = { "integer", "retries of 429/503/504 and connection failures (default 3)" },
+  max_retry_delay = { "number", "cap of one wait in seconds (default 180)" },
+  max_response_bytes = { "integer", "largest answer body (default 16 MiB)" },
+  max_pages = { "integer", "pages one read follows at most (default 1000)" },
+  ca_file = { "string", "CA bundle (PEM) to verify TLS with" },
+  proxy = { "string", "proxy URL" },
+  http_version = { '"1.0"|"1.1"|"2"|"2tls"|number', "HTTP version to ask libcurl for" },
+  headers = { "table<string, string>", "more headers (every request, or this one)" },
+  user_agent = { "string", "User-Agent header" },
+  compress = { "boolean|integer", "gzip request bodies (true, or the smallest size to compress)" },
+  debug = { "fun(line: string)", "receives redacted request and response lines" },
+  on_retry = { "function", "called before each retry" },
+  transport = { '"curl"|"ngx"|graphcomm.Transport', "libcurl (default), nginx threads, or your own" },
+  thread_pool = { "string", "transport ngx: nginx thread pool name" },
+  thread_vm_pool_size = { "integer", "transport ngx: Lua VMs per worker thread pool" },
+  getenv = { "fun(name: string): string?", "where the environment is read from (default os.getenv)" },
+  random = { "fun(): number", "jitter source (tests)" },
+  -- update
+  what_if = { "boolean", "return the request instead of sending it" },
+  confirm = { "boolean|fun(req: graphcomm.Request): boolean", "sends only when it returns true" },
+  pass_thru = { "boolean", "the cmdlet's PassThru (success returns true)" },
+  client_request_id = { "string", "client-request-id header (default a new UUID v4)" },
+  -- bulk
+  concurrency = { "integer", "requests in flight (default 16)" },
+  batch = { "boolean", "Graph JSON batching, 20 requests a $batch" },
+  ordered = { "boolean", "fixes of one session in order (default true)" },
+  total = { "integer", "items in all, for on_progress when items is an iterator" },
+  max_waiting = { "integer", "items read ahead at most" },
+  max_failures = { "integer", "stop after this many failures" },
+  should_stop = { "fun(): boolean", "stop when it returns true" },
+  on_result = { "fun(i: integer, ok: boolean, err: graphcomm.Error?, item: graphcomm.Item)", "each outcome" },
+  on_progress = { "fun(done: integer, total: integer?)", "progress" },
+  journal = { "string", "JSONL file of outcomes; a rerun skips what succeeded" },
+  -- query
+  select = { "string", "" }, expand = { "string", "" }, filter = { "string", "" },
+  top = { "integer|string", "" }, skip = { "integer|string", "" }, orderby = { "string", "" },
+  search = { "string", "" }, count = { "boolean|string", "" },
+}
 
 local ALIASES = {
   { "graphcomm.Cloud", '"Global"|"USGov"|"USGovDoD"|"China"' },
@@ -138,7 +160,7 @@ local FUNCTIONS = {
       { "opts?", "graphcomm.UpdateOptions" } },
     { "(true|graphcomm.Request)?", "graphcomm.Response|graphcomm.Error" } },
   { "graphcomm.Client", "update_sessions", true, "Many updates over libcurl's multi interface.",
-    { { "items", "graphcomm.Item[]|fun(): graphcomm.Item?" }, { "opts?", "graphcomm.BulkOptions" } },
+    { { "items", "graphcomm.Item[]|(fun(): graphcomm.Item?)" }, { "opts?", "graphcomm.BulkOptions" } },
     { "graphcomm.Summary?", "graphcomm.Error?" } },
   { "graphcomm.Client", "get_session", true, "One session, decoded.",
     { { "call_record_id", "string" }, { "session_id", "string" }, { "query?", "graphcomm.Query" } },
@@ -147,7 +169,7 @@ local FUNCTIONS = {
     { { "call_record_id", "string" }, { "query?", "graphcomm.Query" } }, { "table?", "graphcomm.Error?" } },
   { "graphcomm.Client", "sessions", true, "Iterator over a record's sessions, page by page.",
     { { "call_record_id", "string" }, { "query?", "graphcomm.Query" } },
-    { "fun(): " .. NS .. "session?, graphcomm.Error?" } },
+    { "(fun(): " .. NS .. "session?, graphcomm.Error?)" } },
   { "graphcomm.Client", "request", true, "One logical request (auth, retries, redirects, errors).",
     { { "spec", "table" } }, { "graphcomm.Response?", "graphcomm.Error?" } },
   { "graphcomm.Client", "close", true, "Closes the client (also __gc and __close); idempotent.", {}, {} },
@@ -201,6 +223,24 @@ end
 -- LuaLS output
 ------------------------------------------------------------------------------
 
+-- The option tables as records: { class, doc, { name, type, doc }... }, names sorted.
+local function option_records()
+  local out = {}
+  for _, o in ipairs(OPTION_TABLES) do
+    local known = require(o[3])[o[4]]
+    local names = {}
+    for name in pairs(known) do names[#names + 1] = name end
+    table.sort(names)
+    local r = { o[1], o[2] }
+    for _, name in ipairs(names) do
+      local hint, t = HINTS[name], known[name]
+      r[#r + 1] = { name, hint and hint[1] or (type(t) == "string" and t or "any"), hint and hint[2] or "" }
+    end
+    out[#out + 1] = r
+  end
+  return out
+end
+
 local function luals(types)
   local out = {}
   local function say(...) out[#out + 1] = concat({ ... }) end
@@ -237,15 +277,17 @@ local function luals(types)
   say("---A client (graphcomm.connect).")
   say("---@class graphcomm.Client")
   say("local Client = {}")
-  for _, r in ipairs(RECORDS) do
+  local function record(r, optional)
     say("")
     say("---", r[2])
     say("---@class ", r[1])
     for i = 3, #r do
       local f = r[i]
-      say("---@field ", f[1], OPTIONAL[r[1]] and "? " or " ", f[2], f[3] ~= "" and (" " .. f[3]) or "")
+      say("---@field ", f[1], optional and "? " or " ", f[2], f[3] ~= "" and (" " .. f[3]) or "")
     end
   end
+  for _, r in ipairs(option_records()) do record(r, true) end
+  for _, r in ipairs(RECORDS) do record(r, false) end
   say("")
   say("---@class graphcomm")
   say("---@field _VERSION string ", quote(VERSION))

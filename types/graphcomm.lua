@@ -249,53 +249,87 @@ local Session = {}
 ---@class graphcomm.Client
 local Client = {}
 
----Options of graphcomm.session and the encoder.
+---Options of graphcomm.session.
 ---@class graphcomm.SessionOptions
 ---@field allow_unknown? boolean write names the schema does not know instead of refusing them
 ---@field max_bytes? integer largest JSON body (default 4 MiB)
+---@field odata_type? boolean write @odata.type on the body
+---@field type? string the schema type to validate as (default session)
 
 ---Options of graphcomm.connect; unset ones fall back to the environment.
 ---@class graphcomm.ConnectOptions
----@field base_url? string Graph's root URL (default from environment)
----@field environment? graphcomm.Cloud national cloud (default Global)
 ---@field api_version? "v1.0"|"beta" default v1.0
----@field token? string|fun():string, number? a bearer token, or a function returning token[, expires_in]
----@field tenant_id? string client-credentials flow: the tenant
----@field client_id? string client-credentials flow: the application id
----@field client_secret? string client-credentials flow: the secret
+---@field authority? string token authority (default from environment)
+---@field base_url? string Graph's root URL (default from environment)
+---@field ca_file? string CA bundle (PEM) to verify TLS with
 ---@field client_certificate? string client-credentials flow: a PEM certificate path
 ---@field client_certificate_key? string the certificate's private key (PEM path), when apart
 ---@field client_certificate_password? string the private key's password
----@field authority? string token authority (default from environment)
----@field scope? string token scope (default {base_url}/.default)
----@field timeout? number seconds a request may take (default 100)
----@field connect_timeout? number seconds to connect (default 10)
----@field max_retries? integer retries of 429/503/504 and connection failures (default 3, at most 10)
----@field max_retry_delay? number cap of one wait in seconds (default 180)
----@field ca_file? string CA bundle (PEM) to verify TLS with
----@field proxy? string proxy URL
----@field http_version? "1.0"|"1.1"|"2"|"2tls" HTTP version to ask libcurl for
----@field headers? table<string, string> headers sent with every request
----@field user_agent? string User-Agent header
+---@field client_id? string client-credentials flow: the application id
+---@field client_secret? string client-credentials flow: the secret
 ---@field compress? boolean|integer gzip request bodies (true, or the smallest size to compress)
+---@field connect_timeout? number seconds to connect (default 10)
 ---@field debug? fun(line: string) receives redacted request and response lines
----@field transport? "curl"|"ngx"|graphcomm.Transport libcurl (default), nginx threads, or your own
+---@field environment? graphcomm.Cloud national cloud (default Global)
+---@field getenv? fun(name: string): string? where the environment is read from (default os.getenv)
+---@field headers? table<string, string> more headers (every request, or this one)
+---@field http_version? "1.0"|"1.1"|"2"|"2tls"|number HTTP version to ask libcurl for
+---@field max_pages? integer pages one read follows at most (default 1000)
+---@field max_response_bytes? integer largest answer body (default 16 MiB)
+---@field max_retries? integer retries of 429/503/504 and connection failures (default 3)
+---@field max_retry_delay? number cap of one wait in seconds (default 180)
+---@field on_retry? function called before each retry
+---@field proxy? string proxy URL
+---@field random? fun(): number jitter source (tests)
+---@field scope? string token scope (default {base_url}/.default)
+---@field tenant_id? string client-credentials flow: the tenant
 ---@field thread_pool? string transport ngx: nginx thread pool name
 ---@field thread_vm_pool_size? integer transport ngx: Lua VMs per worker thread pool
+---@field timeout? number seconds a request may take (default 100)
+---@field token? string|(fun(): string, number?) a bearer token, or a function returning token[, expires_in]
+---@field transport? "curl"|"ngx"|graphcomm.Transport libcurl (default), nginx threads, or your own
+---@field user_agent? string User-Agent header
+
+---Options of client:update_session (or the cmdlet's names: WhatIf, PassThru...).
+---@class graphcomm.UpdateOptions
+---@field allow_unknown? boolean write names the schema does not know instead of refusing them
+---@field client_request_id? string client-request-id header (default a new UUID v4)
+---@field confirm? boolean|fun(req: graphcomm.Request): boolean sends only when it returns true
+---@field headers? table<string, string> more headers (every request, or this one)
+---@field pass_thru? boolean the cmdlet's PassThru (success returns true)
+---@field what_if? boolean return the request instead of sending it
+
+---Options of client:update_sessions.
+---@class graphcomm.BulkOptions
+---@field allow_unknown? boolean write names the schema does not know instead of refusing them
+---@field batch? boolean Graph JSON batching, 20 requests a $batch
+---@field concurrency? integer requests in flight (default 16)
+---@field journal? string JSONL file of outcomes; a rerun skips what succeeded
+---@field max_failures? integer stop after this many failures
+---@field max_waiting? integer items read ahead at most
+---@field on_progress? fun(done: integer, total: integer?) progress
+---@field on_result? fun(i: integer, ok: boolean, err: graphcomm.Error?, item: graphcomm.Item) each outcome
+---@field ordered? boolean fixes of one session in order (default true)
+---@field should_stop? fun(): boolean stop when it returns true
+---@field total? integer items in all, for on_progress when items is an iterator
+---@field what_if? boolean return the request instead of sending it
+
+---OData query options (names with or without $).
+---@class graphcomm.Query
+---@field count? boolean|string
+---@field expand? string
+---@field filter? string
+---@field orderby? string
+---@field search? string
+---@field select? string
+---@field skip? integer|string
+---@field top? integer|string
 
 ---A transport of your own (HACKING.md): send, sleep and now.
 ---@class graphcomm.Transport
 ---@field send fun(req: graphcomm.Request): graphcomm.Response?, graphcomm.Error? one HTTP exchange
 ---@field sleep fun(seconds: number) waits
 ---@field now fun(): number monotonic seconds
-
----Options of client:update_session (or the cmdlet's names in the one-table form).
----@class graphcomm.UpdateOptions
----@field what_if? boolean return the request instead of sending it
----@field confirm? fun(req: graphcomm.Request): boolean sends only when it returns true
----@field headers? table<string, string> more headers for this request
----@field client_request_id? string client-request-id header (default a new UUID v4)
----@field allow_unknown? boolean write names the schema does not know
 
 ---The ViaIdentity parameter set.
 ---@class graphcomm.Identity
@@ -316,30 +350,11 @@ local Client = {}
 ---@field body string?
 ---@field request_id string? Graph's request-id
 
----OData query options (names with or without $).
----@class graphcomm.Query
----@field select? string
----@field expand? string
----@field top? integer
----@field filter? string
-
 ---One fix for client:update_sessions.
 ---@class graphcomm.Item
 ---@field call_record_id string
 ---@field session_id string
 ---@field body callRecords.session|graphcomm.Session
-
----Options of client:update_sessions.
----@class graphcomm.BulkOptions
----@field concurrency? integer requests in flight (default 16)
----@field batch? boolean Graph JSON batching, 20 requests a $batch
----@field ordered? boolean fixes of one session in order (default true)
----@field total? integer items in all, for on_progress when items is an iterator
----@field max_waiting? integer items read ahead at most
----@field on_result? fun(i: integer, ok: boolean, err: graphcomm.Error?, item: graphcomm.Item) each outcome
----@field on_progress? fun(done: integer, total: integer?) progress
----@field journal? string JSONL file of outcomes; a rerun skips what succeeded
----@field allow_unknown? boolean write names the schema does not know
 
 ---What client:update_sessions returns.
 ---@class graphcomm.Summary
@@ -421,7 +436,7 @@ function Session:totable() end
 function Client:update_session(call_record_id, session_id, body, opts) end
 
 ---Many updates over libcurl's multi interface.
----@param items graphcomm.Item[]|fun(): graphcomm.Item?
+---@param items graphcomm.Item[]|(fun(): graphcomm.Item?)
 ---@param opts? graphcomm.BulkOptions
 ---@return graphcomm.Summary?
 ---@return graphcomm.Error?
@@ -445,7 +460,7 @@ function Client:get_call_record(call_record_id, query) end
 ---Iterator over a record's sessions, page by page.
 ---@param call_record_id string
 ---@param query? graphcomm.Query
----@return fun(): callRecords.session?, graphcomm.Error?
+---@return (fun(): callRecords.session?, graphcomm.Error?)
 function Client:sessions(call_record_id, query) end
 
 ---One logical request (auth, retries, redirects, errors).
