@@ -17,6 +17,13 @@ LUA_LIBDIR ?= $(PREFIX)/lib/lua/$(LUA_VER)
 LUA_SHAREDIR ?= $(PREFIX)/share/lua/$(LUA_VER)
 EMULATOR_DIR ?= $(PREFIX)/share/graphcomm/emulator
 BUSTED     ?= /usr/bin/busted
+# make install: the editor types' folder, and the interpreter the installed command starts.
+TYPES_DIR  ?= $(LUA_SHAREDIR)/graphcomm/types
+SHEBANG    ?= /usr/bin/env $(LUA)
+# The version's one home is lua/graphcomm/version.lua.
+VERSION    := $(shell sed -n 's/^return "\([^"]*\)".*/\1/p' lua/graphcomm/version.lua)
+DIST       := graphcomm-$(VERSION)
+DIST_DIR   ?= .
 
 BUILD  := build/$(LUA)$(if $(SANITIZE),-san)
 SRCS   := $(wildcard csrc/*.c)
@@ -25,7 +32,8 @@ MODULE := $(BUILD)/graphcomm/core.so
 ALL_CFLAGS := $(WARN) $(CFLAGS) $(SANITIZE) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
               -I$(LUA_INCDIR) $(CURL_CFLAGS)
 
-.PHONY: all deps check check-lua check-asan check-valgrind demo bench fuzz install clean
+.PHONY: all deps check check-lua check-asan check-valgrind demo bench fuzz install uninstall dist \
+        types rockspec clean
 all: $(MODULE)
 
 $(MODULE): $(OBJS)
@@ -70,7 +78,11 @@ install: $(MODULE)
 	install -m 0644 $(MODULE) $(DESTDIR)$(LUA_LIBDIR)/graphcomm/core.so
 	install -m 0644 lua/graphcomm.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm.lua
 	install -m 0644 lua/graphcomm/*.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/
-	install -m 0755 bin/graphcomm $(DESTDIR)$(PREFIX)/bin/graphcomm
+	sed '1s|^#!.*|#!$(SHEBANG)|' bin/graphcomm >$(DESTDIR)$(PREFIX)/bin/graphcomm.tmp
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/graphcomm.tmp
+	mv -f $(DESTDIR)$(PREFIX)/bin/graphcomm.tmp $(DESTDIR)$(PREFIX)/bin/graphcomm
+	install -d $(DESTDIR)$(TYPES_DIR)
+	install -m 0644 types/* $(DESTDIR)$(TYPES_DIR)/
 	install -d $(DESTDIR)$(EMULATOR_DIR)/lua/graphcomm_emulator $(DESTDIR)$(EMULATOR_DIR)/fixtures \
 	  $(DESTDIR)$(EMULATOR_DIR)/reference
 	install -m 0755 emulator/start emulator/stop $(DESTDIR)$(EMULATOR_DIR)/
@@ -79,6 +91,30 @@ install: $(MODULE)
 	install -m 0644 emulator/lua/graphcomm_emulator/*.lua $(DESTDIR)$(EMULATOR_DIR)/lua/graphcomm_emulator/
 	install -m 0644 reference/graph-v1.0-callrecords.csdl.xml reference/differences.lua \
 	  reference/graph-metadata.LICENSE $(DESTDIR)$(EMULATOR_DIR)/reference/
+
+# Removes what `make install` (same LUA, PREFIX and DESTDIR) put there, and the folders
+# it made when they are left empty.
+uninstall:
+	rm -f $(DESTDIR)$(LUA_LIBDIR)/graphcomm/core.so $(DESTDIR)$(LUA_SHAREDIR)/graphcomm.lua \
+	      $(addprefix $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/,$(notdir $(wildcard lua/graphcomm/*.lua))) \
+	      $(addprefix $(DESTDIR)$(TYPES_DIR)/,$(notdir $(wildcard types/*))) \
+	      $(DESTDIR)$(PREFIX)/bin/graphcomm
+	rm -rf $(DESTDIR)$(EMULATOR_DIR)
+	rmdir $(DESTDIR)$(TYPES_DIR) $(DESTDIR)$(LUA_SHAREDIR)/graphcomm $(DESTDIR)$(LUA_LIBDIR)/graphcomm \
+	       $(dir $(DESTDIR)$(EMULATOR_DIR)) 2>/dev/null || true
+
+# The source tarball graphcomm-$(VERSION)-1.rockspec builds from, into DIST_DIR: the
+# tracked files as they are in the working tree (git stash create; HEAD when unchanged).
+dist:
+	@tree=$$(git stash create) && git archive --format=tar.gz --prefix=$(DIST)/ \
+	  -o $(DIST_DIR)/$(DIST).tar.gz $${tree:-HEAD} && echo $(DIST_DIR)/$(DIST).tar.gz
+
+# Generated files, kept in git (specs fail when they are stale).
+types: $(MODULE)
+	GRAPHCOMM_BUILD=$(BUILD) $(LUA) scripts/gen-types.lua types
+
+rockspec:
+	$(LUA) scripts/gen-rockspec.lua
 
 clean:
 	rm -rf build

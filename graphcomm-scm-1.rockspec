@@ -1,5 +1,7 @@
 -- graphcomm-scm-1.rockspec: `luarocks make --deps-mode=none graphcomm-scm-1.rockspec`
--- (add `--lua-version 5.4` or 5.1 to pick the Lua). Debian puts curl/curl.h in a
+-- (add `--lua-version 5.4` or 5.1 to pick the Lua). The versioned rockspec,
+-- graphcomm-<version>-1.rockspec, is written from this one by scripts/gen-rockspec.lua
+-- (`make rockspec`): edit this file, then run that. Debian puts curl/curl.h in a
 -- multiarch folder luarocks does not search, so the external dependencies are
 -- checked by library, not by header.
 --
@@ -30,6 +32,7 @@ external_dependencies = {
   CRYPTO = { library = "crypto" },
   ZLIB = { library = "z" },
 }
+test = { type = "busted" }
 build = {
   type = "builtin",
   modules = {
@@ -67,6 +70,7 @@ build = {
     ["graphcomm.journal"] = "lua/graphcomm/journal.lua",
     ["graphcomm.json"] = "lua/graphcomm/json.lua",
     ["graphcomm.keeper"] = "lua/graphcomm/keeper.lua",
+    ["graphcomm.launch"] = "lua/graphcomm/launch.lua",
     ["graphcomm.ngx"] = "lua/graphcomm/ngx.lua",
     ["graphcomm.notify"] = "lua/graphcomm/notify.lua",
     ["graphcomm.options"] = "lua/graphcomm/options.lua",
@@ -80,9 +84,13 @@ build = {
     ["graphcomm.serial"] = "lua/graphcomm/serial.lua",
     ["graphcomm.subscriptions"] = "lua/graphcomm/subscriptions.lua",
     ["graphcomm.transport"] = "lua/graphcomm/transport.lua",
+    ["graphcomm.version"] = "lua/graphcomm/version.lua",
   },
   install = {
     bin = { graphcomm = "bin/graphcomm" },
+    -- The LuaLS definitions (docs/editor-types.md), where `make install` puts them too:
+    -- <tree>/share/lua/<version>/graphcomm/types/graphcomm.lua.
+    lua = { ["graphcomm.types.graphcomm"] = "types/graphcomm.lua" },
   },
   -- The emulator (`graphcomm emulator`): luarocks copies it into the rock's folder,
   -- <tree>/lib/luarocks/rocks-<lua>/graphcomm/<version>/emulator, beside the rock's

@@ -16,6 +16,18 @@ GC_OPENERS(GC_DECLARE)
 
 GC_API int luaopen_graphcomm_core(lua_State *L);
 
+/* core.version is graphcomm.version's string (lua/graphcomm/version.lua, the
+ * version's one home); left unset when that module cannot be found. */
+static void set_version(lua_State *L)
+{
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, "graphcomm.version");
+    if (lua_pcall(L, 1, 1, 0) == 0 && lua_type(L, -1) == LUA_TSTRING)
+        lua_setfield(L, -2, "version");
+    else
+        lua_pop(L, 1);
+}
+
 int luaopen_graphcomm_core(lua_State *L)
 {
     static int curl_ready = 0;
@@ -26,8 +38,7 @@ int luaopen_graphcomm_core(lua_State *L)
         curl_ready = 1;
     }
     lua_newtable(L);
-    lua_pushliteral(L, GRAPHCOMM_VERSION);
-    lua_setfield(L, -2, "version");
+    set_version(L);
 #define GC_CALL(fn) fn(L);
     GC_OPENERS(GC_CALL)
     return 1;

@@ -4,8 +4,6 @@
 
 #include "compat.h"
 
-#define GRAPHCOMM_VERSION "0.1.0"
-
 /* Each takes the module table at the top of the stack and leaves the stack as it was. */
 typedef void (*gc_opener)(lua_State *L);
 

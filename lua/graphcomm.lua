@@ -19,8 +19,11 @@ local errors = require "graphcomm.errors"
 local diff = require "graphcomm.diff"
 local options = require "graphcomm.options"
 
+local VERSION = require "graphcomm.version"
+
 local M = {
-  version = core.version,
+  _VERSION = VERSION,
+  version = VERSION,
   null = core.null,
   connect = client.connect,
   errors = errors,

@@ -1,20 +1,6 @@
 -- The rockspec lists what the builtin backend builds (it takes no globs):
 -- every csrc/*.c and every lua/graphcomm/*.lua must be in it.
-local function load_rockspec(path)
-  local env = {}
-  local f = assert(io.open(path, "r"))
-  local src = f:read("*a")
-  f:close()
-  local chunk
-  if setfenv then
-    chunk = assert(loadstring(src, path))
-    setfenv(chunk, env)
-  else
-    chunk = assert(load(src, path, "t", env))
-  end
-  chunk()
-  return env
-end
+local load_rockspec = require("helpers.release").load_rockspec
 
 local function ls(pattern)
   local out, p = {}, assert(io.popen("ls " .. pattern .. " 2>/dev/null"))

@@ -27,7 +27,7 @@ local uuid4 = core.uuid4
 local M = {}
 
 local SDK_NAME = "graphcomm-lua"
-local VERSION = core.version
+local VERSION = require "graphcomm.version"
 
 ------------------------------------------------------------------------------
 -- URLs

@@ -1,0 +1,91 @@
+-- graphcomm-0.2.0-1.rockspec: written by scripts/gen-rockspec.lua from graphcomm-scm-1.rockspec
+-- (`make rockspec`); edit that one. Its source is the tarball `make dist` writes,
+-- graphcomm-0.2.0.tar.gz, beside this file: `make dist && luarocks pack graphcomm-0.2.0-1.rockspec`
+-- gives the source rock, and `luarocks build graphcomm-0.2.0-1.src.rock` builds it offline.
+--
+-- The builtin backend takes no globs: the C sources and Lua modules are listed
+-- below. Keep them in step with csrc/*.c and lua/graphcomm/*.lua (a spec,
+-- spec/rockspec_spec.lua, fails when a file is missing from this list).
+rockspec_format = "3.0"
+package = "graphcomm"
+version = "0.2.0-1"
+source = {
+  url = "graphcomm-0.2.0.tar.gz",   -- from `make dist`; no public home yet
+  dir = "graphcomm-0.2.0",
+}
+description = {
+  summary = "Update Microsoft Graph call-record sessions from Lua (schema-validated JSON in C, libcurl)",
+  detailed = [[
+graphcomm does the job of the PowerShell cmdlet Update-MgCommunicationCallRecordSession:
+Lua tables are validated against the call-records schema and written as the JSON
+body in one pass in C, and sent with libcurl (or through OpenResty). It also reads
+call records, diffs sessions and applies fixes in bulk.]],
+  license = "MIT",
+}
+dependencies = {
+  "lua >= 5.1",
+  "lua-cjson",
+}
+external_dependencies = {
+  CURL = { library = "curl" },
+  CRYPTO = { library = "crypto" },
+  ZLIB = { library = "z" },
+}
+test = { type = "busted" }
+build = {
+  type = "builtin",
+  modules = {
+    ["graphcomm.core"] = {
+      sources = {
+        "csrc/anyjson.c", "csrc/compat.c", "csrc/core.c", "csrc/datetime.c", "csrc/digest.c",
+        "csrc/easyopts.c", "csrc/encode.c", "csrc/error.c", "csrc/gzip.c", "csrc/handle.c",
+        "csrc/http.c", "csrc/jsonbuf.c", "csrc/jwt.c", "csrc/multi.c", "csrc/number.c",
+        "csrc/scalar.c", "csrc/schema.c", "csrc/schemainfo.c", "csrc/session.c",
+        "csrc/timespan.c", "csrc/util.c", "csrc/walkerr.c",
+      },
+      defines = { "_POSIX_C_SOURCE=200809L" },
+      libraries = { "curl", "crypto", "z" },
+      incdirs = { "csrc", "$(CURL_INCDIR)", "$(CRYPTO_INCDIR)", "$(ZLIB_INCDIR)" },
+      libdirs = { "$(CURL_LIBDIR)", "$(CRYPTO_LIBDIR)", "$(ZLIB_LIBDIR)" },
+    },
+    ["graphcomm"] = "lua/graphcomm.lua",
+    ["graphcomm.apply"] = "lua/graphcomm/apply.lua",
+    ["graphcomm.auth"] = "lua/graphcomm/auth.lua",
+    ["graphcomm.bulk"] = "lua/graphcomm/bulk.lua",
+    ["graphcomm.cli"] = "lua/graphcomm/cli.lua",
+    ["graphcomm.client"] = "lua/graphcomm/client.lua",
+    ["graphcomm.debug"] = "lua/graphcomm/debug.lua",
+    ["graphcomm.diff"] = "lua/graphcomm/diff.lua",
+    ["graphcomm.engine"] = "lua/graphcomm/engine.lua",
+    ["graphcomm.errors"] = "lua/graphcomm/errors.lua",
+    ["graphcomm.journal"] = "lua/graphcomm/journal.lua",
+    ["graphcomm.json"] = "lua/graphcomm/json.lua",
+    ["graphcomm.keeper"] = "lua/graphcomm/keeper.lua",
+    ["graphcomm.launch"] = "lua/graphcomm/launch.lua",
+    ["graphcomm.ngx"] = "lua/graphcomm/ngx.lua",
+    ["graphcomm.notify"] = "lua/graphcomm/notify.lua",
+    ["graphcomm.options"] = "lua/graphcomm/options.lua",
+    ["graphcomm.params"] = "lua/graphcomm/params.lua",
+    ["graphcomm.read"] = "lua/graphcomm/read.lua",
+    ["graphcomm.redact"] = "lua/graphcomm/redact.lua",
+    ["graphcomm.redirect"] = "lua/graphcomm/redirect.lua",
+    ["graphcomm.request"] = "lua/graphcomm/request.lua",
+    ["graphcomm.response"] = "lua/graphcomm/response.lua",
+    ["graphcomm.retry"] = "lua/graphcomm/retry.lua",
+    ["graphcomm.serial"] = "lua/graphcomm/serial.lua",
+    ["graphcomm.subscriptions"] = "lua/graphcomm/subscriptions.lua",
+    ["graphcomm.transport"] = "lua/graphcomm/transport.lua",
+    ["graphcomm.version"] = "lua/graphcomm/version.lua",
+  },
+  install = {
+    bin = { graphcomm = "bin/graphcomm" },
+    -- The LuaLS definitions (docs/editor-types.md), where `make install` puts them too:
+    -- <tree>/share/lua/<version>/graphcomm/types/graphcomm.lua.
+    lua = { ["graphcomm.types.graphcomm"] = "types/graphcomm.lua" },
+  },
+  -- The emulator (`graphcomm emulator`): luarocks copies it into the rock's folder,
+  -- <tree>/lib/luarocks/rocks-<lua>/graphcomm/<version>/emulator, beside the rock's
+  -- bin/graphcomm, where the command looks for it (../emulator); reference/ (the metadata
+  -- its schema is read from) goes beside it, where emulator/start finds it (../reference).
+  copy_directories = { "emulator", "reference" },
+}
