@@ -70,6 +70,7 @@ local OPTION_TABLES = {
     "graphcomm.params", "UPDATE" },
   { "graphcomm.BulkOptions", "Options of client:update_sessions.", "graphcomm.bulk", "OPTIONS" },
   { "graphcomm.Query", "OData query options (names with or without $).", "graphcomm.read", "QUERY" },
+  { "graphcomm.SubscribeOptions", "Options of client:subscribe.", "graphcomm.subscriptions", "SUBSCRIBE" },
 }
 
 local HINTS = {
@@ -82,6 +83,12 @@ local HINTS = {
   base_url = { "string", "Graph's root URL (default from environment)" },
   environment = { "graphcomm.Cloud", "national cloud (default Global)" },
   api_version = { '"v1.0"|"beta"', "default v1.0" },
+  -- subscribe
+  notification_url = { "string", "where Graph posts notifications (https, or http to loopback)" },
+  lifecycle_url = { "string", "where Graph posts lifecycle events" },
+  client_state = { "string", "a secret of 1 to 128 characters Graph sends back" },
+  expires_in = { "number", "seconds until expiry (default 4200 minutes, at most 4230)" },
+  change_type = { "string", "created, updated or created,updated (default)" },
   token = { "string|(fun(): string, number?)", "a bearer token, or a function returning token[, expires_in]" },
   tenant_id = { "string", "client-credentials flow: the tenant" },
   client_id = { "string", "client-credentials flow: the application id" },
@@ -170,6 +177,16 @@ local FUNCTIONS = {
   { "graphcomm.Client", "sessions", true, "Iterator over a record's sessions, page by page.",
     { { "call_record_id", "string" }, { "query?", "graphcomm.Query" } },
     { "(fun(): " .. NS .. "session?, graphcomm.Error?)" } },
+  { "graphcomm.Client", "call_records", true, "Iterator over the tenant's call records, page by page.",
+    { { "query?", "graphcomm.Query" } }, { "(fun(): table?, graphcomm.Error?)" } },
+  { "graphcomm.Client", "subscribe", true, "A change-notification subscription on call records.",
+    { { "opts", "graphcomm.SubscribeOptions" } }, { "table?", "graphcomm.Response|graphcomm.Error" } },
+  { "graphcomm.Client", "renew_subscription", true, "Moves a subscription's expiry (at most 4230 minutes).",
+    { { "id", "string" }, { "expires_in?", "number" } }, { "table?", "graphcomm.Response|graphcomm.Error" } },
+  { "graphcomm.Client", "unsubscribe", true, "Deletes a subscription.",
+    { { "id", "string" } }, { "true?", "graphcomm.Response|graphcomm.Error" } },
+  { "graphcomm.Client", "subscriptions", true, "Every subscription of the application (all pages).",
+    {}, { "table[]?", "graphcomm.Error?" } },
   { "graphcomm.Client", "request", true, "One logical request (auth, retries, redirects, errors).",
     { { "spec", "table" } }, { "graphcomm.Response?", "graphcomm.Error?" } },
   { "graphcomm.Client", "close", true, "Closes the client (also __gc and __close); idempotent.", {}, {} },

@@ -260,6 +260,7 @@ local Client = {}
 ---@class graphcomm.ConnectOptions
 ---@field api_version? "v1.0"|"beta" default v1.0
 ---@field authority? string token authority (default from environment)
+---@field azure_cli? boolean|table
 ---@field base_url? string Graph's root URL (default from environment)
 ---@field ca_file? string CA bundle (PEM) to verify TLS with
 ---@field client_certificate? string client-credentials flow: a PEM certificate path
@@ -271,9 +272,11 @@ local Client = {}
 ---@field connect_timeout? number seconds to connect (default 10)
 ---@field debug? fun(line: string) receives redacted request and response lines
 ---@field environment? graphcomm.Cloud national cloud (default Global)
+---@field federated_token_file? string
 ---@field getenv? fun(name: string): string? where the environment is read from (default os.getenv)
 ---@field headers? table<string, string> more headers (every request, or this one)
 ---@field http_version? "1.0"|"1.1"|"2"|"2tls"|number HTTP version to ask libcurl for
+---@field managed_identity? boolean|table
 ---@field max_pages? integer pages one read follows at most (default 1000)
 ---@field max_response_bytes? integer largest answer body (default 16 MiB)
 ---@field max_retries? integer retries of 429/503/504 and connection failures (default 3)
@@ -282,11 +285,13 @@ local Client = {}
 ---@field proxy? string proxy URL
 ---@field random? fun(): number jitter source (tests)
 ---@field scope? string token scope (default {base_url}/.default)
+---@field send_certificate_chain? boolean
 ---@field tenant_id? string client-credentials flow: the tenant
 ---@field thread_pool? string transport ngx: nginx thread pool name
 ---@field thread_vm_pool_size? integer transport ngx: Lua VMs per worker thread pool
 ---@field timeout? number seconds a request may take (default 100)
 ---@field token? string|(fun(): string, number?) a bearer token, or a function returning token[, expires_in]
+---@field token_cache? boolean|string|table
 ---@field transport? "curl"|"ngx"|graphcomm.Transport libcurl (default), nginx threads, or your own
 ---@field user_agent? string User-Agent header
 
@@ -324,6 +329,14 @@ local Client = {}
 ---@field select? string
 ---@field skip? integer|string
 ---@field top? integer|string
+
+---Options of client:subscribe.
+---@class graphcomm.SubscribeOptions
+---@field change_type? string created, updated or created,updated (default)
+---@field client_state? string a secret of 1 to 128 characters Graph sends back
+---@field expires_in? number seconds until expiry (default 4200 minutes, at most 4230)
+---@field lifecycle_url? string where Graph posts lifecycle events
+---@field notification_url? string where Graph posts notifications (https, or http to loopback)
 
 ---A transport of your own (HACKING.md): send, sleep and now.
 ---@class graphcomm.Transport
@@ -462,6 +475,35 @@ function Client:get_call_record(call_record_id, query) end
 ---@param query? graphcomm.Query
 ---@return (fun(): callRecords.session?, graphcomm.Error?)
 function Client:sessions(call_record_id, query) end
+
+---Iterator over the tenant's call records, page by page.
+---@param query? graphcomm.Query
+---@return (fun(): table?, graphcomm.Error?)
+function Client:call_records(query) end
+
+---A change-notification subscription on call records.
+---@param opts graphcomm.SubscribeOptions
+---@return table?
+---@return graphcomm.Response|graphcomm.Error
+function Client:subscribe(opts) end
+
+---Moves a subscription's expiry (at most 4230 minutes).
+---@param id string
+---@param expires_in? number
+---@return table?
+---@return graphcomm.Response|graphcomm.Error
+function Client:renew_subscription(id, expires_in) end
+
+---Deletes a subscription.
+---@param id string
+---@return true?
+---@return graphcomm.Response|graphcomm.Error
+function Client:unsubscribe(id) end
+
+---Every subscription of the application (all pages).
+---@return table[]?
+---@return graphcomm.Error?
+function Client:subscriptions() end
 
 ---One logical request (auth, retries, redirects, errors).
 ---@param spec table
