@@ -15,7 +15,7 @@ local MAX_NO_RUN = 6
 local PENDING = {
   ["docs/safety.md"] = true,
 ["docs/journal.md"] = true, ["docs/cli.md"] = true,
-  ["docs/credentials.md"] = true, ["docs/install.md"] = true, ["docs/editor-types.md"] = true,
+
 }
 
 local function all_blocks()
