@@ -114,6 +114,70 @@ describe("update_sessions{ journal = ... }", function()
     c:close()
   end)
 
+  it("replays the fixes of the input by position: A, B, A of one session, the third failed", function()
+    local rec = new_record(1)
+    local sid = rec.sessionIds[1]
+    local path = dir .. "/aba.jsonl"
+    local A, B = { modalities = { "audio" } }, { modalities = { "video" } }
+    local items = { { rec.id, sid, A }, { rec.id, sid, B }, { rec.id, sid, A } }
+    e:fault{ match = "/sessions/" .. sid, method = "PATCH", every = 3, count = 1,
+      status = 400, code = "BadRequest" }
+    local c = connect()
+    local s = c:update_sessions(items, { journal = path })
+    assert.equal(2, s.ok)
+    assert.equal(1, s.failed)
+    e:clear_faults()
+    e:clear_requests()
+    local skipped = {}
+    s = c:update_sessions(items, { journal = path, on_result = function(i, _, info)
+      if info.skipped then skipped[#skipped + 1] = i end
+    end })
+    assert.same({ 1, 2 }, skipped)
+    assert.equal(1, s.ok)
+    assert.same({ [sid] = 1 }, patch_counts(rec))
+    local got = assert(c:get_session(rec.id, sid))
+    assert.same({ "audio" }, got.modalities)            -- left at A, as the input says
+    c:close()
+  end)
+
+  it("stops with a journal error when a write fails, and says the journal is incomplete", function()
+    local rec = new_record(40)
+    local c = connect()
+    e:clear_requests()
+    local s, err = c:update_sessions(items_for(rec, 40), { journal = "/dev/full", concurrency = 4 })
+    assert.is_nil(s)
+    assert.equal("journal", err.kind)
+    assert.matches("/dev/full", err.message)
+    assert.matches("incomplete", err.message)
+    assert.equal("incomplete", err.summary.journal)
+    -- the first failed write stops the run: only what was already in flight went on
+    local sent = 0
+    for _ in pairs(patch_counts(rec)) do sent = sent + 1 end
+    assert.is_true(sent <= 5, sent .. " sent")
+    assert.equal(sent, err.summary.ok + err.summary.failed)
+    c:close()
+  end)
+
+  it("reads a journal cut mid-line up to its last complete record, and starts a new line", function()
+    local rec = new_record(3)
+    local path = dir .. "/cut.jsonl"
+    local c = connect()
+    assert(c:update_sessions(items_for(rec, 1), { journal = path }))
+    local f = assert(io.open(path, "ab"))
+    f:write('{"i":2,"ok":true,"status":204,"callRecordId":"' .. rec.id .. '","sess')
+    f:close()
+    e:clear_requests()
+    local s = c:update_sessions(items_for(rec, 3), { journal = path })
+    assert.equal(1, s.skipped)
+    assert.equal(2, s.ok)
+    assert.same({ [rec.sessionIds[2]] = 1, [rec.sessionIds[3]] = 1 }, patch_counts(rec))
+    local lines = read_lines(path)
+    assert.equal(4, #lines)
+    assert.matches('"sess$', lines[2])                  -- the fragment, alone on its line
+    for _, k in ipairs({ 1, 3, 4 }) do assert.is_table(cjson.decode(lines[k])) end
+    c:close()
+  end)
+
   it("resumes a killed run without sending again what succeeded", function()
     local n, kill_at, conc = 300, 100, 8
     local rec = new_record(n)
