@@ -230,7 +230,8 @@ end
 local function set_value(parts, raw)
   local list = comma_list(raw)
   local readings = {}
-  local decoded = json.decode(raw)
+  local decoded, why, kind = json.decode(raw)
+  if kind == "number" then return nil, why end       -- JSON, but not to be rounded
   if decoded ~= nil then readings[#readings + 1] = decoded end
   readings[#readings + 1] = raw
   readings[#readings + 1] = list
@@ -257,7 +258,9 @@ local function update_body(env, opts)
     local path, raw = assignment:match("^([^=]+)=(.*)$")
     local parts = path and split_path(path)
     if not parts then return nil, "--set " .. assignment .. ": expected path=value" end
-    local ok, err = put(body, parts, set_value(parts, raw))
+    local value, why = set_value(parts, raw)
+    if value == nil then return nil, "--set " .. assignment .. ": " .. why end
+    local ok, err = put(body, parts, value)
     if not ok then return nil, "--set " .. assignment .. ": " .. err end
   end
   return body
