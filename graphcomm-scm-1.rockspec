@@ -58,6 +58,7 @@ build = {
     ["graphcomm.json"] = "lua/graphcomm/json.lua",
     ["graphcomm.ngx"] = "lua/graphcomm/ngx.lua",
     ["graphcomm.read"] = "lua/graphcomm/read.lua",
+    ["graphcomm.redact"] = "lua/graphcomm/redact.lua",
     ["graphcomm.redirect"] = "lua/graphcomm/redirect.lua",
     ["graphcomm.request"] = "lua/graphcomm/request.lua",
     ["graphcomm.response"] = "lua/graphcomm/response.lua",
