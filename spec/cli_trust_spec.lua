@@ -89,6 +89,16 @@ describe("graphcomm, trusted with a run", function()
     end)
   end)
 
+  it("shows text from the input and the server with its control bytes escaped", function()
+    local rec = bulk.new_record(e, 1)
+    local path = write(dir .. "/esc.jsonl", {
+      cjson.encode({ callRecordId = rec.id, sessionId = "x\27]0;owned\7\27[31m", body = { isTest = true } }) })
+    local code, out, err = graphcomm({ "apply", path }, env)
+    assert.equal(1, code, out .. err)
+    assert.is_nil((out .. err):find("\27", 1, true))
+    assert.matches("x\\x1b]0;owned", out .. err)
+  end)
+
   it("exits 3 and says the journal is incomplete when it cannot be written", function()
     local rec = bulk.new_record(e, 30)
     local lines = {}

@@ -26,6 +26,7 @@ local format, rep, concat, sort, floor = string.format, string.rep, table.concat
       math.floor
 
 local json = require "graphcomm.json"
+local controls = require("graphcomm.redact").controls
 local core = require "graphcomm.core"
 local cli_parse = require("graphcomm.cli").parse
 
@@ -294,7 +295,7 @@ end
 -- Summary
 ------------------------------------------------------------------------------
 
-local function describe(err)
+local function describe_raw(err)
   if type(err) ~= "table" and type(err) ~= "userdata" then return tostring(err) end
   if err.kind == "validation" and err.errors then
     local paths = {}
@@ -310,6 +311,11 @@ local function describe(err)
   local message = tostring(err.message)
   if #message > MAX_MESSAGE then message = message:sub(1, MAX_MESSAGE) .. "..." end
   return head .. ": " .. message
+end
+
+-- One line for people: server and input text with its control bytes escaped.
+local function describe(err)
+  return controls(describe_raw(err))
 end
 
 local function reason(err)
@@ -411,14 +417,13 @@ end
 -- kind and of all kinds; the rest are counted in the summary.
 local function failure_lines(env, progress)
   local shown, per = 0, {}
-  return function(item, v, r)
+  return function(text, r)
     progress.failed = progress.failed + 1
     if env.tty then return end
     per[r] = (per[r] or 0) + 1
     if per[r] > MAX_SHOWN_PER_REASON or shown >= MAX_SHOWN then return end
     shown = shown + 1
-    say(env.stderr, "graphcomm apply: ", format("line %d (%s / %s): %s", item.line,
-      item.callRecordId, item.sessionId, describe(v)))
+    say(env.stderr, "graphcomm apply: ", text)
     if per[r] == MAX_SHOWN_PER_REASON then
       say(env.stderr, "graphcomm apply: (further ", r, " failures are counted in the summary)")
     end
@@ -479,12 +484,12 @@ local function update(env, client, path, run_opts, total)
       end
       return
     end
-    local r = reason(v)
+    local r = controls(reason(v))
     reasons[r] = (reasons[r] or 0) + 1
-    local text = format("line %d (%s / %s): %s", item.line, item.callRecordId, item.sessionId,
-      describe(v))
+    local text = format("line %d (%s / %s): %s", item.line, controls(item.callRecordId),
+      controls(item.sessionId), describe(v))
     if #listed < MAX_LISTED then listed[#listed + 1] = text else more = more + 1 end
-    show_failure(item, v, r)
+    show_failure(text, r)
   end
   run_opts.on_progress = function(done) progress.update(done) end
   local items, bad_stdin = fixes(env, path, run_opts.what_if)

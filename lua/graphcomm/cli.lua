@@ -6,6 +6,7 @@
 -- project's emulator). Exit codes: 0 success, 1 Graph or the network refused,
 -- 2 bad usage or invalid input.
 local json = require "graphcomm.json"
+local controls = require("graphcomm.redact").controls
 
 local type, ipairs, pairs, tostring, tonumber = type, ipairs, pairs, tostring, tonumber
 local concat, sort, format = table.concat, table.sort, string.format
@@ -96,8 +97,9 @@ local function parse(argv, first, kinds)
 end
 
 -- "graphcomm: <message>" (error values already say "graphcomm: ").
+-- Server and input text is shown with its control bytes escaped (redact.controls).
 local function complain(env, ...)
-  local text = table.concat({ ... })
+  local text = controls(table.concat({ ... }))
   if text:sub(1, 11) ~= "graphcomm: " then text = "graphcomm: " .. text end
   say(env.stderr, text)
 end
@@ -122,7 +124,7 @@ local function report(env, err)
       say(env.stderr, "graphcomm: invalid session body:")
       for _, e in ipairs(err.errors) do
         local path = (e.path and e.path ~= "") and e.path or "(body)"
-        say(env.stderr, "  ", path, ": ", tostring(e.message))
+        say(env.stderr, "  ", controls(path), ": ", controls(tostring(e.message)))
       end
       return USAGE
     end
