@@ -9,13 +9,15 @@
 --   array_mt, which the encoder also honours), so that printing and
 --   re-encoding keep them arrays. Integers are exact whatever their size: those past
 --   2^53 (where a double would round them) come back as Lua integers on 5.3+ and
---   int64 cdata on LuaJIT (both of which the encoder takes); one outside the 64-bit
---   range, or past 2^53 on Lua 5.1, is an error rather than a rounded number. Numbers
+--   int64 cdata on LuaJIT, and on Lua 5.1 as { "digits" } with the metatable
+--   int64_mt (core.int64_mt); the encoder takes all three. One outside the 64-bit
+--   range is an error rather than a rounded number. Numbers
 --   with a fraction or an exponent are doubles, as JSON is usually read.
 -- pretty(value) -> string
 --   two-space indented JSON with object keys sorted (stable output for a
 --   terminal or a diff tool).
 local cjson = require "cjson"
+local core = require "graphcomm.core"
 
 local type, pairs, next, tostring, tonumber = type, pairs, next, tostring, tonumber
 local concat, sort = table.concat, table.sort
@@ -29,7 +31,12 @@ decoder.decode_invalid_numbers(false)
 decoder.decode_max_depth(1000)
 
 M.null = cjson.null
-M.array_mt = cjson.empty_array_mt or require("graphcomm.core").array_mt
+M.array_mt = cjson.empty_array_mt or core.array_mt
+-- Lua 5.1's exact integers past 2^53: { "digits" } with this metatable (the encoder's).
+M.int64_mt = core.int64_mt
+if rawget(M.int64_mt, "__tostring") == nil then
+  rawset(M.int64_mt, "__tostring", function(t) return t[1] end)
+end
 
 -- ---------------------------------------------------------------------------
 -- Decoding
@@ -37,14 +44,15 @@ M.array_mt = cjson.empty_array_mt or require("graphcomm.core").array_mt
 
 -- What stands in for `[]` and for a long integer while cjson decodes: strings
 -- that start with a mark made afresh for this process (so no answer can hold it).
-local MARK = "\0graphcomm:" .. require("graphcomm.core").uuid4() .. ":"
+local MARK = "\0graphcomm:" .. core.uuid4() .. ":"
 local EMPTY = MARK .. "[]"
 local EMPTY_JSON = '["\\u0000' .. MARK:sub(2) .. '[]"]'
 local INT_JSON = '"\\u0000' .. MARK:sub(2)       -- .. digits .. '"'
 local INT_AT = #MARK + 1
 
 -- Integers of 16 digits or more may lie past 2^53, where a double rounds them: they
--- are read from their digits. Exact: a Lua integer on 5.3+, int64 cdata on LuaJIT.
+-- are read from their digits: a Lua integer on 5.3+, int64 cdata on LuaJIT, a marked
+-- { "digits" } on 5.1.
 local INT64_MAX, INT64_MIN, TWO53 = "9223372036854775807", "9223372036854775808",
   "9007199254740992"
 
@@ -58,7 +66,7 @@ local math_type = math.type
 local ok_ffi, ffi = pcall(require, "ffi")
 if math_type then
   exact_integer = function(text) return math.tointeger(tonumber(text)) end
-elseif ok_ffi and ffi then
+elseif ok_ffi and type(ffi) == "table" and ffi.new then
   local zero = ffi.new("int64_t", 0)
   exact_integer = function(text)                 -- accumulated towards the sign: INT64_MIN fits
     local neg = text:sub(1, 1) == "-"
@@ -69,6 +77,8 @@ elseif ok_ffi and ffi then
     end
     return v
   end
+else                                             -- Lua 5.1: the digits, marked for the encoder
+  exact_integer = function(text) return setmetatable({ text }, core.int64_mt) end
 end
 
 -- Positions of every `[` that opens an empty array and of every long integer, outside
@@ -100,7 +110,8 @@ local function spans_of(text)
       local after = sub(text, e + 1, e + 1)
       if after == "." or after == "e" or after == "E" then
         _, e = find(text, "^%.?%d*[eE]?[%+%-]?%d*", e + 1)   -- a float: cjson's to read
-      elseif e - i >= 15 and (c ~= "-" or e - i >= 16) then
+      elseif e - i >= 15 and (c ~= "-" or e - i >= 16)
+          and not find(text, "^%-?0", i) then       -- a leading zero: cjson's to refuse
         found = found or {}
         found[#found + 1], found[#found + 2], found[#found + 3] = i, e, "0"
       end
@@ -131,9 +142,6 @@ local function integer_of(text)
   if at_most(digits, TWO53) then return tonumber(text) end     -- a double holds it
   if not at_most(digits, neg and INT64_MIN or INT64_MAX) then
     error("integer " .. text .. " is outside the 64-bit range and cannot be kept exactly", 0)
-  end
-  if not exact_integer then
-    error("integer " .. text .. " is past 2^53: reading it exactly needs Lua 5.3+ or LuaJIT", 0)
   end
   return exact_integer(text)
 end
@@ -239,7 +247,8 @@ end
 
 function write(v, out, indent, depth)
   local t = type(v)
-  if t == "table" then
+  if t == "table" and getmetatable(v) == M.int64_mt then out[#out + 1] = v[1]
+  elseif t == "table" then
     if depth > 200 then error("JSON nested too deep (a cycle?)", 0) end
     if is_array(v) then write_array(v, out, indent, depth) else write_object(v, out, indent, depth) end
   elseif t == "string" then out[#out + 1] = quote(v)
