@@ -178,10 +178,12 @@ describe("update_sessions{ journal = ... }", function()
     c:close()
   end)
 
-  it("resumes a killed run without sending again what succeeded", function()
-    local n, kill_at, conc = 300, 100, 8
+  -- A child process SIGKILLs itself after kill_at results; the rerun must skip exactly
+  -- what was journaled, and only what was in flight (at most bound items) goes out twice.
+  local function killed_run(batch, conc, bound)
+    local n, kill_at = 300, 100
     local rec = new_record(n)
-    local journal = dir .. "/kill.jsonl"
+    local journal = dir .. "/kill" .. (batch and "-batch" or "") .. ".jsonl"
     local script = dir .. "/child.lua"
     local f = assert(io.open(script, "w"))
     f:write(([[
@@ -199,13 +201,13 @@ c:update_sessions(function()
   i = i + 1
   if i > n then return nil end
   return { crid, ids[i], { modalities = { "audio" } } }
-end, { concurrency = %d, journal = %q, on_result = function()
+end, { concurrency = %d, batch = %s, journal = %q, on_result = function()
   results = results + 1
   if results == %d then os.execute("kill -KILL " .. pid) end
 end })
 print("not killed")
 ]]):format(package.path, package.cpath, rec.id, n, table.concat(rec.sessionIds, ","),
-      e.base_url, e.token, conc, journal, kill_at))
+      e.base_url, e.token, conc, tostring(batch), journal, kill_at))
     f:close()
     e:clear_requests()
     local p = io.popen(interpreter() .. " " .. script .. " 2>&1")
@@ -225,7 +227,7 @@ print("not killed")
     e:clear_requests()
     local c = connect()
     local items = items_for(rec, n)
-    local s = c:update_sessions(items, { journal = journal, concurrency = conc })
+    local s = c:update_sessions(items, { journal = journal, concurrency = conc, batch = batch })
     assert.equal(kill_at, s.skipped)
     assert.equal(n - kill_at, s.ok)
     assert.equal(0, s.failed)
@@ -241,7 +243,15 @@ print("not killed")
       end
     end
     -- Only what was in flight when the process died can have gone out twice.
-    assert.is_true(again <= conc, again .. " items sent in both runs")
+    assert.is_true(again <= bound, again .. " items sent in both runs")
     c:close()
+  end
+
+  it("resumes a killed run without sending again what succeeded", function()
+    killed_run(false, 8, 8)                 -- at most concurrency items
+  end)
+
+  it("resumes a killed batch run: at most concurrency x 20 items sent again", function()
+    killed_run(true, 2, 40)
   end)
 end)
