@@ -5,13 +5,8 @@ local emu = require "helpers.emulator"
 local cmd = require "helpers.command"
 local bulk = require "helpers.bulk"
 
-local BIN = "bin/graphcomm"
 
-local function graphcomm(argv, env, stdin)
-  local words = { cmd.lua, BIN }
-  for _, a in ipairs(argv) do words[#words + 1] = a end
-  return cmd.run(words, env, stdin)
-end
+local graphcomm = cmd.graphcomm
 
 local function body_with(n)
   return '{"segments":[{"id":"seg","media":[{"streams":[{"packetUtilization":' .. n .. '}]}]}]}'

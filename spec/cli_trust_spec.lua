@@ -14,11 +14,7 @@ local bulk = require "helpers.bulk"
 local BIN = "bin/graphcomm"
 local ENGINE = require("graphcomm.bulk").MAX_FAILURES ~= nil
 
-local function graphcomm(argv, env, stdin)
-  local words = { cmd.lua, BIN }
-  for _, a in ipairs(argv) do words[#words + 1] = a end
-  return cmd.run(words, env, stdin)
-end
+local graphcomm = cmd.graphcomm
 
 local function write(path, lines)
   local f = assert(io.open(path, "w"))

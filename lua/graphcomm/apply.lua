@@ -375,11 +375,11 @@ local function defaults(io_env)
   return env
 end
 
-local function whole_number(text, low, high)
-  local n = tonumber(text)
-  if not n or n < low or n > high or n % 1 ~= 0 then return nil end
-  return n
-end
+-- The whole-number options: name, range, and what to say when the value is not one.
+local NUMBERS = {
+  { "--concurrency", "concurrency", 1, 4096, "a whole number from 1 to 4096" },
+  { "--max-failures", "max_failures", 0, 1e9, "a whole number (0: never stop)" },
+}
 
 local function options(env, opts, args)
   if #args ~= 1 then
@@ -388,18 +388,14 @@ local function options(env, opts, args)
   end
   local run_opts = { batch = opts["--batch"] and true or nil, journal = opts["--journal"],
     what_if = opts["--what-if"] or nil }
-  local c = opts["--concurrency"]
-  if c then
-    run_opts.concurrency = whole_number(c, 1, 4096)
-    if not run_opts.concurrency then
-      return nil, usage_error(env, "--concurrency expects a whole number from 1 to 4096")
-    end
-  end
-  local m = opts["--max-failures"]
-  if m then
-    run_opts.max_failures = whole_number(m, 0, 1e9)
-    if not run_opts.max_failures then
-      return nil, usage_error(env, "--max-failures expects a whole number (0: never stop)")
+  for _, o in ipairs(NUMBERS) do
+    local text = opts[o[1]]
+    if text then
+      local n = tonumber(text)
+      if not n or n < o[3] or n > o[4] or n % 1 ~= 0 then
+        return nil, usage_error(env, o[1] .. " expects " .. o[5])
+      end
+      run_opts[o[2]] = n
     end
   end
   return run_opts
