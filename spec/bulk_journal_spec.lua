@@ -158,6 +158,24 @@ describe("update_sessions{ journal = ... }", function()
     c:close()
   end)
 
+  it("sees every failed write, also once the writing loop is hot (LuaJIT compiles it)", function()
+    local journal = require "graphcomm.journal"
+    local good = assert(journal.open(dir .. "/hot.jsonl"))
+    for k = 1, 500 do assert(good:write({ i = k, ok = true })) end
+    assert(good:close())
+    local full = assert(journal.open("/dev/full"))
+    local failed = 0
+    for k = 1, 200 do
+      local ok, err = full:write({ i = k, ok = true })
+      if not ok then
+        failed = failed + 1
+        assert.equal("journal", err.kind)
+      end
+    end
+    full:close()
+    assert.equal(200, failed)
+  end)
+
   it("reads a journal cut mid-line up to its last complete record, and starts a new line", function()
     local rec = new_record(3)
     local path = dir .. "/cut.jsonl"

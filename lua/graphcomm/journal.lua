@@ -18,8 +18,8 @@
 -- next record starts on a line of its own. A write or flush that fails is an error of
 -- kind "journal" (the run stops: see bulk.lua); after one the journal takes no more.
 
-local type, tostring, setmetatable, io_open, os_date, concat =
-      type, tostring, setmetatable, io.open, os.date, table.concat
+local type, tostring, setmetatable, rawget, io_open, os_date, concat =
+      type, tostring, setmetatable, rawget, io.open, os.date, table.concat
 
 local cjson = require "cjson.safe"
 local core = require "graphcomm.core"
@@ -133,6 +133,13 @@ function J:put(text)
   if ok then return true end
   self.failed = journal_error(self.path, "write", why)
   return nil, self.failed
+end
+
+-- LuaJIT's compiled io fast paths return true whatever write and fflush did (a full
+-- disk would go unnoticed once the loop is hot): these functions stay interpreted.
+local jit = rawget(_G, "jit")
+if jit and jit.off then
+  jit.off(J.put)
 end
 
 -- What is written survives the process being killed: one flush a record.
