@@ -149,7 +149,7 @@ describe("graphcomm, trusted with a run", function()
         if r.method == "PATCH" then sent = sent + 1 end
       end
       assert.is_true(sent <= 10 + 4, sent .. " sent")
-      assert.matches("stopped: ", err, 1, true)
+      assert.matches("graphcomm apply: stopped", err, 1, true)
       assert.matches("405", err, 1, true)
       assert.matches("--max-failures 0 never stops", err, 1, true)
     end)

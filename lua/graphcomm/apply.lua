@@ -434,7 +434,8 @@ local function explain_stop(env, s, journal)
     say(env.stderr, "graphcomm apply: interrupted: the fixes in flight finished, no new one was sent; ",
       resume)
   elseif s.stopped == "max_failures" then
-    say(env.stderr, "graphcomm apply: stopped: ", tostring(s.message or "too many failures in a row"),
+    local why = tostring(s.message or "stopped after too many failures in a row")
+    say(env.stderr, "graphcomm apply: ", why:find("^stopped") and why or ("stopped: " .. why),
       " (--max-failures 0 never stops); ", resume)
   elseif s.journal == "incomplete" then
     say(env.stderr, "graphcomm apply: the journal is incomplete: a rerun with it sends again what ",
