@@ -41,7 +41,7 @@ build = {
         "csrc/anyjson.c", "csrc/compat.c", "csrc/core.c", "csrc/datetime.c", "csrc/digest.c",
         "csrc/easyopts.c", "csrc/encode.c", "csrc/error.c", "csrc/gzip.c", "csrc/handle.c",
         "csrc/http.c", "csrc/jsonbuf.c", "csrc/jwt.c", "csrc/multi.c", "csrc/number.c", "csrc/privfile.c",
-        "csrc/scalar.c", "csrc/schema.c", "csrc/schemainfo.c", "csrc/session.c",
+        "csrc/scalar.c", "csrc/schema.c", "csrc/schemainfo.c", "csrc/session.c", "csrc/signal.c",
         "csrc/timespan.c", "csrc/util.c", "csrc/walkerr.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },

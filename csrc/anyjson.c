@@ -78,7 +78,7 @@ static int has_array_mt(lua_State *L, int idx)
     return r;
 }
 
-/* Registers core.empty_array and core.array_mt. */
+/* Registers core.empty_array, core.array_mt and core.int64_mt. */
 void gc_open_anyjson(lua_State *L);
 void gc_open_anyjson(lua_State *L)
 {
@@ -88,6 +88,10 @@ void gc_open_anyjson(lua_State *L)
     lua_pushliteral(L, "graphcomm.array_mt");
     lua_setfield(L, -2, "__name");
     lua_setfield(L, -2, "array_mt");
+    luaL_newmetatable(L, GC_INT64_MT);
+    lua_pushliteral(L, "graphcomm.int64_mt");
+    lua_setfield(L, -2, "__name");
+    lua_setfield(L, -2, "int64_mt");
 }
 
 /* --------------------------------------------------------- depth, cycles */
@@ -338,7 +342,10 @@ void gc_walk_any(gc_walk *w, int idx)
         walk_any_number(w, idx);
         return;
     case LUA_TTABLE:
-        walk_any_table(w, idx);
+        if (gc_is_int64(L, idx))
+            walk_any_number(w, idx);
+        else
+            walk_any_table(w, idx);
         return;
     case LUA_TLIGHTUSERDATA:
         if (gc_is_null(L, idx) || gc_is_empty_array_marker(L, idx)) {

@@ -64,6 +64,9 @@ void gc_walk_scalar(gc_walk *w, const gc_prop *p, int idx, int t);
 /* Reads a number (or a LuaJIT int64 cdata) of type t: 0 not a number, 1
  * float in *d, 2 integer in *i, 3 an integer outside int64. */
 int gc_read_number(gc_walk *w, int idx, int t, double *d, int64_t *i);
+/* 1 if the value at idx is a marked exact integer (core.int64_mt: { "digits" }). */
+#define GC_INT64_MT "graphcomm.int64_mt"
+int gc_is_int64(lua_State *L, int idx);
 
 /* anyjson.c: generic JSON (AdditionalProperties, allow_unknown, tokens) */
 void gc_walk_any(gc_walk *w, int idx);

@@ -132,11 +132,12 @@ static void walk_enum(gc_walk *w, const gc_prop *p, int idx, int t)
 
 /* ---------------------------------------------------------------- numbers */
 
-/* "123LL" / "123ULL", as tostring writes LuaJIT's 64-bit integer cdata. */
-static int parse_cdata_int(const char *s, int64_t *out)
+/* A decimal integer followed by one of the suffixes ("" ends the list): 2 and
+ * *out, 3 outside int64, 0 not such a text. */
+static int parse_decimal(const char *s, const char *const *suffixes, int64_t *out)
 {
     uint64_t v = 0;
-    int neg = *s == '-', any = 0;
+    int neg = *s == '-', any = 0, ok = 0;
     if (neg)
         s++;
     for (; *s >= '0' && *s <= '9'; s++, any = 1) {
@@ -144,12 +145,48 @@ static int parse_cdata_int(const char *s, int64_t *out)
             return 3;
         v = v * 10 + (uint64_t)(*s - '0');
     }
-    if (!any || (strcmp(s, "LL") != 0 && strcmp(s, "ULL") != 0))
+    for (; *suffixes; suffixes++)
+        ok = ok || strcmp(s, *suffixes) == 0;
+    if (!any || !ok)
         return 0;
     if (v > (uint64_t)INT64_MAX + (uint64_t)neg)
         return 3;
     *out = neg ? (int64_t)(0 - v) : (int64_t)v;
     return 2;
+}
+
+/* "123LL" / "123ULL", as tostring writes LuaJIT's 64-bit integer cdata. */
+static int parse_cdata_int(const char *s, int64_t *out)
+{
+    static const char *const suffixes[] = { "LL", "ULL", NULL };
+    return parse_decimal(s, suffixes, out);
+}
+
+/* An exact integer where Lua has none (5.1 without LuaJIT's int64): a table
+ * { "digits" } with the core.int64_mt metatable, as graphcomm.json decodes
+ * integers past 2^53 there. */
+int gc_is_int64(lua_State *L, int idx)
+{
+    int r;
+    if (!lua_getmetatable(L, idx))
+        return 0;
+    luaL_getmetatable(L, GC_INT64_MT);
+    r = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return r;
+}
+
+static int read_marked(lua_State *L, int idx, int64_t *i)
+{
+    static const char *const none[] = { "", NULL };
+    int kind = 0;
+    if (!gc_is_int64(L, idx))
+        return 0;
+    lua_rawgeti(L, idx, 1);
+    if (lua_type(L, -1) == LUA_TSTRING)
+        kind = parse_decimal(lua_tostring(L, -1), none, i);
+    lua_pop(L, 1);
+    return kind;
 }
 
 /* LuaJIT only: the cdata's text from the `tostring` saved in the schema
@@ -180,6 +217,8 @@ int gc_read_number(gc_walk *w, int idx, int t, double *d, int64_t *i)
         *d = (double)lua_tonumber(L, idx);
         return 1;
     }
+    if (t == LUA_TTABLE)
+        return read_marked(L, idx, i);
     return t == LUA_TCDATA ? read_cdata(w, idx, i) : 0;
 }
 
@@ -192,7 +231,7 @@ static void put_int(gc_walk *w, int64_t v, int idx)
     if (v > -(int64_t)TWO53 && v < (int64_t)TWO53)
         lua_pushinteger(w->L, (lua_Integer)v);
     else
-        lua_pushvalue(w->L, idx);   /* LuaJIT: keep the int64 cdata itself */
+        lua_pushvalue(w->L, idx);   /* keep the int64 cdata (or marked table) itself */
 }
 
 static void put_double(gc_walk *w, double d)

@@ -114,10 +114,94 @@ describe("update_sessions{ journal = ... }", function()
     c:close()
   end)
 
-  it("resumes a killed run without sending again what succeeded", function()
-    local n, kill_at, conc = 300, 100, 8
+  it("replays the fixes of the input by position: A, B, A of one session, the third failed", function()
+    local rec = new_record(1)
+    local sid = rec.sessionIds[1]
+    local path = dir .. "/aba.jsonl"
+    local A, B = { modalities = { "audio" } }, { modalities = { "video" } }
+    local items = { { rec.id, sid, A }, { rec.id, sid, B }, { rec.id, sid, A } }
+    e:fault{ match = "/sessions/" .. sid, method = "PATCH", every = 3, count = 1,
+      status = 400, code = "BadRequest" }
+    local c = connect()
+    local s = c:update_sessions(items, { journal = path })
+    assert.equal(2, s.ok)
+    assert.equal(1, s.failed)
+    e:clear_faults()
+    e:clear_requests()
+    local skipped = {}
+    s = c:update_sessions(items, { journal = path, on_result = function(i, _, info)
+      if info.skipped then skipped[#skipped + 1] = i end
+    end })
+    assert.same({ 1, 2 }, skipped)
+    assert.equal(1, s.ok)
+    assert.same({ [sid] = 1 }, patch_counts(rec))
+    local got = assert(c:get_session(rec.id, sid))
+    assert.same({ "audio" }, got.modalities)            -- left at A, as the input says
+    c:close()
+  end)
+
+  it("stops with a journal error when a write fails, and says the journal is incomplete", function()
+    local rec = new_record(40)
+    local c = connect()
+    e:clear_requests()
+    local s, err = c:update_sessions(items_for(rec, 40), { journal = "/dev/full", concurrency = 4 })
+    assert.is_nil(s)
+    assert.equal("journal", err.kind)
+    assert.matches("/dev/full", err.message)
+    assert.matches("incomplete", err.message)
+    assert.equal("incomplete", err.summary.journal)
+    -- the first failed write stops the run: only what was already in flight went on
+    local sent = 0
+    for _ in pairs(patch_counts(rec)) do sent = sent + 1 end
+    assert.is_true(sent <= 5, sent .. " sent")
+    assert.equal(sent, err.summary.ok + err.summary.failed)
+    c:close()
+  end)
+
+  it("sees every failed write, also once the writing loop is hot (LuaJIT compiles it)", function()
+    local journal = require "graphcomm.journal"
+    local good = assert(journal.open(dir .. "/hot.jsonl"))
+    for k = 1, 500 do assert(good:write({ i = k, ok = true })) end
+    assert(good:close())
+    local full = assert(journal.open("/dev/full"))
+    local failed = 0
+    for k = 1, 200 do
+      local ok, err = full:write({ i = k, ok = true })
+      if not ok then
+        failed = failed + 1
+        assert.equal("journal", err.kind)
+      end
+    end
+    full:close()
+    assert.equal(200, failed)
+  end)
+
+  it("reads a journal cut mid-line up to its last complete record, and starts a new line", function()
+    local rec = new_record(3)
+    local path = dir .. "/cut.jsonl"
+    local c = connect()
+    assert(c:update_sessions(items_for(rec, 1), { journal = path }))
+    local f = assert(io.open(path, "ab"))
+    f:write('{"i":2,"ok":true,"status":204,"callRecordId":"' .. rec.id .. '","sess')
+    f:close()
+    e:clear_requests()
+    local s = c:update_sessions(items_for(rec, 3), { journal = path })
+    assert.equal(1, s.skipped)
+    assert.equal(2, s.ok)
+    assert.same({ [rec.sessionIds[2]] = 1, [rec.sessionIds[3]] = 1 }, patch_counts(rec))
+    local lines = read_lines(path)
+    assert.equal(4, #lines)
+    assert.matches('"sess$', lines[2])                  -- the fragment, alone on its line
+    for _, k in ipairs({ 1, 3, 4 }) do assert.is_table(cjson.decode(lines[k])) end
+    c:close()
+  end)
+
+  -- A child process SIGKILLs itself after kill_at results; the rerun must skip exactly
+  -- what was journaled, and only what was in flight (at most bound items) goes out twice.
+  local function killed_run(batch, conc, bound)
+    local n, kill_at = 300, 100
     local rec = new_record(n)
-    local journal = dir .. "/kill.jsonl"
+    local journal = dir .. "/kill" .. (batch and "-batch" or "") .. ".jsonl"
     local script = dir .. "/child.lua"
     local f = assert(io.open(script, "w"))
     f:write(([[
@@ -135,13 +219,13 @@ c:update_sessions(function()
   i = i + 1
   if i > n then return nil end
   return { crid, ids[i], { modalities = { "audio" } } }
-end, { concurrency = %d, journal = %q, on_result = function()
+end, { concurrency = %d, batch = %s, journal = %q, on_result = function()
   results = results + 1
   if results == %d then os.execute("kill -KILL " .. pid) end
 end })
 print("not killed")
 ]]):format(package.path, package.cpath, rec.id, n, table.concat(rec.sessionIds, ","),
-      e.base_url, e.token, conc, journal, kill_at))
+      e.base_url, e.token, conc, tostring(batch), journal, kill_at))
     f:close()
     e:clear_requests()
     local p = io.popen(interpreter() .. " " .. script .. " 2>&1")
@@ -161,7 +245,7 @@ print("not killed")
     e:clear_requests()
     local c = connect()
     local items = items_for(rec, n)
-    local s = c:update_sessions(items, { journal = journal, concurrency = conc })
+    local s = c:update_sessions(items, { journal = journal, concurrency = conc, batch = batch })
     assert.equal(kill_at, s.skipped)
     assert.equal(n - kill_at, s.ok)
     assert.equal(0, s.failed)
@@ -177,7 +261,15 @@ print("not killed")
       end
     end
     -- Only what was in flight when the process died can have gone out twice.
-    assert.is_true(again <= conc, again .. " items sent in both runs")
+    assert.is_true(again <= bound, again .. " items sent in both runs")
     c:close()
+  end
+
+  it("resumes a killed run without sending again what succeeded", function()
+    killed_run(false, 8, 8)                 -- at most concurrency items
+  end)
+
+  it("resumes a killed batch run: at most concurrency x 20 items sent again", function()
+    killed_run(true, 2, 40)
   end)
 end)

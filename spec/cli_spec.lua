@@ -80,7 +80,7 @@ describe("graphcomm command", function()
 
     it("prints the request, token redacted, and needs no server", function()
       local code, out, err = graphcomm({ "update", "rec/1", "s1", "--set", "modalities=audio,video",
-                                         "--set", "failureInfo.reason=404", "--set", "isTest=true",
+                                         "--set", "id=404", "--set", "isTest=true",
                                          "--what-if" }, env)
       assert.are.equal(0, code, err)
       assert.truthy(out:find("What if: PATCH https://graph.microsoft.com/v1.0/communications/callRecords/rec%2F1/sessions/s1\n", 1, true), out)
@@ -88,7 +88,7 @@ describe("graphcomm command", function()
       assert.falsy(out:find("secret-token-4711", 1, true))
       local body = what_if_body(out)
       assert.are.same({ "audio", "video" }, body.modalities)
-      assert.are.equal("404", body.failureInfo.reason)    -- a string property: the text, not the number
+      assert.are.equal("404", body.id)                    -- a string property: the text, not the number
       assert.are.equal(true, body.isTest)
     end)
 

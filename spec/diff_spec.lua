@@ -161,3 +161,19 @@ describe("graphcomm.diff", function()
     end)
   end)
 end)
+
+describe("graphcomm.diff on integers past 2^53 read from JSON", function()
+  local json = require "graphcomm.json"
+  local function doc(n)
+    return '{"segments":[{"id":"s","media":[{"streams":[{"packetUtilization":' .. n .. '}]}]}]}'
+  end
+
+  it("tells neighbouring Int64 values apart and sends the exact one", function()
+    local old = assert(json.decode(doc("9007199254740993")))
+    local same = assert(diff(old, assert(json.decode(doc("9007199254740993")))))
+    assert.are.equal("", keys(same))
+    local body = assert(diff(old, assert(json.decode(doc("9007199254740992")))))
+    assert.are.equal("segments", keys(body))
+    assert.matches('"packetUtilization":9007199254740992', graphcomm.session(body):json(), 1, true)
+  end)
+end)

@@ -239,7 +239,10 @@ function Run:finish(job, ok, v)
     local s = self.summary
     if ok then s.ok = s.ok + 1 else s.failed = s.failed + 1 end
     self:count_failure(ok, v)
-    if self.journal then self.journal:write(journal_record(job, ok, v)) end
+    if self.journal and not self.journal_err then    -- a failed write stops the run
+      local written, jerr = self.journal:write(journal_record(job, ok, v))
+      if not written then self.journal_err, self.stopping = jerr, true end
+    end
     if job.path and self.open[job.path] == job then self.open[job.path] = nil end
     local nx, prev = job.next, job
     job.next, job.x = nil, nil
@@ -346,7 +349,7 @@ function Run:pull()
     sid = sid, path = path, json = json, x = false }
   if self.journal then
     job.digest = sha256(json)
-    if self.journal:done(crid, sid, job.digest) then
+    if self.journal:done(job.i, crid, sid, job.digest) then
       self:skip(job)
       return nil
     end
@@ -657,13 +660,21 @@ local function run(e, items, opts)
   local ok, err = pcall(r.loop, r)
   local conns = ok and r.d:stats().connections
   r.d:close()
-  if r.journal then r.journal:close() end
+  if r.journal then
+    local closed, jerr = r.journal:close()
+    if not closed and not r.journal_err then r.journal_err = jerr end
+  end
   if not ok then error(err, 0) end
   if r.waiting > 0 and not r.stopping then   -- cannot happen: every waiting job has a way out
     error("graphcomm.bulk: " .. r.waiting .. " items left waiting")
   end
   local s = r.summary
   s.elapsed, s.connections = e.now() - t0, conns
+  if r.journal_err then            -- the run stopped: say so, with what it did
+    s.journal = "incomplete"
+    r.journal_err.summary = s
+    return nil, r.journal_err
+  end
   return s
 end
 

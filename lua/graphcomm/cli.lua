@@ -6,9 +6,10 @@
 -- project's emulator). Exit codes: 0 success, 1 Graph or the network refused,
 -- 2 bad usage or invalid input.
 local json = require "graphcomm.json"
+local controls = require("graphcomm.redact").controls
 
 local type, ipairs, pairs, tostring, tonumber = type, ipairs, pairs, tostring, tonumber
-local concat, sort = table.concat, table.sort
+local concat, sort, format = table.concat, table.sort, string.format
 
 local M = {}
 
@@ -96,11 +97,25 @@ local function parse(argv, first, kinds)
 end
 
 -- "graphcomm: <message>" (error values already say "graphcomm: ").
+-- Server and input text is shown with its control bytes escaped (redact.controls).
 local function complain(env, ...)
-  local text = table.concat({ ... })
+  local text = controls(table.concat({ ... }))
   if text:sub(1, 11) ~= "graphcomm: " then text = "graphcomm: " .. text end
   say(env.stderr, text)
 end
+
+-- A connection that could not be made: what to check, for people.
+local UNREACHABLE = { couldnt_connect = true, couldnt_resolve_host = true,
+  couldnt_resolve_proxy = true, operation_timedout = true }
+
+local function reach_hint(env, err)
+  if err.kind ~= "transport" or not UNREACHABLE[err.code] then return end
+  local url = env.getenv("GRAPHCOMM_BASE_URL")
+  say(env.stderr, "graphcomm: check GRAPHCOMM_BASE_URL (", url and ("now " .. url)
+    or "unset: https://graph.microsoft.com", ") and that the service is running there",
+    " (for the local emulator: `graphcomm emulator`, then its GRAPHCOMM_BASE_URL)")
+end
+M.reach_hint = reach_hint
 
 -- One line per problem: the validator's path and its message (which holds the hint).
 local function report(env, err)
@@ -109,23 +124,44 @@ local function report(env, err)
       say(env.stderr, "graphcomm: invalid session body:")
       for _, e in ipairs(err.errors) do
         local path = (e.path and e.path ~= "") and e.path or "(body)"
-        say(env.stderr, "  ", path, ": ", tostring(e.message))
+        say(env.stderr, "  ", controls(path), ": ", controls(tostring(e.message)))
       end
       return USAGE
     end
     complain(env, tostring(err))
+    reach_hint(env, err)
     return err.kind == "validation" and USAGE or REFUSED
   end
   complain(env, tostring(err))
   return REFUSED
 end
 
+-- The client's debug lines that matter to people: a retry wait longer than a second
+-- ("* retry N in S s (why)"), so that a slow answer is not mistaken for a hang.
+local function retry_notes(env)
+  return function(line)
+    local n, secs, why = tostring(line):match("^%* retry (%d+) in ([%d.]+) s %((.*)%)$")
+    if n and tonumber(secs) > 1 then
+      say(env.stderr, format("graphcomm: waiting %.1f s before attempt %d (%s)",
+        tonumber(secs), tonumber(n) + 1, why))
+      env.stderr:flush()
+    end
+  end
+end
+
 -- Connecting sends nothing (tokens are fetched on first use): a failure here is
 -- the configuration (no credentials, a bad GRAPHCOMM_BASE_URL), hence USAGE.
--- A what-if sends nothing and shows the token redacted: it needs no credentials.
+-- A what-if sends nothing and shows the token redacted: without credentials it
+-- runs on a stand-in token (only a read for a merge then needs real ones).
+local function has_credentials(env)
+  return env.getenv("GRAPHCOMM_TOKEN") or env.getenv("AZURE_CLIENT_ID")
+end
+
 local function connect(env, what_if)
   local graphcomm = require "graphcomm"
-  local client, err = graphcomm.connect(what_if and { token = "what-if" } or {})
+  local opts = { getenv = env.getenv, debug = retry_notes(env) }
+  if what_if and not has_credentials(env) then opts.token = "what-if" end
+  local client, err = graphcomm.connect(opts)
   if not client then
     complain(env, "cannot connect: ", (tostring(err):gsub("^graphcomm: ", "")))
     return nil, USAGE
@@ -230,7 +266,8 @@ end
 local function set_value(parts, raw)
   local list = comma_list(raw)
   local readings = {}
-  local decoded = json.decode(raw)
+  local decoded, why, kind = json.decode(raw)
+  if kind == "number" then return nil, why end       -- JSON, but not to be rounded
   if decoded ~= nil then readings[#readings + 1] = decoded end
   readings[#readings + 1] = raw
   readings[#readings + 1] = list
@@ -241,26 +278,65 @@ local function set_value(parts, raw)
   return (prop and prop.array) and list or readings[1]
 end
 
-local function update_body(env, opts)
-  if opts["--body"] and opts["--set"] then return nil, "use --body or --set, not both" end
-  if opts["--body"] then
-    local text, err = read_file(env, opts["--body"])
-    if not text then return nil, "cannot read " .. opts["--body"] .. ": " .. tostring(err) end
-    local body, jerr = json.decode(text)
-    if body == nil then return nil, opts["--body"] .. ": invalid JSON: " .. tostring(jerr) end
-    if type(body) ~= "table" or body[1] ~= nil then return nil, opts["--body"] .. ": a JSON object is expected" end
-    return require("graphcomm.diff").strip_annotations(body)
-  end
-  if not opts["--set"] then return nil, "nothing to update: give --body FILE.json or --set path=value" end
-  local body = {}
+-- The --set assignments as { parts, value, text } | nil, message.
+local function assignments(opts)
+  local list = {}
   for _, assignment in ipairs(opts["--set"]) do
     local path, raw = assignment:match("^([^=]+)=(.*)$")
     local parts = path and split_path(path)
     if not parts then return nil, "--set " .. assignment .. ": expected path=value" end
-    local ok, err = put(body, parts, set_value(parts, raw))
-    if not ok then return nil, "--set " .. assignment .. ": " .. err end
+    local value, why = set_value(parts, raw)
+    if value == nil then return nil, "--set " .. assignment .. ": " .. why end
+    list[#list + 1] = { parts = parts, value = value, text = assignment }
+  end
+  return list
+end
+
+-- The top-level properties a --set goes inside (failureInfo for failureInfo.reason):
+-- PATCH replaces such a property whole, so its current value is read and merged.
+local function merged_tops(sets)
+  local tops, seen = {}, {}
+  for _, a in ipairs(sets) do
+    local top = a.parts[1]
+    if #a.parts > 1 and not seen[top] then
+      seen[top] = true
+      tops[#tops + 1] = top
+    end
+  end
+  return tops
+end
+
+-- The body from --set: the current values of the merged properties, then each --set.
+local function set_body(sets, current)
+  local body = {}
+  for name, v in pairs(current or {}) do body[name] = v end
+  for _, a in ipairs(sets) do
+    local ok, err = put(body, a.parts, a.value)
+    if not ok then return nil, "--set " .. a.text .. ": " .. err end
   end
   return body
+end
+
+-- The --body file's object | nil, message.
+local function file_body(env, name)
+  local text, err = read_file(env, name)
+  if not text then return nil, "cannot read " .. name .. ": " .. tostring(err) end
+  local body, jerr = json.decode(text)
+  if body == nil then return nil, name .. ": invalid JSON: " .. tostring(jerr) end
+  if type(body) ~= "table" or body[1] ~= nil then return nil, name .. ": a JSON object is expected" end
+  return require("graphcomm.diff").strip_annotations(body)
+end
+
+-- The current values of the properties in tops, annotations dropped | nil, err.
+local function current_values(client, crid, sid, tops)
+  local session, err = client:get_session(crid, sid, { select = concat(tops, ",") })
+  if not session then return nil, err end
+  local strip, out = require("graphcomm.diff").strip_annotations, {}
+  for _, name in ipairs(tops) do
+    local v = session[name]
+    if type(v) == "table" then out[name] = strip(v) end   -- null or absent: nothing to keep
+  end
+  return out
 end
 
 local function sorted_keys(t)
@@ -279,19 +355,63 @@ local function print_request(env, req)
   say(env.stdout, req.body or "")
 end
 
+-- What a failed read for a merge would have cleared, and the way round it.
+local function merge_refused(env, tops, err)
+  complain(env, "cannot read the session to merge --set into ", concat(tops, ", "),
+    ": PATCH replaces ", #tops == 1 and "that property" or "those properties",
+    " whole, so sending only the --set parts would clear the rest; nothing was sent")
+  say(env.stderr, "graphcomm: give the whole value instead, e.g. --set '", tops[1], "={...}'")
+  return report(env, err)
+end
+
+-- The body to send: --body's object, or --set merged into the session's current values.
+local function update_body(env, opts, client, crid, sid)
+  if opts["--body"] and opts["--set"] then return nil, USAGE, "use --body or --set, not both" end
+  if opts["--body"] then
+    local body, why = file_body(env, opts["--body"])
+    if not body then return nil, USAGE, why end
+    return body
+  end
+  if not opts["--set"] then
+    return nil, USAGE, "nothing to update: give --body FILE.json or --set path=value"
+  end
+  local sets, why = assignments(opts)
+  if not sets then return nil, USAGE, why end
+  local tops, current = merged_tops(sets), nil
+  if #tops > 0 then
+    local c, code = client()
+    if not c then return nil, code end
+    local err
+    current, err = current_values(c, crid, sid, tops)
+    if not current then return nil, merge_refused(env, tops, err) end
+  end
+  local body, perr = set_body(sets, current)
+  if not body then return nil, USAGE, perr end
+  return body
+end
+
 local function update(env, opts, args)
   if #args ~= 2 then return usage_error(env, "update", "expected CRID and SID") end
-  local body, why = update_body(env, opts)
-  if not body then return usage_error(env, "update", why) end
-  local graphcomm = require "graphcomm"
-  local session, verr = graphcomm.session(body)
-  if not session then return report(env, verr) end
-  local client, code = connect(env, opts["--what-if"])
-  if not client then return code end
-  local ok, resp = client:update_session(args[1], args[2], session, { what_if = opts["--what-if"] or nil })
+  local what_if = opts["--what-if"]
+  local client, code
+  local function get_client()                    -- connected once, when first needed
+    if not client and not code then client, code = connect(env, what_if) end
+    return client, code
+  end
+  local body, ecode, why = update_body(env, opts, get_client, args[1], args[2])
+  local session, verr
+  if body then session, verr = require("graphcomm").session(body) end
+  if session then get_client() end
+  if not (session and client) then
+    if client then client:close() end
+    if why then return usage_error(env, "update", why) end
+    if verr then return report(env, verr) end
+    return ecode or code
+  end
+  local ok, resp = client:update_session(args[1], args[2], session, { what_if = what_if or nil })
   client:close()
   if not ok then return report(env, resp) end
-  if opts["--what-if"] then
+  if what_if then
     print_request(env, ok)
   else
     say(env.stdout, "Updated session ", args[2], " of call record ", args[1],

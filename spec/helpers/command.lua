@@ -5,6 +5,7 @@
 --   local code, out, err = cmd.run({ "bin/graphcomm", "get", id }, { GRAPHCOMM_TOKEN = t } [, stdin_text [, cwd]])
 --   cmd.lua            the interpreter running the specs ("lua5.4", "luajit", ...)
 --   cmd.quote(s)       s quoted for sh
+--   cmd.graphcomm(argv [, env [, stdin]])   bin/graphcomm with argv, run as cmd.run does
 local M = {}
 
 M.flavour = rawget(_G, "jit") and "luajit" or (_VERSION:gsub("Lua ", "lua"))
@@ -54,6 +55,13 @@ function M.run(argv, env, stdin, cwd)
   local code = status(os.execute(table.concat(words, " ") .. " <" .. input .. " >" .. out .. " 2>" .. err))
   if stdin then os.remove(input) end
   return code, slurp(out), slurp(err)
+end
+
+-- bin/graphcomm of this checkout, run by the interpreter running the specs.
+function M.graphcomm(argv, env, stdin)
+  local words = { M.lua, "bin/graphcomm" }
+  for _, a in ipairs(argv) do words[#words + 1] = a end
+  return M.run(words, env, stdin)
 end
 
 return M
