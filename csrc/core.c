@@ -10,6 +10,7 @@
     X(gc_open_jwt) X(gc_open_privfile) \
     X(gc_open_util) X(gc_open_http) X(gc_open_gzip) X(gc_open_handle) \
     X(gc_open_signal) \
+    X(gc_open_flock) \
 
 
 #define GC_DECLARE(fn) void fn(lua_State *L);

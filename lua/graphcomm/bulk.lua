@@ -55,6 +55,7 @@ local request = require "graphcomm.request"
 local journal = require "graphcomm.journal"
 local options = require "graphcomm.options"
 local params = require "graphcomm.params"
+local pacer = require "graphcomm.pacer"
 
 local session_path = request.session_path
 local sha256, uuid4 = core.sha256, core.uuid4
@@ -197,6 +198,8 @@ local function new_run(e, items, opts)
     exhausted = false,
     summary = { ok = 0, failed = 0, skipped = 0, retried = 0, requests = 0 },
   }, Run)
+  r.pace = pacer.new(e, r.concurrency)     -- Graph's limits (graphcomm.limiter)
+  r.list = type(items) == "table"
   r.want = math_floor(r.concurrency / 4)
   if r.want < 1 then r.want = 1 end
   return r
@@ -435,10 +438,10 @@ end
 
 -- Up to 20 ready fixes in one $batch. A later fix for a session already in the batch
 -- rides along with "dependsOn" (Graph then runs them in order) instead of waiting.
-function Run:send_batch(now)
+function Run:send_batch(now, max)
   local jobs, parts, n = {}, {}, 0
   local b = { batch = true, jobs = jobs, parts = parts, by_id = {} }
-  while n < M.BATCH_SIZE do
+  while n < max do
     local job, blocked = self:next_job(now)
     if blocked and blocked.after.batch == b then
       self.waiting = self.waiting - 1
@@ -448,7 +451,7 @@ function Run:send_batch(now)
       n = n + 1
       add_to_batch(self, b, job, n)
       local nx = job.next           -- fixes that waited on it (after a retry, say)
-      while nx and nx.state == BLOCKED and n < M.BATCH_SIZE do
+      while nx and nx.state == BLOCKED and n < max do
         self.waiting = self.waiting - 1
         n = n + 1
         add_to_batch(self, b, nx, n, nx.after.batch_id)
@@ -458,7 +461,7 @@ function Run:send_batch(now)
       break
     end
   end
-  if n == 0 then return false end
+  if n == 0 then return 0 end
   -- The $batch itself is an inner exchange (no redirects, no compression): its
   -- answer is read per item, each item's own exchange deciding what follows.
   b.x = self.e:exchange({ method = "POST", path = "/$batch",
@@ -468,7 +471,7 @@ function Run:send_batch(now)
   if not ok then
     for k = 1, n do self:finish(jobs[k], false, err) end
   end
-  return true
+  return n
 end
 
 ------------------------------------------------------------------------------
@@ -479,6 +482,7 @@ end
 -- bulk's own rule for an inner 424 (a fix that rode with the one it depends on).
 function Run:answer(job, resp, terr)
   local x = job.x
+  if resp then self.pace:answered(resp.status, self.e.now()) end
   if resp and resp.status == 424 and job.dep_of and not job.dep_failed then
     if job.after then return self:requeue(job, 0) end   -- wait for its dependency's retry
     local secs = self.e:retry_wait(x, 503, resp.headers)  -- dependency fine after all
@@ -575,17 +579,42 @@ end
 -- The loop
 ------------------------------------------------------------------------------
 
--- Starts what it can: due retries first, then new items, up to the concurrency.
+-- Nothing could go now: no due retry, and no item left to pull.
+function Run:idle(now)
+  local top = self.heap[1]
+  if top and top.at <= now then return false end
+  if self.list and self.pulled >= self.total then self.exhausted = true end
+  return self.exhausted or self.stopping or self.waiting >= self.max_waiting
+end
+
+-- Starts what it can: due retries first, then new items, up to the concurrency, as
+-- fast as the limiter lets them go (graphcomm.pacer).
 function Run:fill(now)
-  while self.flights < self.concurrency do
+  local pace = self.pace
+  pace:tick(now)
+  while self.flights < pace.concurrency and not self:idle(now) do
+    local g = pace:allow(now, self.batch and M.BATCH_SIZE or 1)
+    if g == 0 then return end
     if self.batch then
-      if not self:send_batch(now) then return end
+      local n = self:send_batch(now, g)
+      pace:unused(g - n)
+      if n == 0 then return end
     else
       local job, blocked = self:next_job(now)
       if job then self:send_one(job)
-      elseif not blocked then return end
+      else
+        pace:unused(1)
+        if not blocked then return end
+      end
     end
   end
+end
+
+-- The earliest of a due retry and the end of the limiter's hold.
+local function wake_at(top, hold)
+  local at = top and top.at
+  if hold and (not at or hold < at) then at = hold end
+  return at
 end
 
 function Run:loop()
@@ -593,16 +622,16 @@ function Run:loop()
   while true do
     local now = e.now()
     self:fill(now)
-    local top = self.heap[1]
+    local at = wake_at(self.heap[1], self.pace.hold)
     if self.flights == 0 then
-      if not top then
+      if not at then
         if self.exhausted or self.stopping or self.waiting >= self.max_waiting then break end
       else
-        local wait = top.at - e.now()
+        local wait = at - e.now()
         if wait > 0 then e.sleep(wait) end
       end
     else
-      local wait = top and top.at - now or 5
+      local wait = at and at - now or 5
       local n
       n, out = d:poll(wait > 0 and wait or 0, out, self.want, LINGER)
       for k = 0, n - 1 do
@@ -670,6 +699,7 @@ local function run(e, items, opts)
   end
   local s = r.summary
   s.elapsed, s.connections = e.now() - t0, conns
+  r.pace:report(s, e.now())
   if r.journal_err then            -- the run stopped: say so, with what it did
     s.journal = "incomplete"
     r.journal_err.summary = s

@@ -34,6 +34,7 @@ local response = require "graphcomm.response"
 local redirect = require "graphcomm.redirect"
 local show = require "graphcomm.debug"
 local redact = require "graphcomm.redact"
+local limiter = require "graphcomm.limiter"
 
 local build, result = request.build, response.result
 local controls = redact.controls
@@ -45,7 +46,8 @@ Engine.__index = Engine
 function M.new(cfg, transport, auth, secrets)
   return setmetatable({ cfg = cfg, transport = transport, auth = auth,
     secrets = secrets or redact.new(), send = transport.send, sleep = transport.sleep,
-    now = transport.now, token = nil, authz = nil, force_renew = nil }, Engine)
+    now = transport.now, token = nil, authz = nil, force_renew = nil,
+    limiter = cfg.limits and limiter.new(cfg.limits, transport.now) or nil }, Engine)
 end
 
 ------------------------------------------------------------------------------
@@ -217,6 +219,7 @@ end
 
 function Engine:step(x, resp, terr)
   if not x.inner then self:show(resp, terr) end
+  if resp and self.limiter then self.limiter:answered(x.spec, resp) end   -- throttle signals
   if not resp then
     local secs = self:retry_wait(x, nil, nil, terr)
     if secs then return "again", secs, "retry" end
@@ -252,6 +255,7 @@ end
 function Engine:perform(spec)
   local x = self:exchange(spec)
   while true do
+    if self.limiter then self.limiter:admit(x.spec, self.sleep) end  -- Graph's limits
     local req, err = self:build(x)
     if not req then return nil, err end
     local resp, terr = self.send(req)
@@ -283,6 +287,7 @@ function Engine:own_origin(url)
 end
 
 function Engine:close()
+  if self.limiter then self.limiter:close() end
   local t = self.transport
   self.transport = nil
   if t ~= nil and t.close then t.close() end

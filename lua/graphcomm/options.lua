@@ -23,6 +23,7 @@ local request = require "graphcomm.request"
 local retry = require "graphcomm.retry"
 local auth = require "graphcomm.auth"
 local controls = require("graphcomm.redact").controls
+local limiter = require "graphcomm.limiter"
 
 local M = {}
 
@@ -153,6 +154,7 @@ M.CONNECT = {
   headers = "table", user_agent = "string", compress = "boolean|number",
   debug = "function", on_retry = "function", transport = "string|table", thread_pool = "string",
   thread_vm_pool_size = "number", getenv = "function", random = "function",
+  limits = "boolean|table",   -- graphcomm.limiter (docs/throttling.md)
 }
 -- Options the credentials code knows beyond these (graphcomm.auth may list them).
 if type(auth.OPTIONS) == "table" then
@@ -299,6 +301,8 @@ function M.config(opts, getenv)
   cfg.debug = opts.debug
   cfg.on_retry = opts.on_retry      -- fn(seconds, { attempt, status, code, url }) before a wait
   cfg.random = opts.random          -- jitter source, for tests
+  cfg.limits, err = limiter.config(opts.limits, cfg.base_url, opts, M.check, getenv)
+  if cfg.limits == nil then return nil, err end
   return request.prepare(cfg)
 end
 

@@ -10,6 +10,7 @@ local store = require "graphcomm_emulator.store"
 local reqlog = require "graphcomm_emulator.reqlog"
 local faults = require "graphcomm_emulator.faults"
 local graph = require "graphcomm_emulator.graph"
+local throttle = require "graphcomm_emulator.throttle"
 
 local ngx = ngx
 local find, sub, match, gsub, format, lower = string.find, string.sub, string.match, string.gsub,
@@ -60,6 +61,7 @@ function M.init(opts)
   d:set("cfg:read_only", opts.read_only and true or false)
   d:set("cfg:log", true)
   d:set("cfg:allow_unknown", false)
+  if opts.throttle then throttle.enable(throttle.parse({ limits = "documented" })) else throttle.disable() end
   collectgarbage("collect")   -- the workers fork from here: leave them no garbage to walk
 end
 
@@ -241,9 +243,12 @@ local function dispatch()
   end
 
   if #ctx.segs == 1 and ctx.segs[1] == "$batch" then
-    return send(rid, batch.handle(ctx))
+    return send(rid, batch.handle(ctx))       -- its requests are counted one by one
   end
-  return send(rid, graph.route(ctx))
+  local ts, th, tb = throttle.check(method, uri, rid)   -- Graph's limits, when switched on
+  if ts then return send(rid, ts, th, tb) end
+  local status, h, b = graph.route(ctx)
+  return send(rid, status, throttle.decorate(h, th), b)
 end
 
 -- content_by_lua: any Lua error becomes a Graph-shaped 500, never a stack trace.

@@ -7,6 +7,7 @@ local util = require "graphcomm_emulator.util"
 local graph = require "graphcomm_emulator.graph"
 local faults = require "graphcomm_emulator.faults"
 local reqlog = require "graphcomm_emulator.reqlog"
+local throttle = require "graphcomm_emulator.throttle"
 
 local format, match, type, ipairs, pairs, tostring, lower = string.format, string.match, type,
   ipairs, pairs, tostring, string.lower
@@ -84,11 +85,13 @@ local function run(ctx, r, outer_seq)
     end
     if status then return status, fh, fb, ids end
   end
+  local ts, th, tb = throttle.check(inner.method, full, ids)   -- each request counts
+  if ts then return ts, th, tb, ids end
   local segs = {}
   for seg in path:gmatch("[^/]+") do segs[#segs + 1] = util.unescape(seg) end
   inner.segs = segs
   local status, h, b = graph.route(inner)
-  return status, h, b, ids
+  return status, throttle.decorate(h, th), b, ids
 end
 
 local function response(id, status, headers, body, ids)

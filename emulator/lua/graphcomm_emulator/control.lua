@@ -6,6 +6,7 @@ local util = require "graphcomm_emulator.util"
 local store = require "graphcomm_emulator.store"
 local reqlog = require "graphcomm_emulator.reqlog"
 local faults = require "graphcomm_emulator.faults"
+local throttle = require "graphcomm_emulator.throttle"
 
 local ngx = ngx
 local format, type, tostring, ipairs, pairs = string.format, type, tostring, ipairs, pairs
@@ -157,6 +158,8 @@ local function reset()
   d:set("cfg:allow_unknown", false)
   d:delete("cfg:log_max")
   require("graphcomm_emulator.subscriptions").reset()
+  if app().settings().throttle then throttle.enable(throttle.parse({ limits = "documented" }))
+  else throttle.disable() end
   return ok({ reset = true })
 end
 
@@ -201,6 +204,22 @@ local function generate(body, rid)
   return ok(json.object({ id = crid, sessionIds = json.array(ids) }, { "id", "sessionIds" }))
 end
 
+---------------------------------------------------------------- throttling
+
+local function throttling(method, body, rid)
+  if method == "DELETE" then throttle.disable()
+  elseif method == "POST" then
+    local v, s, h, b = decode_body(body, rid)
+    if v == nil then return s, h, b end
+    local cfg, why = throttle.parse(v)
+    if not cfg then return fail(rid, 400, why) end
+    throttle.enable(cfg)
+  elseif method ~= "GET" then
+    return fail(rid, 405, "Use GET, POST or DELETE.")
+  end
+  return 200, JSON, json.encode(throttle.describe())
+end
+
 ---------------------------------------------------------------- routing
 
 function M.handle(method, segs, args, body, rid)
@@ -220,6 +239,7 @@ function M.handle(method, segs, args, body, rid)
   end
   if what == "tokens" and sub1 == "expire" and method == "POST" then return expire_tokens() end
   if what == "config" then return configure(method, body, rid) end
+  if what == "throttle" then return throttling(method, body, rid) end
   if what == "reset" and method == "POST" then return reset() end
   if what == "callRecords" and method == "POST" then return generate(body, rid) end
   if what == "notifications" then

@@ -1,0 +1,460 @@
+-- graphcomm.limiter: Graph's call-record throttling limits, kept on the client side
+-- (docs/throttling.md), so that a request leaves only when Graph would take it.
+--
+--   limiter.config(v, base_url, idents, check [, getenv]) -> cfg | false | nil, err
+--     v: connect's `limits` (nil: the documented numbers, off against a loopback
+--     emulator; false: off; true or a table: on, with overrides); idents: connect's
+--     options (tenant_id, client_id name the scopes; else AZURE_TENANT_ID and
+--     AZURE_CLIENT_ID through getenv); check: graphcomm.options.check
+--   limiter.new(cfg [, now]) -> lim
+--   lim:keys(spec) -> list     the scope instances a request counts against
+--   lim:cost(spec) -> n        how many requests Graph counts (a $batch: its requests)
+--   lim:take(keys, n) -> granted, wait
+--     up to n requests counted in every scope; granted 0: none may go for `wait` s
+--   lim:take(keys, n, true)    n or nothing
+--   lim:give(keys, n)          n taken requests that were not sent after all
+--   lim:admit(spec, sleep) -> waited   blocks until spec's requests may go (perform)
+--   lim:answered(spec, resp)   the signal of an answer, when it carries one
+--   lim:signal(keys, status, headers) -> paused seconds | nil
+--     an answer: a 429 pauses the scope x-ms-throttle-scope names (every scope of the
+--     request when it names none) for its Retry-After and halves its rate; a high
+--     x-ms-throttle-limit-percentage beyond what this client sent slows the scope.
+--     The rate recovers by RECOVER of the limit per window.
+--   lim:close()
+--
+-- Windows. Graph counts N requests per W seconds; a token bucket would let 2N through
+-- in some window of W, so each scope is a sliding window: a request goes when fewer
+-- than N were sent in the last W + margin seconds. The sends are kept in SLOTS slots
+-- per window (count and latest time: bounded memory, whatever N); a slot leaves the
+-- window W + margin after its latest send (conservative for the slot's others).
+-- The margin (default 0.02 s + 1% of W) absorbs the differences in latency between
+-- a request counted here and its arrival at Graph.
+--
+-- State. The per-record scopes live in this process; the others in a store
+-- (graphcomm.limiter_store): this process only, a state file under flock (every
+-- process of the user on this machine), or an nginx shared dict (every worker).
+
+local type, pairs, ipairs, tostring, tonumber, setmetatable =
+      type, pairs, ipairs, tostring, tonumber, setmetatable
+local math_floor, math_min, math_max = math.floor, math.min, math.max
+local string_match, string_lower, string_format = string.match, string.lower, string.format
+
+local errors = require "graphcomm.errors"
+local retry = require "graphcomm.retry"
+local store = require "graphcomm.limiter_store"
+
+local M = {}
+
+-- Microsoft Graph throttling limits, cloud communications (call records).
+M.DEFAULTS = {
+  app = { requests = 130000, per = 10 },       -- per app, across all tenants
+  tenant = { requests = 10000, per = 20 },     -- per tenant, all apps
+  app_tenant = { requests = 1500, per = 20 },  -- per app per tenant
+  record_first = { requests = 10, per = 20 },  -- per call record, first page (reads)
+  record_pages = { requests = 50, per = 300 }, -- per call record, later pages (reads)
+}
+M.SCOPES = { "app", "tenant", "app_tenant", "record_first", "record_pages" }
+local LOCAL = { record_first = true, record_pages = true }
+-- x-ms-throttle-scope's first part -> ours.
+local NAMED = { tenant_application = "app_tenant", application = "app", tenant = "tenant",
+  callrecord = "record_first" }
+
+M.SLOTS = 50
+M.RECOVER = 0.25       -- of the limit regained per window after a slow-down
+M.MIN_FACTOR = 0.05
+M.SLOW_AT = 0.8        -- x-ms-throttle-limit-percentage (a fraction of the limit) that slows
+M.DEFAULT_PAUSE = 1    -- a 429 without a usable Retry-After
+local TOUCH = 0.002    -- answers closer together than this move the window once
+
+------------------------------------------------------------------------------
+-- Configuration
+------------------------------------------------------------------------------
+
+local function scope_check(v)
+  if v == false then return true end
+  if type(v) ~= "table" then return false, "false or { requests =, per = } expected, got " .. type(v) end
+  for k in pairs(v) do
+    if k ~= "requests" and k ~= "per" then
+      return false, "unknown field '" .. tostring(k) .. "' (requests, per)"
+    end
+  end
+  local n, w = v.requests, v.per
+  if n ~= nil and (type(n) ~= "number" or n % 1 ~= 0 or n < 1 or n > 1e9) then
+    return false, "requests must be an integer from 1 to 1e9, got " .. tostring(n)
+  end
+  if w ~= nil and (type(w) ~= "number" or not (w > 0) or w > 86400) then
+    return false, "per must be seconds above 0, at most 86400, got " .. tostring(w)
+  end
+  return true
+end
+
+local function number_in(min, max)
+  return function(v)
+    if type(v) == "number" and v >= min and v <= max then return true end
+    return false, string_format("a number from %g to %g expected, got %s", min, max, tostring(v))
+  end
+end
+
+M.OPTIONS = {
+  app = scope_check, tenant = scope_check, app_tenant = scope_check,
+  record_first = scope_check, record_pages = scope_check,
+  state_file = "string", shared_dict = "string", store = "table",
+  app_id = "string", tenant_id = "string", margin = number_in(0, 60),
+  slow_at = number_in(0.1, 10), clock = "function",
+}
+
+local function loopback(base_url)
+  local host = string_match(base_url or "", "^%a[%w+.-]*://%[?([^/%]]-)%]?:?%d*/") or
+               string_match(base_url or "", "^%a[%w+.-]*://%[?([^/%]]-)%]?:?%d*$") or ""
+  host = string_lower(host)
+  return host == "localhost" or host == "::1" or string_match(host, "^127%.") ~= nil
+end
+
+-- Refused ids: they become parts of keys.
+local function ident(name, v)
+  if type(v) ~= "string" or v == "" or #v > 256 or string_match(v, "[%z\1-\32/\127]") then
+    return nil, errors.validation("option limits." .. name .. " must be 1 to 256 characters "
+      .. "without spaces, controls or '/'", { errors = { { path = "limits." .. name,
+      message = "bad identifier" } } })
+  end
+  return v
+end
+
+function M.config(v, base_url, idents, check, getenv)
+  if v == false then return false end
+  if v == nil then
+    if loopback(base_url) then return false end
+    v = {}
+  end
+  if v == true then v = {} end
+  local o = check(v, M.OPTIONS, "connect", 1, 4)
+  local cfg = { scopes = {}, margin = o.margin, slow_at = o.slow_at or M.SLOW_AT,
+    clock = o.clock }
+  for _, name in ipairs(M.SCOPES) do
+    local given, d = o[name], M.DEFAULTS[name]
+    if given ~= false then
+      given = given or {}
+      cfg.scopes[name] = { requests = given.requests or d.requests, per = given.per or d.per }
+    end
+  end
+  if o.state_file and o.shared_dict then
+    return nil, errors.validation("options limits.state_file and limits.shared_dict exclude "
+      .. "each other", { errors = { { path = "limits", message = "two stores" } } })
+  end
+  local err
+  local function given(name, var)
+    local x = idents and idents[name]
+    if x == nil and getenv then x = getenv(var) end
+    if x == "" then x = nil end
+    return x
+  end
+  cfg.tenant, err = ident("tenant_id", o.tenant_id or given("tenant_id", "AZURE_TENANT_ID")
+    or "default")
+  if not cfg.tenant then return nil, err end
+  cfg.app, err = ident("app_id", o.app_id or given("client_id", "AZURE_CLIENT_ID") or "default")
+  if not cfg.app then return nil, err end
+  cfg.state_file, cfg.shared_dict, cfg.store = o.state_file, o.shared_dict, o.store
+  if cfg.store ~= nil and type(cfg.store.transact) ~= "function" then
+    return nil, errors.validation("option limits.store must have transact(fn)",
+      { errors = { { path = "limits.store", message = "no transact" } } })
+  end
+  cfg.opened, err = store.open(cfg)
+  if not cfg.opened then return nil, err end
+  return cfg
+end
+
+------------------------------------------------------------------------------
+-- One scope's window
+------------------------------------------------------------------------------
+
+-- An entry: { n = sent in the window, s = { { slot, count, latest }, ... } oldest first,
+--   u = paused until, f = rate factor at time t (recovering from there), t }
+
+local function valid_entry(e)
+  if type(e) ~= "table" or type(e.n) ~= "number" or type(e.s) ~= "table" then return false end
+  for _, sl in ipairs(e.s) do
+    if type(sl) ~= "table" or type(sl[1]) ~= "number" or type(sl[2]) ~= "number"
+       or type(sl[3]) ~= "number" then return false end
+  end
+  return (e.u == nil or type(e.u) == "number") and (e.f == nil or type(e.f) == "number")
+    and (e.t == nil or type(e.t) == "number")
+end
+
+local function entry(state, key)
+  local e = state[key]
+  if not valid_entry(e) then   -- missing, or damaged in a shared store: start afresh
+    e = { n = 0, s = {} }
+    state[key] = e
+  end
+  return e
+end
+
+-- The factor at `now`: f, regained linearly after t.
+local function factor(e, sc, now)
+  local f = e.f
+  if not f then return 1 end
+  f = f + M.RECOVER * math_max(0, now - e.t) / sc.per
+  if f >= 1 then
+    e.f, e.t = nil, nil
+    return 1
+  end
+  return f
+end
+
+-- Drops the slots that left the window.
+local function expire(e, life, now)
+  local s = e.s
+  local k = 1
+  while s[k] and s[k][3] + life <= now do
+    e.n = e.n - s[k][2]
+    k = k + 1
+  end
+  if k > 1 then
+    local kept = {}
+    for j = k, #s do kept[#kept + 1] = s[j] end
+    e.s = kept
+  end
+  if e.n < 0 then e.n = 0 end
+end
+
+-- Requests this scope takes now, and when `need` could go (when fewer are free).
+local function free(e, sc, life, now, need)
+  if e.u and e.u > now then return 0, e.u - now end
+  e.u = nil
+  local limit = math_max(1, math_floor(sc.requests * factor(e, sc, now)))
+  local room = limit - e.n
+  if room >= need then return room, 0 end
+  local s, drop = e.s, e.n - limit + need
+  for k = 1, #s do
+    drop = drop - s[k][2]
+    if drop <= 0 then return room, s[k][3] + life - now end
+  end
+  return room, life
+end
+
+local function add(e, sc, n, now)
+  local slot = math_floor(now * M.SLOTS / sc.per)
+  local s = e.s
+  local last = s[#s]
+  if last and last[1] == slot then
+    last[2], last[3] = last[2] + n, now
+  else
+    s[#s + 1] = { slot, n, now }
+  end
+  e.n = e.n + n
+end
+
+local function remove(e, n)
+  local s = e.s
+  while n > 0 and #s > 0 do
+    local last = s[#s]
+    local k = math_min(n, last[2])
+    last[2], e.n, n = last[2] - k, e.n - k, n - k
+    if last[2] == 0 then s[#s] = nil end
+  end
+  if e.n < 0 then e.n = 0 end
+end
+
+------------------------------------------------------------------------------
+-- The limiter
+------------------------------------------------------------------------------
+
+local Limiter = {}
+Limiter.__index = Limiter
+
+function M.new(cfg, now)
+  local self = setmetatable({ cfg = cfg, scopes = cfg.scopes, locals = {}, takes = 0, touched = -1e300,
+    now = cfg.clock or now }, Limiter)
+  self.store, self.now = store.new(cfg, self.now)
+  local tid, aid = cfg.tenant, cfg.app
+  self.prefix = { app = "app/" .. aid, tenant = "tenant/" .. tid,
+    app_tenant = "app_tenant/" .. aid .. "/" .. tid }
+  local wk = {}
+  for _, name in ipairs({ "app", "tenant", "app_tenant" }) do
+    if self.scopes[name] then wk[#wk + 1] = { name, self.prefix[name] } end
+  end
+  self.write_keys = wk
+  self.life = {}
+  for name, sc in pairs(self.scopes) do
+    self.life[name] = sc.per + (cfg.margin or (0.02 + 0.01 * sc.per))
+  end
+  return self
+end
+
+-- A key is { scope name, instance key }.
+function Limiter:keys(spec)
+  local wk = self.write_keys
+  if spec.method ~= nil and spec.method ~= "GET" then return wk end
+  local path, later = spec.path, false
+  if not path and type(spec.url) == "string" then
+    path, later = string_match(spec.url, "/communications/callRecords/[^/?]+.*$"), true
+  end
+  local crid = type(path) == "string"
+    and string_match(path, "^/?[^?]-/?communications/callRecords/([^/?]+)")
+  local scope = crid and (later and "record_pages" or "record_first")
+  if not scope or not self.scopes[scope] then return wk end
+  local keys = {}
+  for k = 1, #wk do keys[k] = wk[k] end
+  keys[#keys + 1] = { scope, scope .. "/" .. self.cfg.tenant .. "/" .. crid }
+  return keys
+end
+
+-- Graph counts each request inside a $batch.
+function Limiter:cost(spec)
+  if spec.path == "/$batch" and type(spec.body) == "string" then
+    local n = 0
+    for _ in spec.body:gmatch('"method"%s*:') do n = n + 1 end
+    return math_max(1, math_min(n, 20))
+  end
+  return 1
+end
+
+local function each_state(self, keys, shared, fn)
+  for _, key in ipairs(keys) do
+    local name = key[1]
+    fn(LOCAL[name] and self.locals or shared, key[2], self.scopes[name], self.life[name])
+  end
+end
+
+-- The newest slot of each scope: answered by `now`.
+local function touch(self, keys, shared, now)
+  each_state(self, keys, shared, function(state, key)
+    local e = state[key]
+    local last = valid_entry(e) and e.s[#e.s]
+    if last and last[3] < now then last[3] = now end
+  end)
+end
+
+local function prune(state, now, lives)
+  for key, e in pairs(state) do
+    if valid_entry(e) then
+      local name = string_match(key, "^([%w_]+)/")
+      local life = lives[name]
+      if life then expire(e, life, now) end
+      if e.n == 0 and not e.u and not e.f then state[key] = nil end
+    else
+      state[key] = nil
+    end
+  end
+end
+
+-- exact: n or nothing (n is first cut to the smallest limit, so that it can go at all).
+function Limiter:take(keys, n, exact)
+  local granted, wait
+  if exact then
+    for _, key in ipairs(keys) do n = math_min(n, self.scopes[key[1]].requests) end
+  end
+  self.store:transact(function(shared, now)
+    granted, wait = n, 0
+    each_state(self, keys, shared, function(state, key, sc, life)
+      local e = entry(state, key)
+      expire(e, life, now)
+      local room, w = free(e, sc, life, now, exact and n or 1)
+      if room < granted then granted = (exact or room < 0) and 0 or room end
+      if w > wait then wait = w end
+    end)
+    if granted > 0 then
+      wait = 0
+      each_state(self, keys, shared, function(state, key, sc)
+        add(state[key], sc, granted, now)
+      end)
+    end
+    prune(shared, now, self.life)
+    self.takes = self.takes + 1
+    if self.takes % 256 == 0 then prune(self.locals, now, self.life) end
+  end)
+  if granted == 0 and not (wait > 0) then wait = 0.001 end
+  return granted, wait
+end
+
+-- Blocks (through sleep) until spec may leave; the seconds it waited.
+function Limiter:admit(spec, sleep)
+  local keys, n, waited = self:keys(spec), self:cost(spec), 0
+  while true do
+    local g, w = self:take(keys, n, true)
+    if g > 0 then return waited end
+    sleep(w)
+    waited = waited + w
+  end
+end
+
+-- An answer came back for spec: Graph counted the request by now, so its slot stays
+-- in the window until W + margin after the latest answer (a request counted here but
+-- sent, or counted there, later than others of its slot stays safe under load).
+function Limiter:answered(spec, resp)
+  local h = resp.headers
+  local keys = self:keys(spec)
+  if resp.status == 429 or (h and h["x-ms-throttle-limit-percentage"]) then
+    return self:signal(keys, resp.status, h)
+  end
+  local t = self.now()
+  if t - self.touched < TOUCH then return end
+  self.touched = t
+  self.store:transact(function(shared, now) touch(self, keys, shared, now) end)
+end
+
+function Limiter:give(keys, n)
+  if n <= 0 then return end
+  self.store:transact(function(shared)
+    each_state(self, keys, shared, function(state, key) remove(entry(state, key), n) end)
+  end)
+end
+
+-- The scope a 429 names: x-ms-throttle-scope "Tenant_Application/ReadWrite/app/tenant".
+local function named_scope(headers)
+  local v = headers["x-ms-throttle-scope"]
+  if type(v) ~= "string" then return nil end
+  return NAMED[string_lower(string_match(v, "^%s*([%w_]+)") or "")]
+end
+
+local function pause(e, sc, secs, now)
+  if not e.u or e.u < now + secs then
+    local cut = not e.u or e.u <= now     -- once per storm, not once per answer of it
+    e.u = now + secs
+    if cut then
+      e.f = math_max(M.MIN_FACTOR, factor(e, sc, now) * 0.5)
+      e.t = e.u
+    end
+  end
+end
+
+local function percentage(headers)
+  local v = tonumber(headers["x-ms-throttle-limit-percentage"])
+  if not v or v ~= v then return nil end
+  if v > 10 then v = v / 100 end      -- "85" as well as "0.85"
+  return v
+end
+
+function Limiter:signal(keys, status, headers)
+  headers = headers or {}
+  local pct = percentage(headers)
+  if status ~= 429 and not (pct and pct >= self.cfg.slow_at) then return nil end
+  local named = named_scope(headers)
+  local secs
+  if status == 429 then
+    secs = retry.retry_after(headers["retry-after"]) or M.DEFAULT_PAUSE
+    if secs > 3600 then secs = 3600 end
+  end
+  self.store:transact(function(shared, now)
+    touch(self, keys, shared, now)
+    each_state(self, keys, shared, function(state, key, sc)
+      local name = string_match(key, "^([%w_]+)/")
+      if named and named ~= name then return end
+      local e = entry(state, key)
+      if secs then return pause(e, sc, secs, now) end
+      -- Someone else uses this scope too: give them room.
+      local own = e.n / sc.requests
+      if pct > own + 0.1 and (not e.t or now - e.t >= sc.per / M.SLOTS) then
+        e.f, e.t = math_max(M.MIN_FACTOR, factor(e, sc, now) * 0.8), now
+      end
+    end)
+  end)
+  return secs
+end
+
+function Limiter:close()
+  if self.store.close then self.store:close() end
+end
+
+M.loopback = loopback
+return M
