@@ -66,6 +66,12 @@ Progress goes to stderr (a bar on a terminal), the summary table to stdout. Ctrl
 taking fixes, lets those in flight finish and prints the summary (exit 130); a second
 Ctrl-C ends at once.
 
+Graph's throttling limits are kept before requests leave (docs/throttling.md): on for
+Graph, off against a loopback emulator unless GRAPHCOMM_LIMITS says (off, on, or a JSON
+object such as {"app_tenant": {"requests": 30, "per": 2}}). Runs of one app on this
+machine share their windows through a state file: GRAPHCOMM_LIMITS_FILE, by default
+$XDG_RUNTIME_DIR/graphcomm-limits (else $TMPDIR or /tmp, with the user's name).
+
 examples:
   graphcomm apply fixes.jsonl --what-if
   graphcomm apply fixes.jsonl --journal fixes.journal
@@ -311,6 +317,20 @@ local function row(out, label, value, note)
   say(out, format("  %-22s %10s%s", label, value, note and ("  " .. note) or ""))
 end
 
+-- The environment as apply's client reads it: the limiter's state file shared by every
+-- run of the user unless GRAPHCOMM_LIMITS_FILE names another.
+function M.limits_env(getenv)
+  return function(name)
+    local v = getenv(name)
+    if name ~= "GRAPHCOMM_LIMITS_FILE" or (v ~= nil and v ~= "") then return v end
+    local dir = getenv("XDG_RUNTIME_DIR")
+    if dir and dir ~= "" then return dir .. "/graphcomm-limits" end
+    dir = getenv("TMPDIR")
+    return ((dir and dir ~= "") and dir or "/tmp") .. "/graphcomm-limits-"
+      .. ((getenv("USER") or getenv("LOGNAME") or "user"):gsub("[^%w._-]", "_"))
+  end
+end
+
 local function print_summary(env, s, reasons, listed, more, previews)
   local out = env.stdout
   local rate = s.elapsed > 0 and (s.ok / s.elapsed) or 0
@@ -326,6 +346,10 @@ local function print_summary(env, s, reasons, listed, more, previews)
   row(out, "requests sent", s.requests)
   row(out, "retries", s.retried)
   row(out, "elapsed", format("%.2f s", s.elapsed), format("(%.0f fixes/s)", rate))
+  if (s.throttled or 0) > 0 or (s.throttled_429 or 0) > 0 then
+    row(out, "throttled", format("%.2f s", s.throttled),
+      format("(held by Graph's limits; %d answers 429)", s.throttled_429))
+  end
   if #listed > 0 then
     say(out, "")
     say(out, "failed fixes:")
@@ -436,7 +460,7 @@ end
 -- The client: with --what-if, no credentials are needed (nothing is sent).
 local function connect(env, what_if)
   local graphcomm = require "graphcomm"
-  local opts = { getenv = env.getenv }
+  local opts = { getenv = what_if and env.getenv or M.limits_env(env.getenv) }
   if what_if and not env.getenv("GRAPHCOMM_TOKEN") and not env.getenv("AZURE_CLIENT_ID") then
     opts.token = "what-if"
   end

@@ -3,7 +3,8 @@
 --
 --   limiter.config(v, base_url, idents, check [, getenv]) -> cfg | false | nil, err
 --     v: connect's `limits` (nil: the documented numbers, off against a loopback
---     emulator; false: off; true or a table: on, with overrides); idents: connect's
+--     emulator, or GRAPHCOMM_LIMITS: off | on | a JSON object; false: off; true or a
+--     table: on, with overrides; GRAPHCOMM_LIMITS_FILE: the state_file); idents: connect's
 --     options (tenant_id, client_id name the scopes; else AZURE_TENANT_ID and
 --     AZURE_CLIENT_ID through getenv); check: graphcomm.options.check
 --   limiter.new(cfg [, now]) -> lim
@@ -42,6 +43,7 @@ local string_match, string_lower, string_format = string.match, string.lower, st
 local errors = require "graphcomm.errors"
 local retry = require "graphcomm.retry"
 local store = require "graphcomm.limiter_store"
+local cjson = require "cjson.safe"
 
 local M = {}
 
@@ -120,7 +122,26 @@ local function ident(name, v)
   return v
 end
 
+-- GRAPHCOMM_LIMITS: "off", "on" (the documented numbers) or a JSON object as `limits`.
+local function from_env(getenv)
+  local text = getenv and getenv("GRAPHCOMM_LIMITS")
+  if text == nil or text == "" then return nil end
+  if text == "off" then return false end
+  if text == "on" then return true end
+  local v = cjson.decode(text)
+  if type(v) ~= "table" then
+    return nil, errors.validation("GRAPHCOMM_LIMITS must be off, on or a JSON object",
+      { errors = { { path = "GRAPHCOMM_LIMITS", message = "not off, on or a JSON object" } } })
+  end
+  return v
+end
+
 function M.config(v, base_url, idents, check, getenv)
+  local err
+  if v == nil then
+    v, err = from_env(getenv)
+    if err then return nil, err end
+  end
   if v == false then return false end
   if v == nil then
     if loopback(base_url) then return false end
@@ -141,7 +162,6 @@ function M.config(v, base_url, idents, check, getenv)
     return nil, errors.validation("options limits.state_file and limits.shared_dict exclude "
       .. "each other", { errors = { { path = "limits", message = "two stores" } } })
   end
-  local err
   local function given(name, var)
     local x = idents and idents[name]
     if x == nil and getenv then x = getenv(var) end
@@ -153,7 +173,9 @@ function M.config(v, base_url, idents, check, getenv)
   if not cfg.tenant then return nil, err end
   cfg.app, err = ident("app_id", o.app_id or given("client_id", "AZURE_CLIENT_ID") or "default")
   if not cfg.app then return nil, err end
-  cfg.state_file, cfg.shared_dict, cfg.store = o.state_file, o.shared_dict, o.store
+  cfg.state_file = o.state_file or (not o.shared_dict and not o.store and given(nil,
+    "GRAPHCOMM_LIMITS_FILE")) or nil
+  cfg.shared_dict, cfg.store = o.shared_dict, o.store
   if cfg.store ~= nil and type(cfg.store.transact) ~= "function" then
     return nil, errors.validation("option limits.store must have transact(fn)",
       { errors = { { path = "limits.store", message = "no transact" } } })

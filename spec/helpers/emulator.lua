@@ -191,13 +191,14 @@ function Instance:stop()
   if rc ~= 0 then error("emulator/stop failed: " .. out, 2) end
 end
 
--- emu.start{ tls = bool, read_only = bool, port = n, workers = n } -> instance
+-- emu.start{ tls = bool, read_only = bool, throttle = bool, port = n, workers = n } -> instance
 -- instance: base_url, token, ca_file, h2c_url, dir, env, url(path), stop(), request(), control()
 function M.start(opts)
   opts = opts or {}
   local cmd = { shell_quote(ROOT .. "/emulator/start"), "--watch-pid", PID }
   if opts.tls then cmd[#cmd + 1] = "--tls" end
   if opts.read_only then cmd[#cmd + 1] = "--read-only" end
+  if opts.throttle then cmd[#cmd + 1] = "--throttle" end
   if opts.port then cmd[#cmd + 1] = "--port " .. tonumber(opts.port) end
   if opts.workers then cmd[#cmd + 1] = "--workers " .. tonumber(opts.workers) end
   local rc, out = run(table.concat(cmd, " "))
