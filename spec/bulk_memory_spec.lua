@@ -7,8 +7,6 @@
 local emu = require "helpers.emulator"
 local bulk = require "helpers.bulk"
 
-local interpreter = bulk.interpreter
-
 local CHILD = [[
 local n, crid, sids_text = tonumber(arg[1]), arg[2], arg[3]
 local graphcomm = require "graphcomm"
@@ -44,19 +42,9 @@ describe("update_sessions memory", function()
     local f = assert(io.open(script, "w"))
     f:write(CHILD)
     f:close()
-    local build = os.getenv("GRAPHCOMM_BUILD")
-    local cpath = package.cpath
-    local prefix = ""
-    if build and build:find("%-san$") then
-      cpath = cpath:gsub(build:gsub("%p", "%%%0"), (build:gsub("%-san$", "")))
-      prefix = "env -u LD_PRELOAD -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS "
-    end
     local function run(n)
-      local cmd = prefix .. emu.env_prefix(e) .. interpreter() .. " -e "
-        .. emu.shell_quote("package.path = " .. ("%q"):format(package.path)
-          .. "; package.cpath = " .. ("%q"):format(cpath))
-        .. " " .. emu.shell_quote(script) .. " " .. n .. " " .. rec.id .. " "
-        .. emu.shell_quote(table.concat(rec.sessionIds, ",")) .. " 2>&1"
+      local cmd = bulk.child(e, script, n .. " " .. rec.id .. " "
+        .. emu.shell_quote(table.concat(rec.sessionIds, ",")) .. " 2>&1")
       local p = io.popen(cmd)
       local out = p:read("*a")
       p:close()

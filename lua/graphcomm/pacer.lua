@@ -8,7 +8,8 @@
 --                                     most); successes bring it back, one per round
 --   p:tick(now)                       a hold that is over is forgotten
 --   p:report(summary, now)            summary.throttled (seconds held by the limiter),
---                                     throttled_429 (answers 429), concurrency_min
+--                                     throttled_429 (answers 429), concurrency_min and
+--                                     concurrency_end (the lowest and the last)
 --   p.concurrency                     the requests in flight allowed now
 -- Without a limiter (connect{ limits = false }) allow grants what is asked.
 
@@ -77,7 +78,8 @@ function Pacer:report(s, now)
     self.throttled = self.throttled + (now - self.held_since)
     self.held_since = nil
   end
-  s.throttled, s.throttled_429, s.concurrency_min = self.throttled, self.answers_429, self.low
+  s.throttled, s.throttled_429 = self.throttled, self.answers_429
+  s.concurrency_min, s.concurrency_end = self.low, self.concurrency
 end
 
 return M

@@ -7,7 +7,10 @@
 --   bulk.items_for(rec, n [, body]) -> { { crid, sid, body }, ... }   one item a session
 --   bulk.interpreter() -> "lua5.4" | "luajit" | ...   the Lua running the specs, for children
 --   bulk.tmpdir() -> path; bulk.rmdir(path)   a scratch folder for a describe block
+--   bulk.child(e, script, args) -> shell command   runs the Lua file script with this
+--     run's module paths and e's environment (without ASan: the plain build beside it)
 local graphcomm = require "graphcomm"
+local emu = require "helpers.emulator"
 
 local M = {}
 
@@ -34,6 +37,20 @@ end
 function M.interpreter()
   if rawget(_G, "jit") then return "luajit" end
   return "lua" .. _VERSION:match("%d+%.%d+")
+end
+
+function M.child(e, script, args)
+  local build = os.getenv("GRAPHCOMM_BUILD")
+  local cpath = package.cpath
+  local prefix = ""
+  if build and build:find("%-san$") then
+    cpath = cpath:gsub(build:gsub("%p", "%%%0"), (build:gsub("%-san$", "")))
+    prefix = "env -u LD_PRELOAD -u ASAN_OPTIONS -u LSAN_OPTIONS -u UBSAN_OPTIONS "
+  end
+  return prefix .. emu.env_prefix(e) .. M.interpreter() .. " -e "
+    .. emu.shell_quote("package.path = " .. ("%q"):format(package.path)
+      .. "; package.cpath = " .. ("%q"):format(cpath))
+    .. " " .. emu.shell_quote(script) .. " " .. args
 end
 
 function M.tmpdir()
