@@ -46,10 +46,12 @@ static int fail(lua_State *L, const char *what, const char *path, int err)
 static int l_flock(lua_State *L)
 {
     size_t len;
-    const char *path = luaL_checklstring(L, 1, &len);
+    const char *path;
     struct stat st;
     gc_flock *f;
     int fd;
+    luaL_checktype(L, 1, LUA_TSTRING);       /* not a number turned into a file name */
+    path = lua_tolstring(L, 1, &len);
     if (len == 0 || strlen(path) != len)
         return luaL_argerror(L, 1, "a path without NUL bytes expected");
     f = lua_newuserdata(L, sizeof *f);    /* before open: no descriptor leaks on a raise */
