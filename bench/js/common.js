@@ -34,8 +34,8 @@ function chain(token) {
   return handlers[0];
 }
 
-// -> { client, path, payload } after 50 warm-up updates of the session.
-async function setup(base, token, crid, sid, body) {
+// -> { client, path, payload } after `warm` (default 50) warm-up updates of the session.
+async function setup(base, token, crid, sid, body, warm = 50) {
   const client = graph.Client.initWithMiddleware({
     baseUrl: base.replace(/\/+$/, '') + '/',
     defaultVersion: 'v1.0',
@@ -43,7 +43,7 @@ async function setup(base, token, crid, sid, body) {
   });
   const path = `/communications/callRecords/${encodeURIComponent(crid)}/sessions/${encodeURIComponent(sid)}`;
   const payload = JSON.parse(body);
-  for (let i = 0; i < 50; i++) await client.api(path).patch(payload);   // warm-up
+  for (let i = 0; i < warm; i++) await client.api(path).patch(payload);   // warm-up
   return { client, path, payload };
 }
 

@@ -28,9 +28,10 @@
 --   should_stop   function polled between items: true stops taking new items
 --                 (those in flight finish; summary.interrupted = true)
 -- Option names as in graphcomm.options (any case; unknown names raise).
--- summary: { ok, failed, skipped, retried, requests, elapsed, connections [, what_if]
--- [, stopped = "max_failures", message] [, interrupted] } (connections: opened by
--- libcurl during the run; nil over another transport).
+-- summary: { ok, failed, skipped, retried, requests, elapsed, connections, throttled,
+-- throttled_429, concurrency_min, concurrency_end [, what_if] [, stopped = "max_failures",
+-- message] [, interrupted] } (connections: opened by libcurl during the run; nil over
+-- another transport; throttled: seconds held by Graph's limits, graphcomm.pacer).
 --
 -- How it goes: each item is validated (core.encode) when pulled; an invalid one fails
 -- at once and the rest go on. Requests go through the transport's many-in-flight side
