@@ -119,6 +119,42 @@ print("summary " .. cjson.encode(s))
     assert.is_true(took <= MIN * 1.1 + 1, "took " .. took)       -- + starting two Luas
   end)
 
+  it("keeps two `graphcomm apply` runs of one app under its limit (the default state file)", function()
+    local runs = {}
+    for k = 0, 1 do
+      local lines = {}
+      for j = k * ITEMS / 2 + 1, (k + 1) * ITEMS / 2 do
+        lines[#lines + 1] = cjson.encode({ callRecordId = rec.id, sessionId = rec.sessionIds[j],
+          body = { isTest = true } })
+      end
+      local fixes = dir .. "/fixes" .. k .. ".jsonl"
+      local f = assert(io.open(fixes, "w"))
+      f:write(table.concat(lines, "\n"), "\n")
+      f:close()
+      local build = os.getenv("GRAPHCOMM_BUILD")
+      runs[#runs + 1] = emu.env_prefix(e) .. "XDG_RUNTIME_DIR=" .. emu.shell_quote(dir)
+        .. " GRAPHCOMM_LIMITS='{\"app_tenant\": {\"requests\": 50, \"per\": 1}}' "
+        .. (build and ("GRAPHCOMM_BUILD=" .. emu.shell_quote(build) .. " ") or "")
+        .. bulk.interpreter() .. " " .. emu.shell_quote(emu.root .. "/bin/graphcomm") .. " apply "
+        .. emu.shell_quote(fixes) .. " --concurrency 16 >" .. emu.shell_quote(fixes .. ".out")
+        .. " 2>&1 &"
+    end
+    local rc = emu.sh(table.concat(runs, "\n") .. "\nwait")
+    assert.equal(0, rc)
+    local throttled_rows = 0
+    for k = 0, 1 do
+      local f = assert(io.open(dir .. "/fixes" .. k .. ".jsonl.out"))
+      local out = f:read("*a")
+      f:close()
+      assert.matches("applied%s+150", out)
+      assert.matches("failed%s+0", out)
+      if out:find("throttled%s+[%d.]+ s") then throttled_rows = throttled_rows + 1 end
+    end
+    assert.equal(0, throttled())
+    assert.is_true(throttled_rows >= 1)
+    assert.is_truthy(io.open(dir .. "/graphcomm-limits"))
+  end)
+
   it("(the control case) lets two processes without it exceed the limit", function()
     local s = two_processes("-")
     assert.same({ ITEMS / 2, ITEMS / 2 }, { s[1].ok, s[2].ok })

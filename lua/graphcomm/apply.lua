@@ -234,7 +234,7 @@ end
 local BAR = 24
 
 -- "[#########...............]  1234/20000   6%  8123/s  3 failed  ETA 0:02"
-function M.progress_line(done, total, failed, elapsed)
+function M.progress_line(done, total, failed, elapsed, throttled)
   local rate = elapsed > 0 and done / elapsed or 0
   local parts = {}
   if total and total > 0 then
@@ -246,6 +246,7 @@ function M.progress_line(done, total, failed, elapsed)
   end
   parts[#parts + 1] = format("%.0f/s", rate)
   parts[#parts + 1] = format("%d failed", failed)
+  if throttled and throttled >= 1 then parts[#parts + 1] = "throttled " .. clock(throttled) end
   if total and rate > 0 and done < total then
     -- an estimate from the first fraction of a second says little
     parts[#parts + 1] = elapsed >= 1 and ("ETA " .. clock((total - done) / rate)) or "ETA -"
@@ -260,11 +261,11 @@ local function new_progress(env, total)
   local interval = env.tty and 0.1 or 5
   -- a bar is drawn at once; plain lines only every few seconds (and at the end)
   local p = { failed = 0, t0 = t0, last = env.tty and -1 or t0, width = 0 }
-  function p.update(done, final)
+  function p.update(done, final, throttled)
     local now = env.now()
     if not final and now - p.last < interval then return end
     p.last = now
-    local line = M.progress_line(done, total, p.failed, now - p.t0)
+    local line = M.progress_line(done, total, p.failed, now - p.t0, throttled)
     if env.tty then
       -- redraw in place; pad over a longer previous line
       local pad = p.width > #line and rep(" ", p.width - #line) or ""
@@ -494,7 +495,7 @@ local function update(env, client, path, run_opts, total)
     if #listed < MAX_LISTED then listed[#listed + 1] = text else more = more + 1 end
     show_failure(text, r)
   end
-  run_opts.on_progress = function(done) progress.update(done) end
+  run_opts.on_progress = function(done, _, throttled) progress.update(done, nil, throttled) end
   local items, bad_stdin = fixes(env, path, run_opts.what_if)
   local ok, s, run_err = pcall(client.update_sessions, client, items, run_opts)
   if not ok then                          -- raised: a bug, or memory ran out
@@ -510,7 +511,7 @@ local function update(env, client, path, run_opts, total)
     s = run_err.summary
   end
   if core.sigint_pending() then s.interrupted = true end   -- also when it came last
-  progress.update(s.ok + s.failed + s.skipped + (previews or 0), true)
+  progress.update(s.ok + s.failed + s.skipped + (previews or 0), true, s.throttled)
   print_summary(env, s, reasons, listed, more, previews)
   explain_stop(env, s, run_opts.journal)
   return exit_code(s, bad_stdin())

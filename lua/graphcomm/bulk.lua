@@ -12,8 +12,9 @@
 --   journal       a JSONL file of outcomes (graphcomm.journal); what it records as
 --                 succeeded is skipped
 --   on_result(i, ok, err_or_info, item)   once per item, in completion order
---   on_progress(done, total)              after each item (total nil for an iterator,
---                                         unless opts.total says)
+--   on_progress(done, total, throttled)   after each item (total nil for an iterator,
+--                                         unless opts.total says; throttled: seconds
+--                                         held by Graph's limits so far)
 --   ordered       false: fixes for the same session need not wait for one another
 --                 (they are independent, and their order does not matter)
 --   allow_unknown as for graphcomm.session; max_waiting (4096): items waiting for a
@@ -251,7 +252,7 @@ function Run:finish(job, ok, v)
     local nx, prev = job.next, job
     job.next, job.x = nil, nil
     if self.on_result then self.on_result(job.i, ok, v, job.item) end
-    if self.on_progress then self.on_progress(self.done, self.total) end
+    if self.on_progress then self.on_progress(self.done, self.total, self.pace:held(self.e.now())) end
     job = nil
     if nx then
       nx.after = nil
@@ -298,7 +299,7 @@ function Run:skip(job)
   if self.on_result then
     self.on_result(job.i, true, { skipped = true, status = 0 }, job.item)
   end
-  if self.on_progress then self.on_progress(self.done, self.total) end
+  if self.on_progress then self.on_progress(self.done, self.total, self.pace:held(self.e.now())) end
 end
 
 function Run:schedule(job, seconds)

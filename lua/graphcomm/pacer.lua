@@ -7,6 +7,7 @@
 --   p:answered(status, now)           a 429 halves the concurrency (once a second at
 --                                     most); successes bring it back, one per round
 --   p:tick(now)                       a hold that is over is forgotten
+--   p:held(now) -> seconds held by the limiter so far
 --   p:report(summary, now)            summary.throttled (seconds held by the limiter),
 --                                     throttled_429 (answers 429), concurrency_min and
 --                                     concurrency_end (the lowest and the last)
@@ -71,6 +72,11 @@ function Pacer:answered(status, now)
       self.concurrency = self.concurrency + 1
     end
   end
+end
+
+-- Seconds held so far (for the progress line).
+function Pacer:held(now)
+  return self.throttled + (self.held_since and now - self.held_since or 0)
 end
 
 function Pacer:report(s, now)
