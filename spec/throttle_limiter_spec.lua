@@ -266,3 +266,13 @@ describe("graphcomm apply's progress line", function()
     assert.is_nil(apply.progress_line(10, 100, 0, 5):find("throttled", 1, true))
   end)
 end)
+
+describe("limiter signals naming a scope switched off", function()
+  it("pause every scope of the request", function()
+    local lim = limiter.new(assert(limiter.config({ clock = function() return 5 end, tenant = false },
+      "https://graph.microsoft.com", {}, options.check)))
+    local keys = lim:keys({ method = "PATCH" })
+    lim:signal(keys, 429, { ["retry-after"] = "2", ["x-ms-throttle-scope"] = "Tenant/ReadWrite/a/t" })
+    assert.equal(0, (lim:take(keys, 1)))
+  end)
+end)

@@ -259,7 +259,8 @@ local function add(e, sc, n, now)
   local s = e.s
   local last = s[#s]
   if last and last[1] == slot then
-    last[2], last[3] = last[2] + n, now
+    last[2] = last[2] + n
+    if last[3] < now then last[3] = now end     -- never earlier than an answer it had
   else
     s[#s + 1] = { slot, n, now }
   end
@@ -452,6 +453,9 @@ function Limiter:signal(keys, status, headers)
   local pct = percentage(headers)
   if status ~= 429 and not (pct and pct >= self.cfg.slow_at) then return nil end
   local named = named_scope(headers)
+  local found = false
+  for _, key in ipairs(keys) do found = found or key[1] == named end
+  if not found then named = nil end        -- a scope this client does not keep: all of them
   local secs
   if status == 429 then
     secs = retry.retry_after(headers["retry-after"]) or M.DEFAULT_PAUSE
