@@ -34,7 +34,7 @@ commands:
                                         apply many fixes, one JSON object a line
   get CRID [SID] [--select LIST] [--expand LIST]
                                         print a call record or one session as JSON
-  emulator [--port N] [--tls] [--read-only]
+  emulator [--port N] [--tls] [--read-only] [--throttle]
                                         run the local Graph emulator until Ctrl-C
 
 `graphcomm <command> --help` tells more; `graphcomm --version` prints the version.
@@ -461,7 +461,7 @@ end
 -- ---------------------------------------------------------------------------
 
 local EMULATOR_HELP = [[
-usage: graphcomm emulator [--port N] [--tls] [--read-only]
+usage: graphcomm emulator [--port N] [--tls] [--read-only] [--throttle]
 
 Runs the project's Graph emulator (nginx + Lua on 127.0.0.1) in the foreground:
 prints the shell assignments that point graphcomm at it (GRAPHCOMM_BASE_URL,
@@ -471,6 +471,7 @@ SIGTERM) stops it and leaves no process behind.
   --port N      listen on port N (default: a free port)
   --tls         serve https with a self-signed CA (GRAPHCOMM_CA_FILE names it)
   --read-only   answer PATCH as the real service is expected to (405)
+  --throttle    enforce Graph's documented call-record limits (429 with Retry-After)
 
 The emulator is looked for beside the command: emulator/ in the checkout that
 holds bin/graphcomm (or in the LuaRocks tree), else ../share/graphcomm/emulator.
@@ -537,6 +538,7 @@ local function emulator(env, opts, args)
   if port then cmd[#cmd + 1] = "--port " .. port end
   if opts["--tls"] then cmd[#cmd + 1] = "--tls" end
   if opts["--read-only"] then cmd[#cmd + 1] = "--read-only" end
+  if opts["--throttle"] then cmd[#cmd + 1] = "--throttle" end
   env.stdout:flush()
   return exit_status(os.execute(concat(cmd, " ") .. "\n" .. FOREGROUND))
 end
@@ -552,7 +554,8 @@ local COMMANDS = {
              options = { ["--body"] = "value", ["--set"] = "list", ["--what-if"] = "flag" } },
   get = { help = GET_HELP, run = get, options = { ["--select"] = "value", ["--expand"] = "value" } },
   emulator = { help = EMULATOR_HELP, run = emulator,
-               options = { ["--port"] = "value", ["--tls"] = "flag", ["--read-only"] = "flag" } },
+               options = { ["--port"] = "value", ["--tls"] = "flag", ["--read-only"] = "flag",
+                 ["--throttle"] = "flag" } },
 }
 
 local function defaults(io_env)
