@@ -117,6 +117,7 @@ local HINTS = {
   thread_vm_pool_size = { "integer", "transport ngx: Lua VMs per worker thread pool" },
   getenv = { "fun(name: string): string?", "where the environment is read from (default os.getenv)" },
   random = { "fun(): number", "jitter source (tests)" },
+  limits = { "boolean|table", "Graph's throttling limits kept before requests leave (docs/throttling.md); false: off" },
   -- update
   what_if = { "boolean", "return the request instead of sending it" },
   confirm = { "boolean|fun(req: graphcomm.Request): boolean", "sends only when it returns true" },
@@ -131,7 +132,7 @@ local HINTS = {
   max_failures = { "integer", "stop after this many failures" },
   should_stop = { "fun(): boolean", "stop when it returns true" },
   on_result = { "fun(i: integer, ok: boolean, err: graphcomm.Error?, item: graphcomm.Item)", "each outcome" },
-  on_progress = { "fun(done: integer, total: integer?)", "progress" },
+  on_progress = { "fun(done: integer, total: integer?, throttled: number?)", "progress (throttled: seconds held by the limits)" },
   journal = { "string", "JSONL file of outcomes; a rerun skips what succeeded" },
   -- query
   select = { "string", "" }, expand = { "string", "" }, filter = { "string", "" },

@@ -276,6 +276,7 @@ local Client = {}
 ---@field getenv? fun(name: string): string? where the environment is read from (default os.getenv)
 ---@field headers? table<string, string> more headers (every request, or this one)
 ---@field http_version? "1.0"|"1.1"|"2"|"2tls"|number HTTP version to ask libcurl for
+---@field limits? boolean|table Graph's throttling limits kept before requests leave (docs/throttling.md); false: off
 ---@field managed_identity? boolean|table
 ---@field max_pages? integer pages one read follows at most (default 1000)
 ---@field max_response_bytes? integer largest answer body (default 16 MiB)
@@ -312,7 +313,7 @@ local Client = {}
 ---@field journal? string JSONL file of outcomes; a rerun skips what succeeded
 ---@field max_failures? integer stop after this many failures
 ---@field max_waiting? integer items read ahead at most
----@field on_progress? fun(done: integer, total: integer?) progress
+---@field on_progress? fun(done: integer, total: integer?, throttled: number?) progress (throttled: seconds held by the limits)
 ---@field on_result? fun(i: integer, ok: boolean, err: graphcomm.Error?, item: graphcomm.Item) each outcome
 ---@field ordered? boolean fixes of one session in order (default true)
 ---@field should_stop? fun(): boolean stop when it returns true
