@@ -1,7 +1,8 @@
--- `graphcomm apply FIXES.jsonl` (lua/graphcomm/apply.lua): the command run as a process
+-- `graphcomm apply FIXES.jsonl` (lua/graphcomm/cli/apply.lua): the command run as a process
 -- against the emulator (exit codes, plain progress lines, summary table, journal), and
 -- in-process with a terminal for the progress bar.
-local apply = require "graphcomm.apply"
+local cli = require "graphcomm.cli.main"
+local progress = require "graphcomm.cli.progress"
 local cjson = require "cjson"
 local emu = require "helpers.emulator"
 local bulk = require "helpers.bulk"
@@ -155,7 +156,7 @@ describe("graphcomm apply", function()
         if name == "GRAPHCOMM_TOKEN" then return e.token end
         return nil
       end }
-    local code = apply.run({ path }, env)
+    local code = cli.run({ "apply", path }, env)
     assert.equal(0, code)
     local text = stderr:text()
     assert.matches("\r%[#+%]%s+10/10 100%%", text)
@@ -164,11 +165,11 @@ describe("graphcomm apply", function()
 
   it("formats the progress line with rate, failures and ETA", function()
     assert.equal("[############............]  50/100  50%  10/s  2 failed  ETA 0:05",
-      apply.progress_line(50, 100, 2, 5))
+      progress.line(50, 100, 2, 5))
     assert.equal("[########################]  100/100 100%  20/s  0 failed  in 0:05",
-      apply.progress_line(100, 100, 0, 5))
-    assert.equal("7 done  7/s  0 failed", apply.progress_line(7, nil, 0, 1))
+      progress.line(100, 100, 0, 5))
+    assert.equal("7 done  7/s  0 failed", progress.line(7, nil, 0, 1))
     assert.equal("[#.......................]  5/100   5%  50/s  0 failed  ETA -",
-      apply.progress_line(5, 100, 0, 0.1))
+      progress.line(5, 100, 0, 0.1))
   end)
 end)
