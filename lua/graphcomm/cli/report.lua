@@ -96,7 +96,7 @@ M.CREDENTIALS = "set GRAPHCOMM_TOKEN to an access token for Microsoft Graph, or 
   .. "(docs/credentials.md)"
 
 function M.connect_failed(env, err, prefix)
-  local text = tostring(err):gsub("^graphcomm: ", "")
+  local text = tostring(err):gsub("^graphcomm: ", ""):gsub("^validation failed: ", "")
   if text:find("no credentials", 1, true) then
     say(env.stderr, prefix or "graphcomm: ", "no credentials: ", M.CREDENTIALS)
   else
