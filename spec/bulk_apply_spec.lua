@@ -163,6 +163,40 @@ describe("graphcomm apply", function()
     assert.matches("applied%s+10", stdout:text())
   end)
 
+  it("fits the bar to the terminal's width (COLUMNS): it never wraps", function()
+    local rec = e:control("POST", "callRecords", { sessions = 10 })
+    local path = fixes_file("narrow.jsonl", rec, 10)
+    for _, columns in ipairs({ 40, 20, 8 }) do
+      local stdout, stderr = capture(), capture()
+      local env = { stdout = stdout, stderr = stderr, tty = true,
+        getenv = function(name)
+          if name == "GRAPHCOMM_BASE_URL" then return e.base_url end
+          if name == "GRAPHCOMM_TOKEN" then return e.token end
+          if name == "COLUMNS" then return tostring(columns) end
+          return nil
+        end }
+      assert.equal(0, cli.run({ "apply", path }, env))
+      local text = stderr:text()
+      local n = 0
+      for segment in text:gmatch("\r([^\r\n]*)") do
+        n = n + 1
+        assert.truthy(#segment <= columns - 1, columns .. ": " .. segment)
+      end
+      assert.truthy(n >= 1)
+    end
+  end)
+
+  it("shrinks the bar first, then cuts the line, to stay within a width", function()
+    local line = progress.line(50, 100, 2, 5, 60)
+    assert.equal("[#########.........]  50/100  50%  10/s  2 failed  ETA 0:05", line)
+    assert.equal(59, #line)
+    assert.equal("50/100  50%  10/s  2 failed  ETA 0:05", progress.line(50, 100, 2, 5, 40))
+    assert.equal("50/100  50%  10/", progress.line(50, 100, 2, 5, 17))
+    assert.equal("", progress.line(50, 100, 2, 5, 1))
+    assert.equal("[############............]  50/100  50%  10/s  2 failed  ETA 0:05",
+      progress.line(50, 100, 2, 5, 200))
+  end)
+
   it("formats the progress line with rate, failures and ETA", function()
     assert.equal("[############............]  50/100  50%  10/s  2 failed  ETA 0:05",
       progress.line(50, 100, 2, 5))
