@@ -167,7 +167,7 @@ end
 local function json_summary(env, s, run)
   output.json_line(env, { summary = { applied = s.ok, skipped = s.skipped, failed = s.failed,
     wouldSend = run.previews, reasons = next(run.reasons) and run.reasons or nil,
-    requests = s.requests, retries = s.retried, elapsed = s.elapsed,
+    requests = s.requests, retries = s.retried, elapsed = math.floor(s.elapsed * 1000 + 0.5) / 1000,
     interrupted = s.interrupted or nil, stopped = s.stopped or nil,
     journal = s.journal == "incomplete" and "incomplete" or nil } })
 end
