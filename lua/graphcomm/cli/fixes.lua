@@ -2,13 +2,15 @@
 -- keys client:update_sessions takes (callRecordId, sessionId, body; the cmdlet's
 -- CallRecordId, SessionId, BodyParameter; any case, "_" or "-" ignored; WhatIf, Confirm
 -- and PassThru as the switches apply honours). The file is read line by line, never whole.
-local json = require "graphcomm.json"
 local suggest = require("graphcomm.options").suggest
 local say = require("graphcomm.cli.report").say
 
 local type, tostring, pairs = type, tostring, pairs
 
 local M = {}
+
+-- Loaded when first used, so that help prints without lua-cjson (graphcomm.launch).
+local function decode(text) return require("graphcomm.json").decode(text) end
 
 M.MAX_INPUT_ERRORS = 10
 
@@ -52,7 +54,7 @@ end
 
 -- A fix from one line: item | nil, problem.
 function M.fix_of(line, what_if)
-  local v, err = json.decode(line)
+  local v, err = decode(line)
   if v == nil then return nil, "not JSON (" .. tostring(err) .. ")" end
   if type(v) ~= "table" or v[1] ~= nil then return nil, "not a JSON object" end
   local f, problem = fields_of(v, what_if)

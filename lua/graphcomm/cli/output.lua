@@ -1,12 +1,15 @@
 -- graphcomm.cli.output: -o json / --json, JSON Lines and plain tables on stdout.
 -- JSON goes through graphcomm.json, so integers past 2^53 are printed exactly.
-local json = require "graphcomm.json"
 local controls = require("graphcomm.redact").controls
 
 local ipairs, tostring, type = ipairs, tostring, type
 local rep, concat, max = string.rep, table.concat, math.max
 
 local M = {}
+
+-- graphcomm.json (and through it lua-cjson and the core) is loaded when first used, so
+-- that help prints in a fresh clone with neither (graphcomm.launch).
+local function json() return require "graphcomm.json" end
 
 M.OPTIONS = {
   { "-o", "choice", "FORMAT", "output format: text (default) or json", values = { "text", "json" } },
@@ -21,7 +24,7 @@ end
 -- v as one line of JSON (sorted keys; the newlines pretty-printing puts between
 -- members are the only raw ones: a string's own are escaped).
 function M.encode_line(v)
-  return (json.pretty(v, ""):gsub("\n", ""))
+  return (json().pretty(v, ""):gsub("\n", ""))
 end
 
 function M.json_line(env, v)
@@ -29,11 +32,11 @@ function M.json_line(env, v)
 end
 
 function M.pretty(env, v)
-  env.stdout:write(json.pretty(v), "\n")
+  env.stdout:write(json().pretty(v), "\n")
 end
 
 local function cell(v)
-  if v == nil or v == json.null then return "-" end
+  if v == nil or v == json().null then return "-" end
   if type(v) == "table" then
     local parts = {}
     for _, x in ipairs(v) do parts[#parts + 1] = tostring(x) end

@@ -1,6 +1,5 @@
 -- graphcomm.cli.setpath: `--set path=value` read against the call-records schema
 -- (core.schema), and the body the assignments make.
-local json = require "graphcomm.json"
 
 local type, ipairs, pairs = type, ipairs, pairs
 local concat = table.concat
@@ -71,7 +70,7 @@ end
 local function set_value(parts, raw)
   local list = comma_list(raw)
   local readings = {}
-  local decoded, why, kind = json.decode(raw)
+  local decoded, why, kind = require("graphcomm.json").decode(raw)
   if kind == "number" then return nil, why end       -- JSON, but not to be rounded
   if decoded ~= nil then readings[#readings + 1] = decoded end
   readings[#readings + 1] = raw
