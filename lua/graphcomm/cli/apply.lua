@@ -23,8 +23,8 @@ local progress = require "graphcomm.cli.progress"
 local controls = require("graphcomm.redact").controls
 local core = require "graphcomm.core"
 
-local type, tostring, ipairs, pairs, pcall, next = type, tostring, ipairs, pairs, pcall, next
-local format, concat, sort = string.format, table.concat, table.sort
+local type, tostring, ipairs, pcall, next = type, tostring, ipairs, pcall, next
+local format, concat = string.format, table.concat
 local say = report.say
 
 local OK, FAILED, USAGE, JOURNAL, INTERRUPTED = 0, 1, 2, 3, 130
@@ -137,12 +137,7 @@ local function row(out, label, value, note)
   say(out, format("  %-22s %10s%s", label, value, note and ("  " .. note) or ""))
 end
 
-local function sorted_keys(t)
-  local names = {}
-  for k in pairs(t) do names[#names + 1] = k end
-  sort(names)
-  return names
-end
+local sorted_keys = output.sorted_keys
 
 local function print_summary(env, s, run)
   local out = env.stdout

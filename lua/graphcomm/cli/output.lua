@@ -2,8 +2,8 @@
 -- JSON goes through graphcomm.json, so integers past 2^53 are printed exactly.
 local controls = require("graphcomm.redact").controls
 
-local ipairs, tostring, type = ipairs, tostring, type
-local rep, concat, max = string.rep, table.concat, math.max
+local ipairs, pairs, tostring, type = ipairs, pairs, tostring, type
+local rep, concat, max, sort = string.rep, table.concat, math.max, table.sort
 
 local M = {}
 
@@ -25,6 +25,14 @@ end
 -- members are the only raw ones: a string's own are escaped).
 function M.encode_line(v)
   return (json().pretty(v, ""):gsub("\n", ""))
+end
+
+-- The keys of t, sorted (what a table shows in a fixed order).
+function M.sorted_keys(t)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = k end
+  sort(keys)
+  return keys
 end
 
 function M.json_line(env, v)

@@ -4,8 +4,8 @@ local report = require "graphcomm.cli.report"
 local output = require "graphcomm.cli.output"
 local setpath = require "graphcomm.cli.setpath"
 
-local type, ipairs, pairs = type, ipairs, pairs
-local concat, sort = table.concat, table.sort
+local type, ipairs = type, ipairs
+local concat = table.concat
 local say, OK, USAGE = report.say, report.OK, report.USAGE
 
 local M = { name = "update", sends = true,
@@ -46,12 +46,7 @@ local function current_values(client, crid, sid, tops)
   return out
 end
 
-local function sorted_keys(t)
-  local keys = {}
-  for k in pairs(t) do keys[#keys + 1] = k end
-  sort(keys)
-  return keys
-end
+local sorted_keys = output.sorted_keys
 
 local function print_request(env, req, as_json)
   if as_json then
