@@ -170,13 +170,13 @@ describe("graphcomm (scripting)", function()
       assert.truthy(out:find('"packetUtilization": 9007199254740993', 1, true), out)
     end)
 
-    it("apply prints one JSON line per fix and the summary last", function()
+    it("apply prints one JSON line per fix and the summary last (items in the Lua API's keys)", function()
       local sids = {}
       for _, s in ipairs(json_lines(select(2, graphcomm({ "list", CRID, "--json" }, env)))) do
         sids[#sids + 1] = s.id
       end
       local fixes = write(dir .. "/fixes.jsonl", table.concat({
-        cjson.encode({ callRecordId = CRID, sessionId = sids[1], body = { isTest = true } }),
+        cjson.encode({ call_record_id = CRID, session_id = sids[1], body = { isTest = true } }),
         cjson.encode({ CallRecordId = CRID, SessionId = sids[2], BodyParameter = { modalities = { "nonsense" } } }),
         cjson.encode({ callRecordId = CRID, sessionId = "no-such-session", body = { isTest = true } }),
       }, "\n") .. "\n")
