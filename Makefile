@@ -19,6 +19,8 @@ EMULATOR_DIR ?= $(PREFIX)/share/graphcomm/emulator
 BUSTED     ?= /usr/bin/busted
 # make install: the editor types' folder, and the interpreter the installed command starts.
 TYPES_DIR  ?= $(LUA_SHAREDIR)/graphcomm/types
+MAN_DIR    ?= $(PREFIX)/share/man/man1
+COMPLETION_DIR ?= $(PREFIX)/share/bash-completion/completions
 SHEBANG    ?= /usr/bin/env $(LUA)
 # The version's one home is lua/graphcomm/version.lua.
 VERSION    := $(shell sed -n 's/^return "\([^"]*\)".*/\1/p' lua/graphcomm/version.lua)
@@ -74,10 +76,14 @@ fuzz:
 	@scripts/fuzz $${FUZZ_SECONDS:-60}
 
 install: $(MODULE)
-	install -d $(DESTDIR)$(LUA_LIBDIR)/graphcomm $(DESTDIR)$(LUA_SHAREDIR)/graphcomm $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(LUA_LIBDIR)/graphcomm $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/cli $(DESTDIR)$(PREFIX)/bin
 	install -m 0644 $(MODULE) $(DESTDIR)$(LUA_LIBDIR)/graphcomm/core.so
 	install -m 0644 lua/graphcomm.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm.lua
 	install -m 0644 lua/graphcomm/*.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/
+	install -m 0644 lua/graphcomm/cli/*.lua $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/cli/
+	install -d $(DESTDIR)$(MAN_DIR) $(DESTDIR)$(COMPLETION_DIR)
+	install -m 0644 man/graphcomm.1 $(DESTDIR)$(MAN_DIR)/graphcomm.1
+	install -m 0644 man/graphcomm.bash $(DESTDIR)$(COMPLETION_DIR)/graphcomm
 	sed '1s|^#!.*|#!$(SHEBANG)|' bin/graphcomm >$(DESTDIR)$(PREFIX)/bin/graphcomm.tmp
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/graphcomm.tmp
 	mv -f $(DESTDIR)$(PREFIX)/bin/graphcomm.tmp $(DESTDIR)$(PREFIX)/bin/graphcomm
@@ -97,10 +103,12 @@ install: $(MODULE)
 uninstall:
 	rm -f $(DESTDIR)$(LUA_LIBDIR)/graphcomm/core.so $(DESTDIR)$(LUA_SHAREDIR)/graphcomm.lua \
 	      $(addprefix $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/,$(notdir $(wildcard lua/graphcomm/*.lua))) \
+	      $(addprefix $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/cli/,$(notdir $(wildcard lua/graphcomm/cli/*.lua))) \
+	      $(DESTDIR)$(MAN_DIR)/graphcomm.1 $(DESTDIR)$(COMPLETION_DIR)/graphcomm \
 	      $(addprefix $(DESTDIR)$(TYPES_DIR)/,$(notdir $(wildcard types/*))) \
 	      $(DESTDIR)$(PREFIX)/bin/graphcomm
 	rm -rf $(DESTDIR)$(EMULATOR_DIR)
-	rmdir $(DESTDIR)$(TYPES_DIR) $(DESTDIR)$(LUA_SHAREDIR)/graphcomm $(DESTDIR)$(LUA_LIBDIR)/graphcomm \
+	rmdir $(DESTDIR)$(TYPES_DIR) $(DESTDIR)$(LUA_SHAREDIR)/graphcomm/cli $(DESTDIR)$(LUA_SHAREDIR)/graphcomm $(DESTDIR)$(LUA_LIBDIR)/graphcomm \
 	       $(dir $(DESTDIR)$(EMULATOR_DIR)) 2>/dev/null || true
 
 # The source tarball graphcomm-$(VERSION)-1.rockspec builds from, into DIST_DIR: the

@@ -1,7 +1,8 @@
--- `graphcomm apply FIXES.jsonl` (lua/graphcomm/apply.lua): the command run as a process
+-- `graphcomm apply FIXES.jsonl` (lua/graphcomm/cli/apply.lua): the command run as a process
 -- against the emulator (exit codes, plain progress lines, summary table, journal), and
 -- in-process with a terminal for the progress bar.
-local apply = require "graphcomm.apply"
+local cli = require "graphcomm.cli.main"
+local progress = require "graphcomm.cli.progress"
 local cjson = require "cjson"
 local emu = require "helpers.emulator"
 local bulk = require "helpers.bulk"
@@ -155,20 +156,54 @@ describe("graphcomm apply", function()
         if name == "GRAPHCOMM_TOKEN" then return e.token end
         return nil
       end }
-    local code = apply.run({ path }, env)
+    local code = cli.run({ "apply", path }, env)
     assert.equal(0, code)
     local text = stderr:text()
     assert.matches("\r%[#+%]%s+10/10 100%%", text)
     assert.matches("applied%s+10", stdout:text())
   end)
 
+  it("fits the bar to the terminal's width (COLUMNS): it never wraps", function()
+    local rec = e:control("POST", "callRecords", { sessions = 10 })
+    local path = fixes_file("narrow.jsonl", rec, 10)
+    for _, columns in ipairs({ 40, 20, 8 }) do
+      local stdout, stderr = capture(), capture()
+      local env = { stdout = stdout, stderr = stderr, tty = true,
+        getenv = function(name)
+          if name == "GRAPHCOMM_BASE_URL" then return e.base_url end
+          if name == "GRAPHCOMM_TOKEN" then return e.token end
+          if name == "COLUMNS" then return tostring(columns) end
+          return nil
+        end }
+      assert.equal(0, cli.run({ "apply", path }, env))
+      local text = stderr:text()
+      local n = 0
+      for segment in text:gmatch("\r([^\r\n]*)") do
+        n = n + 1
+        assert.truthy(#segment <= columns - 1, columns .. ": " .. segment)
+      end
+      assert.truthy(n >= 1)
+    end
+  end)
+
+  it("shrinks the bar first, then cuts the line, to stay within a width", function()
+    local line = progress.line(50, 100, 2, 5, 60)
+    assert.equal("[#########.........]  50/100  50%  10/s  2 failed  ETA 0:05", line)
+    assert.equal(59, #line)
+    assert.equal("50/100  50%  10/s  2 failed  ETA 0:05", progress.line(50, 100, 2, 5, 40))
+    assert.equal("50/100  50%  10/", progress.line(50, 100, 2, 5, 17))
+    assert.equal("", progress.line(50, 100, 2, 5, 1))
+    assert.equal("[############............]  50/100  50%  10/s  2 failed  ETA 0:05",
+      progress.line(50, 100, 2, 5, 200))
+  end)
+
   it("formats the progress line with rate, failures and ETA", function()
     assert.equal("[############............]  50/100  50%  10/s  2 failed  ETA 0:05",
-      apply.progress_line(50, 100, 2, 5))
+      progress.line(50, 100, 2, 5))
     assert.equal("[########################]  100/100 100%  20/s  0 failed  in 0:05",
-      apply.progress_line(100, 100, 0, 5))
-    assert.equal("7 done  7/s  0 failed", apply.progress_line(7, nil, 0, 1))
+      progress.line(100, 100, 0, 5))
+    assert.equal("7 done  7/s  0 failed", progress.line(7, nil, 0, 1))
     assert.equal("[#.......................]  5/100   5%  50/s  0 failed  ETA -",
-      apply.progress_line(5, 100, 0, 0.1))
+      progress.line(5, 100, 0, 0.1))
   end)
 end)

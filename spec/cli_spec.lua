@@ -64,7 +64,7 @@ describe("graphcomm command", function()
         { { "update", "c", "s", "--set", "novalue" }, "expected path=value" },
         { { "get", "--select" }, "--select needs a value" },
         { { "get", "c", "--colour" }, "unknown option --colour" },
-        { { "emulator", "--port", "http" }, "--port expects a number" },
+        { { "emulator", "--port", "http" }, "--port expects a whole number from 1 to 65535" },
       }
       for _, case in ipairs(cases) do
         local code, out, err = graphcomm(case[1])

@@ -1,5 +1,5 @@
 -- The rockspec lists what the builtin backend builds (it takes no globs):
--- every csrc/*.c and every lua/graphcomm/*.lua must be in it.
+-- every csrc/*.c and every lua/graphcomm/*.lua and lua/graphcomm/cli/*.lua must be in it.
 local load_rockspec = require("helpers.release").load_rockspec
 
 local function ls(pattern)
@@ -25,7 +25,7 @@ describe("graphcomm-scm-1.rockspec", function()
 
   it("installs every Lua module and the command", function()
     local want = { "lua/graphcomm.lua" }
-    for _, f in ipairs(ls("lua/graphcomm/*.lua")) do want[#want + 1] = f end
+    for _, f in ipairs(ls("lua/graphcomm/*.lua lua/graphcomm/*/*.lua")) do want[#want + 1] = f end
     table.sort(want)
     local have = {}
     for name, file in pairs(spec.build.modules) do

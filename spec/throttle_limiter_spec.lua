@@ -260,10 +260,11 @@ end)
 
 describe("graphcomm apply's progress line", function()
   it("shows the time held by the limits once there is a second of it", function()
-    local apply = require "graphcomm.apply"
-    assert.matches("throttled 0:03", apply.progress_line(10, 100, 0, 5, 3.2))
-    assert.is_nil(apply.progress_line(10, 100, 0, 5, 0.4):find("throttled", 1, true))
-    assert.is_nil(apply.progress_line(10, 100, 0, 5):find("throttled", 1, true))
+    local progress = require "graphcomm.cli.progress"
+    assert.matches("throttled 0:03", progress.line(10, 100, 0, 5, nil, 3.2))
+    assert.is_nil(progress.line(10, 100, 0, 5, nil, 0.4):find("throttled", 1, true))
+    assert.is_nil(progress.line(10, 100, 0, 5):find("throttled", 1, true))
+    assert.is_true(#progress.line(10, 100, 0, 5, 40, 3.2) <= 39)   -- still fits the width
   end)
 end)
 

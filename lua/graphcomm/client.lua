@@ -17,7 +17,7 @@
 -- Options are read by graphcomm.options, the parameter sets by graphcomm.params;
 -- read and bulk are given the engine, never the client's state.
 
-local type, pairs, error = type, pairs, error
+local type, pairs, ipairs, error = type, pairs, ipairs, error
 local string_lower = string.lower
 
 local core = require "graphcomm.core"
@@ -29,6 +29,7 @@ local params = require "graphcomm.params"
 local transport = require "graphcomm.transport"
 local engine = require "graphcomm.engine"
 local redact = require "graphcomm.redact"
+local debug_lines = require "graphcomm.debug"
 local read = require "graphcomm.read"
 local bulk = require "graphcomm.bulk"
 local subscriptions = require "graphcomm.subscriptions"
@@ -107,6 +108,9 @@ function M.connect(opts)
   if not provider then
     t.close()
     return nil, err
+  end
+  if cfg.debug then
+    for _, w in ipairs(cfg.warnings or {}) do debug_lines.note(cfg.debug, "warning: " .. w, secrets) end
   end
   return new_client({ engine = engine.new(cfg, t, provider, secrets) })
 end

@@ -3,7 +3,7 @@
 --
 --   launch.prepare(argv, where) -> nil | exit code
 --     where = { lua = "lua5.4" | "luajit" | ..., checkout = source root | nil }
---     Answers `--version` itself (from graphcomm.version). Otherwise checks that
+--     Answers `--version` (and -V) itself (from graphcomm.version). Otherwise checks that
 --     lua-cjson and graphcomm.core load; when one does not, a help request
 --     (no command, `--help`, `-h`, `help ...`) still gets its text, and anything
 --     else gets one line on stderr naming what to run (exit 2).
@@ -74,7 +74,7 @@ end
 local DEPENDENCIES = { "cjson", "graphcomm.core" }
 
 function M.prepare(argv, where)
-  if argv[1] == "--version" then
+  if argv[1] == "--version" or argv[1] == "-V" then
     io.stdout:write("graphcomm ", require("graphcomm.version"), "\n")
     return 0
   end

@@ -234,6 +234,12 @@ function M.parse_base_url(url, what)
   if string_find(path, "/%.%.?/") or string_find(path, "/%.%.?$") then
     return bad("must not have . or .. segments")
   end
+  -- the version is api_version's: a base URL holding it would become /v1.0/v1.0/... (404)
+  local version = string_match(string_lower(path), "/(v1%.0)/?$") or string_match(string_lower(path), "/(beta)/?$")
+  if version then
+    return bad("must not end in /" .. version .. " (graphcomm adds the version: drop it, and"
+      .. " choose beta with api_version)")
+  end
   return scheme .. "://" .. authority .. path
 end
 
@@ -273,6 +279,18 @@ local function numbers(cfg, opts)
   return true
 end
 
+-- What a client's target lacks, as one-line warnings (connect gives them to debug).
+-- Microsoft's national-cloud availability tables list call records as not offered in
+-- the China cloud operated by 21Vianet.
+function M.cloud_warnings(url)
+  local host = string_lower(string_match(url, "^%a[%w+.-]*://([^/:]*)") or "")
+  if host == "microsoftgraph.chinacloudapi.cn" then
+    return { "call records are not offered in the China cloud operated by 21Vianet"
+      .. " (Microsoft's national-cloud availability); requests for them will fail there" }
+  end
+  return {}
+end
+
 -- opts (and the environment through getenv) -> cfg for request.prepare and the transport.
 -- opts has been through check(opts, CONNECT) (names and types); values are checked here.
 function M.config(opts, getenv)
@@ -285,6 +303,7 @@ function M.config(opts, getenv)
   local v = opts.api_version or M.DEFAULTS.api_version
   if v ~= "v1.0" and v ~= "beta" then return bad_option("api_version", "must be v1.0 or beta") end
   cfg.api_version = v
+  cfg.warnings = M.cloud_warnings(cfg.base_url)
   ok, err = numbers(cfg, opts)
   if not ok then return nil, err end
   ok, err = strings(cfg, opts, getenv)
