@@ -194,7 +194,10 @@ function M.run_sh(b, e)
   local dir = scratch()
   write(dir .. "/block.sh", SH_PROLOGUE .. b.code)
   local env = block_env(e, false)
-  env.PATH = dir .. "/.doctest-bin:" .. ROOT .. "/bin:" .. os.getenv("PATH")
+  -- A reader's shell has the real interpreters first, not make check's ASan wrappers
+  -- (luarocks looks for Lua's headers beside the lua5.4 it finds).
+  local path = (os.getenv("PATH") or ""):gsub("[^:]*/asan%-bin:?", "")
+  env.PATH = dir .. "/.doctest-bin:" .. ROOT .. "/bin:" .. path
   env.TMPDIR = dir .. "/tmp"
   local code, out = run_in(dir, { "bash", "block.sh" }, env)
   cleanup(dir)
