@@ -227,7 +227,7 @@ static int l_add(lua_State *L)
     curl_slist_free_all(s->headers);
     s->headers = list;
     gc_xfer_reset(&s->x, m->conn.max_body);
-    gc_req_apply(s->easy, &r, list);
+    gc_req_apply(s->easy, &s->x, &r, list);
     /* Over TLS a transfer waits for a connection that may multiplex (h2) rather
      * than open another; plain http is HTTP/1.1 here, one request a connection. */
     curl_easy_setopt(s->easy, CURLOPT_PIPEWAIT, strncmp(r.url, "https:", 6) == 0 ? 1L : 0L);
