@@ -3,7 +3,9 @@
 -- start-up, discovery and warm-up cancel out, what remains is the cost per update.
 --   lua5.4 bench/profile_run.lua MODE TOKEN COUNT      (luajit works too)
 -- MODE: table (a body table validated and encoded per call), session (a session
--- object), bulk (update_sessions, 16 in flight, over the record's sessions).
+-- object), bulk (update_sessions, 16 in flight or BENCH_CONCURRENCY, over the record's
+-- sessions). GRAPHCOMM_CA_FILE and BENCH_HTTP_VERSION ("1.1", "2tls") are passed to
+-- connect (the TLS comparison in bench/PROFILE.md).
 -- GRAPHCOMM_BASE_URL names the emulator (its short token is GRAPHCOMM_TOKEN; TOKEN may
 -- be another one it accepts).
 local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
@@ -16,7 +18,8 @@ local mode, token, count = arg[1], arg[2], tonumber(arg[3])
 assert(({ table = true, session = true, bulk = true })[mode] and token and count,
   "usage: profile_run.lua table|session|bulk TOKEN COUNT")
 local base = assert(os.getenv("GRAPHCOMM_BASE_URL"), "GRAPHCOMM_BASE_URL is not set")
-local client = assert(graphcomm.connect{ base_url = base, token = token })
+local client = assert(graphcomm.connect{ base_url = base, token = token,
+  ca_file = os.getenv("GRAPHCOMM_CA_FILE"), http_version = os.getenv("BENCH_HTTP_VERSION") })
 
 local records = cjson.decode(assert(client:request{ path = "/communications/callRecords" }).body)
 local crid = records.value[1].id
@@ -37,7 +40,7 @@ if mode == "bulk" then
     i = i + 1
     if i > count then return nil end
     return { crid, sids[(i - 1) % #sids + 1], body() }
-  end, { concurrency = 16, ordered = false })
+  end, { concurrency = tonumber(os.getenv("BENCH_CONCURRENCY")) or 16, ordered = false })
   assert(s.ok == count, ("%d of %d updates failed"):format(s.failed, count))
 else
   local b = mode == "table" and body() or assert(graphcomm.session(body()))
