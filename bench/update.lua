@@ -1,15 +1,17 @@
 -- bench/update.lua: sequential session updates over one client against the emulator,
 -- compared in the same run with wrk -t1 -c1 (same URL, headers and body: the ceiling
--- of one connection), with bench/curl_loop.c (the same PATCH from a bare C libcurl
--- loop: the floor of any libcurl-based client) and with the official Microsoft Graph
--- JavaScript client on Node.
+-- of one connection), with bench/naive_loop.lua (the loop a Lua user writes by hand:
+-- lua-curl + lua-cjson, on LuaJIT), with bench/curl_loop.c (the same PATCH from a careful
+-- C libcurl loop: the floor of any libcurl-based client) and with the official Microsoft
+-- Graph JavaScript client on Node when installed.
 --   lua5.4 bench/update.lua [SECONDS [ROUNDS]]      (luajit works too)
--- Contestants take turns, ROUNDS times (default 3); the table shows medians: the
--- machine is shared, and someone else's burst should not decide a ratio. CPU is the
--- contestant's own user + system time per request (for wrk: its process, start-up
--- included; for the JavaScript client: not measured).
--- Uses GRAPHCOMM_BASE_URL/GRAPHCOMM_TOKEN when set, else starts emulator/start itself.
--- The emulator's request log is switched off for the run.
+-- Two tables: the emulator's short token, then a 1,500-byte JWT-shaped one (libcurl's
+-- cost per header byte makes token size matter). Contestants take turns, ROUNDS times
+-- (default 3); the table shows medians, and each ratio is the median of the rounds' own
+-- ratios: the machine is shared, and someone else's burst should not decide a ratio.
+-- CPU is the contestant's own user + system time per request (for wrk: its process,
+-- start-up included). Uses GRAPHCOMM_BASE_URL/GRAPHCOMM_TOKEN when set, else starts
+-- emulator/start itself. The emulator's request log is switched off for the run.
 local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
   .. "/common.lua")
 local here, sh, quote = common.here, common.sh, common.quote
