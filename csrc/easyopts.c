@@ -324,21 +324,14 @@ static void set_method(CURL *e, const char *method, const char *body, size_t ble
  * of a percent-encoding set as a part in lower case, the full parse keeps it as is. */
 static int plain_target(const char *p)
 {
-    static unsigned char plain[256];
-    static int ready;
-    if (!ready) {              /* idempotent: a race writes the same bytes */
-        const char *c;
-        int i;
-        for (i = 0; i < 256; i++)
-            plain[i] = (unsigned char)((i >= 'a' && i <= 'z') || (i >= 'A' && i <= 'Z')
-                                       || (i >= '0' && i <= '9'));
-        for (c = "-._~!$&'()*+,;=:@/?"; *c != '\0'; c++)
-            plain[(unsigned char)*c] = 1;
-        ready = 1;
-    }
-    for (; *p != '\0'; p++)
-        if (!plain[(unsigned char)*p])
+    static const char punct[] = "-._~!$&'()*+,;=:@/?";
+    for (; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
+            continue;
+        if (strchr(punct, c) == NULL)
             return 0;
+    }
     return 1;
 }
 
