@@ -2,7 +2,7 @@
 -- parsed in a CURLU and, for the same origin and a plain path, sets only the path and
 -- query. What goes out must be what a full parse of the URL sends: other origins,
 -- percent-encodings, queries, a bad URL between good ones, and no Accept-Encoding on
--- a PATCH from either transport.
+-- a PATCH from either transport; and the emulator's sized tokens the benchmarks use.
 local core = require "graphcomm.core"
 local emu = require "helpers.emulator"
 local clients = require "helpers.client"
@@ -105,5 +105,28 @@ describe("the transports' kept URL", function()
     assert.is_string(log[2].headers["accept-encoding"])
     assert.is_nil(log[3].headers["accept-encoding"])
     assert.is_nil(log[4].headers["accept-encoding"])
+  end)
+end)
+
+-- The benchmarks' long bearer token (bench/PROFILE.md): POST /_emulator/tokens.
+describe("the emulator's sized tokens", function()
+  local e
+  setup(function() e = emu.shared() end)
+
+  it("mints a JWT-shaped token of about the size asked for, which the Graph side accepts", function()
+    local t = e:control("POST", "tokens", { bytes = 1500 }).access_token
+    assert.is_true(#t >= 1450 and #t <= 1550, "got " .. #t .. " bytes")
+    assert.matches("^[%w_-]+%.[%w_-]+%.[%w_-]+$", t)
+    local status = e:request("GET", "/v1.0/communications/callRecords?$top=1", nil,
+      { Authorization = "Bearer " .. t })
+    assert.equal(200, status)
+  end)
+
+  it("refuses a size that is missing, not whole, or out of range", function()
+    for _, body in ipairs({ "{}", '{"bytes":"1500"}', '{"bytes":99}', '{"bytes":16385}',
+      '{"bytes":150.5}', "not json" }) do
+      local status = emu.http("POST", e.base_url .. "/_emulator/tokens", body)
+      assert.equal(400, status, body)
+    end
   end)
 end)
