@@ -1,10 +1,13 @@
 /* curl_loop.c: the libcurl floor for bench/update.lua.  The PATCH that graphcomm
  * sends (same URL, headers and body), from C, over one easy handle set up as
  * csrc/easyopts.c sets it up, with nothing computed per request: no Lua, no
- * validation, no new request id.  What any libcurl-based client can reach here;
- * the gap to wrk is libcurl's own work per request.
- *   curl_loop URL TOKEN BODY SECONDS   -> prints {"rps": r, "cpu_us": c}
- * (cpu_us: user + system CPU time per request of this process). */
+ * validation, no new request id.  Careful as a C programmer would be: the URL is a
+ * CURLU handle parsed once, and each request sets only its path (as a client that
+ * updates many sessions of one service would), the header list is built once.
+ * What any libcurl-based client can reach here; the gap to wrk is libcurl's own work.
+ *   curl_loop URL TOKEN BODY SECONDS [COUNT]   -> prints {"rps": r, "cpu_us": c}
+ * (cpu_us: user + system CPU time per request of this process).  With COUNT, exactly
+ * COUNT requests after the warm-up, whatever SECONDS says (callgrind: bench/PROFILE.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,10 +58,16 @@ static struct curl_slist *header_list(const char *token)
     return list;
 }
 
+static CURLU *url_handle;
+static char *url_path;
+
 static CURL *easy_handle(const char *url, const char *body, struct curl_slist *headers)
 {
     CURL *e = curl_easy_init();
-    if (e == NULL)
+    if (e == NULL || (url_handle = curl_url()) == NULL)
+        return NULL;
+    if (curl_url_set(url_handle, CURLUPART_URL, url, CURLU_PATH_AS_IS) != CURLUE_OK
+        || curl_url_get(url_handle, CURLUPART_PATH, &url_path, 0) != CURLUE_OK)
         return NULL;
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
@@ -71,7 +80,7 @@ static CURL *easy_handle(const char *url, const char *body, struct curl_slist *h
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, discard);
-    curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_easy_setopt(e, CURLOPT_CURLU, url_handle);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, "PATCH");
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -83,7 +92,9 @@ static CURL *easy_handle(const char *url, const char *body, struct curl_slist *h
 static int update(CURL *e)
 {
     long status = 0;
-    CURLcode rc = curl_easy_perform(e);
+    CURLcode rc;
+    curl_url_set(url_handle, CURLUPART_PATH, url_path, 0);   /* the next session's path */
+    rc = curl_easy_perform(e);
     if (rc != CURLE_OK) {
         fprintf(stderr, "curl_loop: %s\n", curl_easy_strerror(rc));
         return -1;
@@ -101,10 +112,10 @@ int main(int argc, char **argv)
     struct curl_slist *headers;
     CURL *e;
     double t0, c0, stop, secs;
-    long n = 0;
+    long n = 0, count = argc == 6 ? atol(argv[5]) : 0;
     int i;
-    if (argc != 5) {
-        fprintf(stderr, "usage: curl_loop URL TOKEN BODY SECONDS\n");
+    if (argc != 5 && argc != 6) {
+        fprintf(stderr, "usage: curl_loop URL TOKEN BODY SECONDS [COUNT]\n");
         return 2;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -118,16 +129,24 @@ int main(int argc, char **argv)
     t0 = seconds_now();
     c0 = cpu_seconds();
     stop = t0 + atof(argv[4]);
-    do {
+    if (argc == 6) {
+        for (; n < count; n++)
+            if (update(e) != 0)
+                return 1;
+    } else do {
         for (i = 0; i < 100; i++)
             if (update(e) != 0)
                 return 1;
         n += 100;
     } while (seconds_now() < stop);
     secs = seconds_now() - t0;
+    if (n == 0)
+        n = 1;
     printf("{\"rps\": %.1f, \"cpu_us\": %.1f}\n", (double)n / secs,
            (cpu_seconds() - c0) * 1e6 / (double)n);
     curl_easy_cleanup(e);
+    curl_url_cleanup(url_handle);
+    curl_free(url_path);
     curl_slist_free_all(headers);
     curl_global_cleanup();
     return 0;

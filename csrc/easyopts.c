@@ -4,6 +4,9 @@
 #include <string.h>
 #include "easyopts.h"
 
+/* CURLOPT_CURLU and the URL API: libcurl 7.63 and later. */
+#define GC_HAVE_CURLU (LIBCURL_VERSION_NUM >= 0x073f00)
+
 #define MAX_HEAD_BYTES (1024u * 1024u)
 #define KEEP_BUF_BYTES (256u * 1024u)
 
@@ -106,6 +109,13 @@ void gc_xfer_free(gc_xfer *x)
 {
     buf_free(&x->body);
     buf_free(&x->head);
+    buf_free(&x->origin);
+    buf_free(&x->target);
+#if GC_HAVE_CURLU
+    if (x->url != NULL)
+        curl_url_cleanup(x->url);
+#endif
+    x->url = NULL;
 }
 
 /* ---------------------------------------------------------------- handle set-up */
@@ -307,12 +317,98 @@ static void set_method(CURL *e, const char *method, const char *body, size_t ble
     }
 }
 
-void gc_req_apply(CURL *e, const gc_req *r, struct curl_slist *headers)
+#if GC_HAVE_CURLU
+/* Bytes that libcurl's URL parser keeps as they are in a path or query (RFC 3986
+ * unreserved, sub-delims, ':', '@', '/', '?'): only such targets take the fast path
+ * below, so it sends what a full parse would.  Not '%': libcurl 7.88 writes the hex
+ * of a percent-encoding set as a part in lower case, the full parse keeps it as is. */
+static int plain_target(const char *p)
+{
+    static const char punct[] = "-._~!$&'()*+,;=:@/?";
+    for (; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
+            continue;
+        if (strchr(punct, c) == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/* Sets only the path and query on the kept CURLU when url has the origin it holds
+ * and a plain target (libcurl then skips parsing the whole URL, about a fifth of
+ * its work per request); 0 when done, -1 when the URL must be parsed in full. */
+static int set_target(gc_xfer *x, const char *url)
+{
+    const char *t = url + x->origin.len, *q;
+    size_t plen;
+    if (x->origin.len == 0 || strncmp(url, x->origin.data, x->origin.len) != 0 || *t != '/'
+        || !plain_target(t))
+        return -1;
+    q = strchr(t, '?');
+    if (q != NULL && q[1] == '\0')
+        return -1;               /* an empty query: leave the spelling to libcurl */
+    plen = q != NULL ? (size_t)(q - t) : strlen(t);
+    x->target.len = 0;
+    if (buf_append(&x->target, t, plen) != 0 || buf_append(&x->target, "", 1) != 0)
+        return -1;
+    if (curl_url_set(x->url, CURLUPART_PATH, x->target.data, 0) != CURLUE_OK
+        || curl_url_set(x->url, CURLUPART_QUERY, q != NULL ? q + 1 : NULL, 0) != CURLUE_OK)
+        return -1;
+    return 0;
+}
+
+/* Parses url in full into the kept CURLU, with the flags libcurl uses for CURLOPT_URL,
+ * and remembers its origin; -1 (origin forgotten) when it does not parse. */
+static int set_whole(gc_xfer *x, const char *url)
+{
+    const char *sep = strstr(url, "://"), *slash;
+    x->origin.len = 0;
+    if (x->url == NULL && (x->url = curl_url()) == NULL)
+        return -1;
+    if (curl_url_set(x->url, CURLUPART_URL, url,
+                     CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS) != CURLUE_OK)
+        return -1;
+    slash = sep != NULL ? strchr(sep + 3, '/') : NULL;
+    if (slash != NULL && buf_append(&x->origin, url, (size_t)(slash - url)) != 0)
+        x->origin.len = 0;
+    return 0;
+}
+#endif
+
+/* The URL: through the handle's kept CURLU when it parses, else as CURLOPT_URL, so
+ * that libcurl reports a bad URL exactly as before (CURLE_URL_MALFORMAT and its text). */
+static void set_url(CURL *e, gc_xfer *x, const char *url)
+{
+#if GC_HAVE_CURLU
+    if (set_target(x, url) == 0 || set_whole(x, url) == 0) {
+        curl_easy_setopt(e, CURLOPT_CURLU, x->url);
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_CURLU, NULL);
+#else
+    (void)x;
+#endif
+    curl_easy_setopt(e, CURLOPT_URL, url);
+}
+
+/* Compressed answers are asked for only where a body comes back (reads): libcurl
+ * rebuilds its list of encodings for every request that asks, which costs an update
+ * (204, no body) about a tenth of its time on a local server.  Both transports, so
+ * bulk PATCHes no longer send an Accept-Encoding their 204s never use. */
+static void accept_encoding(CURL *e, const char *method)
+{
+    int reads = strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0;
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, reads ? "" : NULL);
+}
+
+void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *headers)
 {
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
-    curl_easy_setopt(e, CURLOPT_URL, r->url);
+    set_url(e, x, r->url);
     set_method(e, r->method, r->body, r->blen);
+    accept_encoding(e, r->method);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 }
 

@@ -40,6 +40,9 @@ typedef struct gc_xfer {
     size_t max_body;
     int too_big, no_memory;
     char errbuf[CURL_ERROR_SIZE];
+    CURLU *url;                 /* the last URL, kept parsed (NULL until needed) */
+    gc_buf origin;              /* "scheme://authority" that url holds; empty when none */
+    gc_buf target;              /* scratch: the path of the request, NUL-terminated */
 } gc_xfer;
 
 /* A request read from its Lua table; the strings stay valid while the four
@@ -64,8 +67,9 @@ void gc_xfer_free(gc_xfer *x);
 void gc_req_read(lua_State *L, int req, const gc_conn *c, gc_req *r);
 /* The header list ("Expect:" first), or NULL when memory runs out. */
 struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r);
-/* URL, method, body, headers and timeouts on e; nothing here raises. */
-void gc_req_apply(CURL *e, const gc_req *r, struct curl_slist *headers);
+/* URL, method, body, headers and timeouts on e (x: the handle's collector, which
+ * keeps the parsed URL); nothing here raises. */
+void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *headers);
 
 /* Push the response table, or the transport error object, of a finished transfer. */
 void gc_push_response(lua_State *L, CURL *e, gc_xfer *x);

@@ -227,7 +227,7 @@ static int l_add(lua_State *L)
     curl_slist_free_all(s->headers);
     s->headers = list;
     gc_xfer_reset(&s->x, m->conn.max_body);
-    gc_req_apply(s->easy, &r, list);
+    gc_req_apply(s->easy, &s->x, &r, list);
     /* Over TLS a transfer waits for a connection that may multiplex (h2) rather
      * than open another; plain http is HTTP/1.1 here, one request a connection. */
     curl_easy_setopt(s->easy, CURLOPT_PIPEWAIT, strncmp(r.url, "https:", 6) == 0 ? 1L : 0L);
@@ -269,8 +269,12 @@ static void collect(gc_multi *m)
  * first one ended, or the time is up (CURLM_OK), or libcurl fails. Waiting for a
  * few answers rather than one means fewer wake-ups per request when the server is
  * the bottleneck; it costs no throughput as long as requests stay queued there.
- * (An epoll loop over curl_multi_socket_action was tried: no faster with libcurl
- * 7.88, which still polls each socket itself, and more syscalls.) */
+ * Cost measured against a server answering after 20 ms (bench/multi_syscalls.sh,
+ * bench/PROFILE.md): 7.1 system calls per item at 1 in flight, 12.7 at 16 and 64
+ * (poll: 4 an item, then 9.7, as every wake-up polls every socket), 7.2 at 256 (many
+ * answers per wake-up).  An event-driven loop (curl_multi_socket_action and epoll)
+ * polls only the sockets that changed; issue 14's C prototype stayed near 7.7 with
+ * less CPU.  Not done here: this loop remains, the comparison is open. */
 static CURLMcode drive(gc_multi *m, double timeout, int want, double linger)
 {
     double now = now_s(), deadline = now + timeout, settle = -1, until;

@@ -124,6 +124,23 @@ end
 
 local SWITCHES = { log = true, read_only = true, allow_unknown = true }
 
+-- A JWT-shaped token of about v.bytes bytes (100 to 16,384), accepted like an issued one:
+-- benchmarks measure the per-byte header cost of a realistic (1-2.5 KB) Graph token.
+local function sized_token(body, rid)
+  local v, s, h, b = decode_body(body, rid)
+  if v == nil then return s, h, b end
+  local want = json.number(v.bytes)
+  if type(want) ~= "number" or want ~= math.floor(want) or want < 100 or want > 16384 then
+    return fail(rid, 400, "bytes must be a whole number from 100 to 16384.")
+  end
+  local oauth = require "graphcomm_emulator.oauth"
+  local roles = { "CallRecords.ReadWrite.All" }
+  local base = #oauth.mint("bench", "bench", 3599, json.array(roles))
+  -- Base64url turns 3 bytes into 4; a role entry adds its quotes and comma.
+  roles[2] = string.rep("x", math.max(0, math.floor((want - base) * 3 / 4) - 3))
+  return ok({ access_token = oauth.mint("bench", "bench", 3599, json.array(roles)) })
+end
+
 local function configure(method, body, rid)
   if method == "POST" then
     local v, s, h, b = decode_body(body, rid)
@@ -238,6 +255,7 @@ function M.handle(method, segs, args, body, rid)
     return require("graphcomm_emulator.identity").control(method, v, rid)
   end
   if what == "tokens" and sub1 == "expire" and method == "POST" then return expire_tokens() end
+  if what == "tokens" and sub1 == nil and method == "POST" then return sized_token(body, rid) end
   if what == "config" then return configure(method, body, rid) end
   if what == "throttle" then return throttling(method, body, rid) end
   if what == "reset" and method == "POST" then return reset() end

@@ -1,0 +1,68 @@
+#!/bin/bash
+# bench/profile.sh: user-space instructions per request (callgrind) for graphcomm and its
+# baselines, each with the emulator's short token and a 1,500-byte JWT-shaped one.
+#   bench/profile.sh [N]     (default N=1000; builds must exist: make LUA=lua5.4, make LUA=luajit)
+# Each client runs twice under callgrind, with 200 and 200+N requests after the same
+# set-up; (Ir(200+N) - Ir(200)) / N is its cost per request, start-up excluded.  The VM has
+# no hardware counters, so instructions are counted, not timed.  See bench/PROFILE.md.
+set -eu
+here=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-1000}
+out=$(mktemp -d)
+trap 'rm -rf "$out"; [ -n "${stop_dir:-}" ] && "$here/emulator/stop" "$stop_dir" >/dev/null 2>&1 || true' EXIT
+if [ -z "${GRAPHCOMM_BASE_URL:-}" ] || [ -z "${GRAPHCOMM_TOKEN:-}" ]; then
+  eval "$("$here/emulator/start")"
+  stop_dir=$GRAPHCOMM_EMULATOR_DIR
+fi
+export GRAPHCOMM_BASE_URL GRAPHCOMM_TOKEN
+ctl() { curl -s -X POST -d "$2" "$GRAPHCOMM_BASE_URL/_emulator/$1"; }
+ctl config '{"log":false}' >/dev/null
+field() { luajit -e "local v = require('cjson').decode(io.read('*a')) print(v$1)"; }
+jwt=$(ctl tokens '{"bytes":1500}' | field .access_token)
+get() { curl -s -H "Authorization: Bearer $GRAPHCOMM_TOKEN" "$GRAPHCOMM_BASE_URL/v1.0/communications/callRecords$1"; }
+crid=$(get "" | field '.value[1].id')
+sid=$(get "/$crid/sessions" | field '.value[1].id')
+url="$GRAPHCOMM_BASE_URL/v1.0/communications/callRecords/$crid/sessions/$sid"
+body='{"modalities":["audio","video"],"endDateTime":"2024-05-01T10:15:00Z","failureInfo":{"reason":"bench","stage":"midcall"}}'
+mkdir -p "$here/build/bench"
+cc -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -o "$here/build/bench/curl_loop" "$here/bench/curl_loop.c" \
+  $(pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl)
+
+unset GRAPHCOMM_BUILD            # bench/common.lua picks build/<lua> of this tree
+# Ir of one run: callgrind's summary line.
+ir() {
+  valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$@" >"$out/log" 2>&1 \
+    || { cat "$out/log" >&2; return 1; }
+  local v
+  v=$(sed -n 's/^summary: //p' "$out/cg")
+  [ -n "$v" ] || { echo "bench/profile.sh: no callgrind summary" >&2; return 1; }
+  echo "$v"
+}
+# The command for one client: $1 = kind, $2 = token, $3 = requests after the warm-up
+# (the C loop and the lua-curl loop warm up with 200 requests themselves).
+cmd() {
+  case $1 in
+    curl) echo "$here/build/bench/curl_loop" "$url" "$2" "$body" 0 "$3" ;;
+    naive) echo luajit "$here/bench/naive_loop.lua" "$url" "$2" 0 --count "$3" ;;
+    *:*) echo "${1%%:*}" "$here/bench/profile_run.lua" "${1#*:}" "$2" $(( 200 + $3 )) ;;
+  esac
+}
+# Instructions per request: $1 = label, $2 = kind, $3 = token (none has a space).
+per() {
+  local a b
+  # shellcheck disable=SC2046
+  a=$(ir $(cmd "$2" "$3" 0)) && b=$(ir $(cmd "$2" "$3" "$n")) \
+    || { printf '%-48s %12s\n' "$1" failed; return; }
+  printf '%-48s %12d\n' "$1" $(( (b - a) / n ))
+}
+for tok in short jwt; do
+  t=$GRAPHCOMM_TOKEN; [ $tok = jwt ] && t=$jwt
+  echo "token: $tok (${#t} bytes), $n requests; user-space instructions per request"
+  per "libcurl C loop (bench/curl_loop.c, CURLU)" curl "$t"
+  per "lua-curl + lua-cjson by hand (LuaJIT)" naive "$t"
+  for lua in lua5.4 luajit; do
+    per "graphcomm, table body, $lua" $lua:table "$t"
+    per "graphcomm, session object body, $lua" $lua:session "$t"
+    per "graphcomm, 16 in flight, $lua" $lua:bulk "$t"
+  done
+done
