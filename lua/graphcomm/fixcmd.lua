@@ -225,7 +225,10 @@ function M.run(argv, io_env)
   local json = format_name == "json"
   local text = json and env.stderr or env.stdout
   opts.on_change = function(c) show_change(text, c) end
-  opts.on_error = function(e) say(env.stderr, "error: ", (tostring(e):gsub("^graphcomm: ", ""))) end
+  opts.on_error = function(e)
+    local text = e.kind == "validation" and e.message or tostring(e)
+    say(env.stderr, "error: ", (text:gsub("^graphcomm: ", "")))
+  end
   opts.on_result = function(_, ok, info, c)
     if ok then
       if json then say(env.stdout, json_line(c)) end
