@@ -381,6 +381,27 @@ function Rule:fix(session, record)
   return body
 end
 
+-- The rule as the plain functions graphcomm.notify calls: fix(session, record) -> the
+-- diff against the session (nil when nothing changes), where(record) -> boolean; both
+-- raise the rule's error (with its ids) as a string.
+function Rule:functions()
+  local function fix(session, record)
+    local body, err = self:fix(session, record)
+    if err then error(err.message, 0) end
+    if body == nil then return nil end
+    local d, derr = diff.diff(session, body)
+    if not d then error(message_of(derr), 0) end
+    if next(d) == nil then return nil end
+    return d
+  end
+  local function where(record)
+    local ok, err = self:where(record)
+    if err then error(err.message, 0) end
+    return ok
+  end
+  return fix, where
+end
+
 -- ---------------------------------------------------------------------------
 -- client:run_rule(rule, opts)
 -- ---------------------------------------------------------------------------
