@@ -90,7 +90,7 @@ describe("graphcomm fix", function()
     end
     assert.equal(2, n)
     local fixes = file(out)
-    local acode, aout, aerr = cmd.run({ emu.root .. "/bin/graphcomm", "apply", fixes },
+    local acode, aout, aerr = cmd.run({ cmd.lua, emu.root .. "/bin/graphcomm", "apply", fixes },
       { GRAPHCOMM_BASE_URL = server.base_url, GRAPHCOMM_TOKEN = server.token })
     os.remove(fixes)
     assert.equal(0, acode, aout .. aerr)

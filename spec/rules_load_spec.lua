@@ -235,3 +235,36 @@ describe("what a rule returns", function()
     end)
   end)
 end)
+
+describe("rule:functions (what graphcomm.notify calls)", function()
+  it("gives the diff against the session, computed on copies", function()
+    with_rule([[return { fix = function(s, r)
+        s.endDateTime = graphcomm.last_segment_end(s)      -- changes the rule's copy
+        r.id = "changed"
+        return s
+      end }]], function(rule)
+      local fix, where = rule:functions()
+      local session = { id = "s-1", startDateTime = "2026-11-25T10:00:00Z",
+        segments = { { id = "g", startDateTime = "2026-11-25T10:00:00Z", endDateTime = "2026-11-25T10:05:00Z" } } }
+      local record = { id = "r-1", sessions = { session } }
+      assert.same({ endDateTime = "2026-11-25T10:05:00Z" }, fix(session, record))
+      assert.is_nil(session.endDateTime)
+      assert.equal("r-1", record.id)
+      session.endDateTime = "2026-11-25T10:05:00Z"
+      assert.is_nil(fix(session, record))                  -- nothing left to change
+      assert.is_true(where(record))
+    end)
+  end)
+
+  it("raises the rule's error with the ids", function()
+    with_rule("return { fix = function() error('boom') end, where = function() return 'yes' end }", function(rule)
+      local fix, where = rule:functions()
+      local ok, err = pcall(fix, { id = "s-1" }, { id = "r-1" })
+      assert.is_false(ok)
+      assert.matches("call record r%-1, session s%-1: fix .*boom", err)
+      ok, err = pcall(where, { id = "r-1" })
+      assert.is_false(ok)
+      assert.matches("where returned a string", err)
+    end)
+  end)
+end)

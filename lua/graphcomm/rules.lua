@@ -383,10 +383,17 @@ end
 
 -- The rule as the plain functions graphcomm.notify calls: fix(session, record) -> the
 -- diff against the session (nil when nothing changes), where(record) -> boolean; both
--- raise the rule's error (with its ids) as a string.
+-- raise the rule's error (with its ids) as a string. The rule gets copies, as in run
+-- (one copy of a record for all its sessions).
 function Rule:functions()
+  local views = setmetatable({}, { __mode = "k" })
   local function fix(session, record)
-    local body, err = self:fix(session, record)
+    local view = record
+    if type(record) == "table" then
+      view = views[record] or copy(record, 0)
+      views[record] = view
+    end
+    local body, err = self:fix(copy(session, 0), view)
     if err then error(err.message, 0) end
     if body == nil then return nil end
     local d, derr = diff.diff(session, body)
