@@ -19,13 +19,7 @@ local function buffer()
   return b
 end
 
-local function file(text)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
+local file = require("helpers.rules").file
 
 describe("graphcomm fix", function()
   local server

@@ -2,13 +2,7 @@
 -- a rule's mistakes look like (each with the ids of the record and session it was on).
 local rules = require "graphcomm.rules"
 
-local function file(text)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
+local file = require("helpers.rules").file
 
 local SESSION = { id = "s-1", startDateTime = "2026-11-25T10:00:00Z",
   segments = { { id = "g", startDateTime = "2026-11-25T10:00:00Z", endDateTime = "2026-11-25T10:05:00Z" } } }

@@ -19,13 +19,7 @@ end
 
 local function rule(name) return assert(graphcomm.rules.load(EXAMPLES .. name .. ".lua")) end
 
-local function file(text)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
+local file = require("helpers.rules").file
 
 -- "crid/sid" -> body, of a summary's changes
 local function planned(sum)
@@ -34,11 +28,7 @@ local function planned(sum)
   return out
 end
 
-local function count(t)
-  local n = 0
-  for _ in pairs(t) do n = n + 1 end
-  return n
-end
+local count = require("helpers.rules").count
 
 local function patched(server)
   local out = {}
