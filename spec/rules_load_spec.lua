@@ -262,3 +262,17 @@ describe("rule:functions (what graphcomm.notify calls)", function()
     end)
   end)
 end)
+
+describe("an error value the rule made", function()
+  it("is never read through its metamethods, even one dressed as graphcomm's", function()
+    with_rule([[return { fix = function()
+        error(setmetatable({ kind = "validation" }, {
+          __index = function() while true do end end,
+          __tostring = function() while true do end end }))
+      end }]], function(rule)
+      local _, err = rule:fix(SESSION, RECORD)
+      assert.equal("RuleError", err.code)
+      assert.matches("an error value of type table", err.message)
+    end, { budget = 100000 })
+  end)
+end)

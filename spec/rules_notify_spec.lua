@@ -9,6 +9,7 @@ local STATE = "rules-state-" .. require("graphcomm.core").uuid4()
 local RULE = emulator.root .. "/examples/rules/missing_end_time.lua"
 
 local file = require("helpers.rules").file
+local count = require("helpers.rules").count
 
 local function handler(rule_path)
   return file(([=[
@@ -62,10 +63,11 @@ describe("notify.new{ rule = }", function()
           local st = ex.status()
           return st.fixed >= 2 and st.queue == 0 and st.done == st.queued
         end)
-        assert.equal(2, ex.status().fixed)
         assert.equal(0, open_sessions(c, rec.id))
-        local _, total = patch_counts(e)
-        assert.equal(2, total)
+        -- the two open sessions, never the closed one (a record's "created" and "updated"
+        -- notifications may be processed side by side: a session can be sent twice)
+        local counts = patch_counts(e)
+        assert.equal(2, count(counts))
       end)
     end)
 

@@ -216,12 +216,12 @@ end
 -- Guarded calls
 -- ---------------------------------------------------------------------------
 
--- A text for an error value, never calling the rule's code (no __tostring of its own).
+-- A text for a value the rule made, never calling its code (no __tostring of its own,
+-- nor an __index that errors.is would read).
 local function message_of(v)
   local tv = type(v)
   if tv == "string" then return v end
   if tv == "number" or tv == "boolean" or tv == "nil" then return tostring(v) end
-  if errors.is(v) then return tostring(v) end
   return "(an error value of type " .. tv .. ")"
 end
 
@@ -376,7 +376,7 @@ function Rule:fix(session, record)
   if not n then
     local list = type(err) == "table" and err.errors or nil
     ids.errors = list
-    return nil, rule_error(self, "InvalidBody", "fix returned an invalid body: " .. message_of(err), ids)
+    return nil, rule_error(self, "InvalidBody", "fix returned an invalid body: " .. tostring(err), ids)
   end
   return body
 end
@@ -397,7 +397,7 @@ function Rule:functions()
     if err then error(err.message, 0) end
     if body == nil then return nil end
     local d, derr = diff.diff(session, body)
-    if not d then error(message_of(derr), 0) end
+    if not d then error(tostring(derr), 0) end
     if next(d) == nil then return nil end
     return d
   end
@@ -425,7 +425,7 @@ local function bound(name, v)
   local n, err = core.normalize({ startDateTime = v })
   if not n then
     return nil, errors.validation(format("option %s: not a DateTime: %s", name, tostring(v)),
-      { errors = { { path = name, message = message_of(err) } } })
+      { errors = { { path = name, message = tostring(err) } } })
   end
   return n.startDateTime
 end
@@ -490,7 +490,7 @@ local function plan_session(rule, sum, opts, original, session, view)
   local d
   d, err = diff.diff(original, body)
   if not d then
-    return fail(sum, opts, rule_error(rule, "InvalidBody", "fix returned an invalid body: " .. message_of(err),
+    return fail(sum, opts, rule_error(rule, "InvalidBody", "fix returned an invalid body: " .. tostring(err),
       { call_record_id = view.id, session_id = original.id }))
   end
   if next(d) == nil then sum.unchanged = sum.unchanged + 1; return end
