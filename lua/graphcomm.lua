@@ -9,6 +9,7 @@
 --   graphcomm.connect(opts)           -> client | nil, err             (section 3)
 --   graphcomm.update_session(...)     the update on a default client from the environment
 --   graphcomm.diff(old, new)          the smallest PATCH body (graphcomm.diff, section 4)
+--   graphcomm.rules                   fix rules: rules.load(path) (graphcomm.rules, docs/rules.md)
 -- Every function is defined or named here: nothing is loaded behind the reader's back.
 
 local select, error = select, error
@@ -17,6 +18,7 @@ local core = require "graphcomm.core"
 local client = require "graphcomm.client"
 local errors = require "graphcomm.errors"
 local diff = require "graphcomm.diff"
+local rules = require "graphcomm.rules"
 local options = require "graphcomm.options"
 
 local VERSION = require "graphcomm.version"
@@ -28,6 +30,7 @@ local M = {
   connect = client.connect,
   errors = errors,
   diff = diff.diff,
+  rules = rules,
 }
 
 -- The options core.session reads; any other name raises (graphcomm.options).

@@ -5,7 +5,7 @@ _graphcomm() {
   prev=${COMP_WORDS[COMP_CWORD-1]}
   cmd=${COMP_WORDS[1]}
   if [ "$COMP_CWORD" -eq 1 ]; then
-    COMPREPLY=($(compgen -W 'update apply get list diff emulator completion --help --version -V' -- "$cur"))
+    COMPREPLY=($(compgen -W 'update apply get list diff emulator completion fix --help --version -V' -- "$cur"))
     return
   fi
   case $prev in
@@ -13,7 +13,7 @@ _graphcomm() {
     --output) COMPREPLY=($(compgen -W 'text json' -- "$cur")); return ;;
   esac
   if [ "$cmd" = help ]; then
-    COMPREPLY=($(compgen -W 'update apply get list diff emulator completion' -- "$cur"))
+    COMPREPLY=($(compgen -W 'update apply get list diff emulator completion fix' -- "$cur"))
     return
   fi
   case $cmd in
@@ -24,6 +24,7 @@ _graphcomm() {
     diff) opts='-o --output --json --debug --max-retries --timeout --help -h' ;;
     emulator) opts='--port --tls --read-only --throttle --help -h' ;;
     completion) opts='--help -h' ;;
+    fix) opts='--from --to --record --records --apply --journal --concurrency --max-failures -o --output --stop-on-error --help -h' ;;
     *) opts= ;;
   esac
   if [[ $cur == -* ]]; then

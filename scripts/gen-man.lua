@@ -66,7 +66,7 @@ local function man()
     ".SH COMMANDS",
   }
   for _, c in ipairs(main.COMMANDS) do
-    if not c.argv_run then parts[#parts + 1] = command_section(c) end
+    if not c.argv_run or c.help then parts[#parts + 1] = command_section(c) end
   end
   parts[#parts + 1] = ".SH ENVIRONMENT"
   parts[#parts + 1] = paragraph(main.ENVIRONMENT:gsub("\nExit status.*$", ""))

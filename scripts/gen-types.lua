@@ -180,6 +180,8 @@ local FUNCTIONS = {
     { "(fun(): " .. NS .. "session?, graphcomm.Error?)" } },
   { "graphcomm.Client", "call_records", true, "Iterator over the tenant's call records, page by page.",
     { { "query?", "graphcomm.Query" } }, { "(fun(): table?, graphcomm.Error?)" } },
+  { "graphcomm.Client", "run_rule", true, "Runs a fix rule over a window or record ids; plans, or applies.",
+    { { "rule", "table|string" }, { "opts?", "table" } }, { "table?", "graphcomm.Error?" } },
   { "graphcomm.Client", "subscribe", true, "A change-notification subscription on call records.",
     { { "opts", "graphcomm.SubscribeOptions" } }, { "table?", "graphcomm.Response|graphcomm.Error" } },
   { "graphcomm.Client", "renew_subscription", true, "Moves a subscription's expiry (at most 4230 minutes).",

@@ -112,10 +112,11 @@ describe("emulator Graph resources", function()
     end)
 
     it("filters records and sessions with simple $filter comparisons, and pages records with $top", function()
-      local _, _, groups = get(RECORDS .. "?$filter=" .. "type%20eq%20'groupCall'")
+      -- (before 2026-11-25: the records from then on are the fix rules' samples)
+      local _, _, groups = get(RECORDS .. "?$filter=" .. "type%20eq%20'groupCall'%20and%20startDateTime%20lt%202026-11-25T00:00:00Z")
       assert.equal(2, #groups.value)
       for _, r in ipairs(groups.value) do assert.equal("groupCall", r.type) end
-      local _, _, later = get(RECORDS .. "?$filter=startDateTime%20ge%202026-11-22T00:00:00Z%20and%20type%20eq%20'peerToPeer'")
+      local _, _, later = get(RECORDS .. "?$filter=startDateTime%20ge%202026-11-22T00:00:00Z%20and%20startDateTime%20lt%202026-11-25T00:00:00Z%20and%20type%20eq%20'peerToPeer'")
       assert.equal(1, #later.value)
       local _, _, open = get(RECORDS .. "/" .. BIG .. "/sessions?$select=id,endDateTime&$filter=endDateTime%20eq%20null")
       assert.equal(2, #open.value)

@@ -482,6 +482,13 @@ function Client:sessions(call_record_id, query) end
 ---@return (fun(): table?, graphcomm.Error?)
 function Client:call_records(query) end
 
+---Runs a fix rule over a window or record ids; plans, or applies.
+---@param rule table|string
+---@param opts? table
+---@return table?
+---@return graphcomm.Error?
+function Client:run_rule(rule, opts) end
+
 ---A change-notification subscription on call records.
 ---@param opts graphcomm.SubscribeOptions
 ---@return table?

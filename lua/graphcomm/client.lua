@@ -8,6 +8,7 @@
 --   client:sessions(crid [, query]) -> iterator         graphcomm.read
 --   client:call_records([query]) -> iterator           graphcomm.read
 --   client:update_sessions(items [, opts]) -> summary   graphcomm.bulk
+--   client:run_rule(rule [, opts]) -> summary           graphcomm.rules
 --   client:subscribe{...}, client:renew_subscription(id [, s]), client:unsubscribe(id),
 --   client:subscriptions()                              graphcomm.subscriptions
 --   client:close()                                      = __gc = __close, idempotent
@@ -33,6 +34,7 @@ local debug_lines = require "graphcomm.debug"
 local read = require "graphcomm.read"
 local bulk = require "graphcomm.bulk"
 local subscriptions = require "graphcomm.subscriptions"
+local rules = require "graphcomm.rules"
 
 local M = {}
 local methods = {}
@@ -180,6 +182,13 @@ end
 
 function methods.update_sessions(self, items, opts)
   local summary, err = bulk.run(state(self).engine, items, opts)
+  return summary, err
+end
+
+-- Over the client's own methods (listing, reads, update_sessions): no engine needed.
+function methods.run_rule(self, rule, opts)
+  state(self)
+  local summary, err = rules.run(self, rule, opts)
   return summary, err
 end
 

@@ -3,7 +3,9 @@
 --
 --   local receiver = require("graphcomm.notify").new{
 --     client_state = "...",            -- the subscription's clientState (required)
---     fix = function(session, record) return body_or_nil end,   -- required
+--     fix = function(session, record) return body_or_nil end,   -- required, or:
+--     rule = "/etc/graphcomm/rules/missing_end_time.lua",       -- a rule file (docs/rules.md):
+--                                      its where() skips records, its fix() is diffed
 --     connect = { transport = "ngx" }, -- graphcomm.connect options (one client a worker)
 --     dict = "graphcomm_notify",       -- a lua_shared_dict (required in nginx.conf)
 --     journal = "/var/lib/x/notify.journal",  -- optional: survives restarts
@@ -29,6 +31,7 @@
 -- crash between an update and its journal line, the record is read and fixed again.
 local cjson = require "cjson.safe"
 local options = require "graphcomm.options"
+local rules = require "graphcomm.rules"
 
 local type, pairs, ipairs, tostring, error, pcall, tonumber =
       type, pairs, ipairs, tostring, error, pcall, tonumber
@@ -42,7 +45,7 @@ M.MAX_TOKEN = 4096
 M.DEFAULTS = { dict = "graphcomm_notify", dry_run = false, max_tries = 5, retry_delay = 2,
   dedupe_ttl = 86400, concurrency = 4, drain_interval = 1, lock_ttl = 60 }
 -- Names and types are checked by graphcomm.options (misuse raises); values below.
-local OPTIONS = { client_state = "any", fix = "any", connect = "any", dict = "string",
+local OPTIONS = { client_state = "any", fix = "any", rule = "any", connect = "any", dict = "string",
   journal = "any", dry_run = "boolean", max_tries = "any", retry_delay = "any",
   dedupe_ttl = "any", concurrency = "any", on_lifecycle = "any", drain_interval = "any",
   lock_ttl = "any", client = "any", record_query = "table" }
@@ -114,6 +117,14 @@ local function check_options(opts)
   opts = options.check(opts, OPTIONS, "notify.new", 1, 3)
   if type(opts.client_state) ~= "string" or opts.client_state == "" or #opts.client_state > 128 then
     bad("client_state", "must be the subscription's clientState (1 to 128 characters)")
+  end
+  if opts.rule ~= nil then
+    if opts.fix ~= nil then bad("rule", "and option fix exclude each other") end
+    local rule, err = opts.rule
+    if type(rule) == "string" then rule, err = rules.load(rule) end
+    if not rule then bad("rule", "does not load: " .. tostring(err and err.message)) end
+    if not rules.is_rule(rule) then bad("rule", "must be a rule file's path or a rule (graphcomm.rules.load)") end
+    opts.fix, opts.where = rule:functions()
   end
   if type(opts.fix) ~= "function" then bad("fix", "must be a function(session, record)") end
   if opts.connect ~= nil and type(opts.connect) ~= "table" then bad("connect", "must be a table") end
@@ -283,6 +294,11 @@ function Receiver:apply(item)
   local record
   record, err = c:get_call_record(item.rid, self.record_query)
   if not record then return nil, "reading the call record failed: " .. tostring(err) end
+  if self.where then
+    local ok, keep = pcall(self.where, record)
+    if not ok then return nil, "the rule's where raised: " .. tostring(keep) end
+    if not keep then return true end
+  end
   for _, session in ipairs(type(record.sessions) == "table" and record.sessions or {}) do
     local ok, body = pcall(self.fix, session, record)
     if not ok then

@@ -12,7 +12,7 @@ local report = require "graphcomm.cli.report"
 local output = require "graphcomm.cli.output"
 local suggest = require("graphcomm.options").suggest
 
-local ipairs, tostring, format = ipairs, tostring, string.format
+local ipairs, pairs, pcall, error, tostring, format = ipairs, pairs, pcall, error, tostring, string.format
 local concat = table.concat
 local say, OK, USAGE = report.say, report.OK, report.USAGE
 
@@ -29,8 +29,30 @@ M.COMMANDS = {
   require "graphcomm.cli.diff",
   require "graphcomm.cli.emulator",
   (require "graphcomm.cli.completion"),
-  -- fix: { name = "fix", usage = "fix ...", summary = "...", argv_run = require("graphcomm.fixcmd").run },
+  { name = "fix", usage = "fix RULE.lua (--from T --to T | --record ID | --records FILE) [--apply] [-o json]",
+    summary = "run a fix rule over call records (dry run by default; docs/rules.md)",
+    help = "Runs a fix rule (a Lua file returning { fix = function(session, record) ... end }) "
+      .. "over call records and shows per session what it would change; --apply sends the "
+      .. "changes in bulk. `graphcomm fix --help` tells more.",
+    examples = { "graphcomm fix examples/rules/missing_end_time.lua --from 2026-11-25 --to 2026-11-27" },
+    options = require("graphcomm.fixcmd").OPTIONS,
+    argv_run = function(argv, io_env) return M.run_fix(argv, io_env) end },
 }
+
+-- `graphcomm fix` (graphcomm.fixcmd parses its own argv): Ctrl-C stops taking records and
+-- updates, as in apply (core.sigint_catch sets a flag the run polls).
+function M.run_fix(argv, io_env)
+  local core = require "graphcomm.core"
+  local env = {}
+  for k, v in pairs(io_env or {}) do env[k] = v end
+  env.should_stop = env.should_stop or core.sigint_pending
+  core.sigint_catch()
+  local ok, code = pcall(require("graphcomm.fixcmd").run, argv, env)
+  core.sigint_release()
+  if not ok then error(code, 0) end
+  if code == OK and core.sigint_pending() then return 130 end
+  return code
+end
 
 local HELP_OPTIONS = { { "--help", "flag", nil, "print this help" }, { "-h", "flag", nil, "the same as --help" } }
 
