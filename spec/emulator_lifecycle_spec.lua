@@ -164,7 +164,9 @@ describe("emulator/start and emulator/stop", function()
     assert.equal(0, rc, out)
     local dir = out:match("GRAPHCOMM_EMULATOR_DIR='([^']+)'")
     assert.is_string(dir)
-    assert.is_true(until_true(function() return not exists(dir .. "/.graphcomm-emulator") end, 10))
+    -- the marker goes first, the processes a moment later: wait (bounded) for both
+    until_true(function() return not exists(dir .. "/.graphcomm-emulator") and #processes_with(dir) == 0 end, 10)
+    assert.is_false(exists(dir .. "/.graphcomm-emulator"))
     assert.same({}, processes_with(dir))
   end)
 
@@ -189,7 +191,9 @@ describe("emulator/start and emulator/stop", function()
     local pgid, dir = text:match("pgid=(%d+)"), text:match("GRAPHCOMM_EMULATOR_DIR='([^']+)'")
     assert.is_true(#processes_with(dir) >= 2)
     assert.equal(0, (sh("kill -TERM -" .. pgid)))
-    assert.is_true(until_true(function() return not exists(dir .. "/.graphcomm-emulator") end, 10))
+    -- the marker goes first, the processes a moment later: wait (bounded) for both
+    until_true(function() return not exists(dir .. "/.graphcomm-emulator") and #processes_with(dir) == 0 end, 10)
+    assert.is_false(exists(dir .. "/.graphcomm-emulator"))
     assert.same({}, processes_with(dir))
   end)
 
