@@ -328,12 +328,24 @@ function Receiver:finish(item, kind)
   self:count(kind == "D" and "done" or "failed")
 end
 
+local RECORD_BUSY_DELAY = 0.05   -- seconds before an item whose record is being fixed is tried again
+
 -- One item off the queue: processed, put back for later, or finished.
 function Receiver:process(item)
   local ngx, d = ngx_api(), self:shared()
   local state = d:get("seen:" .. item.key)
   if state == "done" or state == "failed" then return end
   if not d:add("lock:" .. item.key, ngx.worker.pid(), self.lock_ttl) then return end
+  -- One record at a time: its created and updated notifications (the latter caused by a
+  -- fix's own PATCH) must not both read it before either has written, or it is fixed twice.
+  local record_lock = "record:" .. item.rid
+  if not d:add(record_lock, ngx.worker.pid(), self.lock_ttl) then
+    d:delete("lock:" .. item.key)
+    item.not_before = ngx.now() + RECORD_BUSY_DELAY
+    d:rpush("queue", cjson.encode(item))
+    self:kick(RECORD_BUSY_DELAY)
+    return
+  end
   local ok, why = self:apply(item)
   if ok then
     self:finish(item, "D")
@@ -353,6 +365,7 @@ function Receiver:process(item)
       self:kick(delay)
     end
   end
+  d:delete(record_lock)
   d:delete("lock:" .. item.key)
 end
 
