@@ -19,21 +19,26 @@ int gc_is_null(lua_State *L, int idx)
     return lua_type(L, idx) == LUA_TLIGHTUSERDATA && lua_touserdata(L, idx) == NULL;
 }
 
-/* Pushes field `name` of package.loaded[mod] (nil when absent). */
+/* Pushes field `name` of package.loaded[mod] (nil when absent). Raw reads
+ * only: a metatable on package.loaded or on a module must not run code in
+ * the walk. */
+static void raw_field(lua_State *L, const char *name)
+{
+    if (lua_istable(L, -1)) {
+        lua_pushstring(L, name);
+        lua_rawget(L, -2);
+    } else {
+        lua_pushnil(L);
+    }
+    lua_remove(L, -2);
+}
+
 static void push_cjson_field(lua_State *L, const char *mod, const char *name)
 {
-    lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
-    if (lua_istable(L, -1)) {
-        lua_getfield(L, -1, mod);
-        lua_remove(L, -2);
-        if (lua_istable(L, -1)) {
-            lua_getfield(L, -1, name);
-            lua_remove(L, -2);
-            return;
-        }
-    }
-    lua_pop(L, 1);
-    lua_pushnil(L);
+    lua_pushliteral(L, "_LOADED");
+    lua_rawget(L, LUA_REGISTRYINDEX);
+    raw_field(L, mod);
+    raw_field(L, name);
 }
 
 /* Is the value at the stack top equal to cjson[name] or cjson.safe[name]? */
@@ -97,11 +102,19 @@ void gc_open_anyjson(lua_State *L)
 /* --------------------------------------------------------- depth, cycles */
 
 /* Every table level pushes a few values (parked values, keys, messages):
- * room for them is made here, once a level. */
+ * room for them is made here, once a level. Every table visit passes here,
+ * so this is also where the walk stops once the body went past max_bytes or
+ * the work budget is spent (see gc_walk_charge): past either point the body
+ * is refused anyway, and a table reached by very many paths (a DAG) would
+ * otherwise take time exponential in its size. */
 int gc_enter_table(gc_walk *w, int idx)
 {
     const void *p = lua_topointer(w->L, idx);
     int i;
+    if (w->stopped || w->buf->over || ++w->work > w->budget) {
+        w->stopped = 1;
+        return 0;
+    }
     luaL_checkstack(w->L, 24, "graphcomm: nesting too deep");
     for (i = 0; i < w->depth && i < GC_MAX_DEPTH; i++)
         if (w->tables[i] == p) {
@@ -137,22 +150,30 @@ static int member_cmp(const void *a, const void *b)
 }
 
 /* Collects the string keys of the table at idx into a userdata array
- * (pushed); the key strings stay alive as keys of that table. */
-static member *collect_keys(lua_State *L, int idx, size_t *count)
+ * (pushed, then a table that pins the key strings). The pointers must not
+ * rely on the walked table: a finalizer run by any allocation further on can
+ * empty it, and the collector then frees keys still listed here. */
+static member *collect_keys(gc_walk *w, int idx, size_t *count)
 {
+    lua_State *L = w->L;
     size_t n = 0, i = 0;
     member *m;
+    int pins;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         n += lua_type(L, -2) == LUA_TSTRING;
         lua_pop(L, 1);
     }
+    gc_walk_charge(w, n);
     m = (member *)lua_newuserdata(L, (n ? n : 1) * sizeof(member));
+    lua_createtable(L, n > 0x7fffffff ? 0x7fffffff : (int)n, 0);
+    pins = lua_gettop(L);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         if (lua_type(L, -2) == LUA_TSTRING && i < n) {
-            m[i].key = lua_tolstring(L, -2, &m[i].len);
-            i++;
+            lua_pushvalue(L, -2);
+            m[i].key = lua_tolstring(L, -1, &m[i].len);
+            lua_rawseti(L, pins, (int)++i);
         }
         lua_pop(L, 1);
     }
@@ -197,9 +218,9 @@ void gc_walk_members(gc_walk *w, int idx, int bool_only, int *first)
         lua_newtable(L);
         result = lua_gettop(L);
     }
-    m = collect_keys(L, idx, &n);
-    keys = lua_gettop(L);
-    for (i = 0; i < n; i++) {
+    m = collect_keys(w, idx, &n);
+    keys = lua_gettop(L) - 1;
+    for (i = 0; i < n && !w->stopped; i++) {
         if (!*first)
             gc_buf_putc(L, w->buf, ',');
         *first = 0;
@@ -210,6 +231,7 @@ void gc_walk_members(gc_walk *w, int idx, int bool_only, int *first)
         gc_buf_putc(L, w->buf, ':');
         walk_member(w, idx, &m[i], bool_only, result);
     }
+    lua_remove(L, keys);
     lua_remove(L, keys);
 }
 
@@ -228,9 +250,10 @@ static int is_integer_key(lua_State *L, int idx, lua_Integer *k)
 }
 
 /* Counts keys: strings, and integers 1..n (max key in *max). */
-static void classify(lua_State *L, int idx, size_t *total, size_t *strings,
+static void classify(gc_walk *w, int idx, size_t *total, size_t *strings,
                      size_t *ints, lua_Integer *max)
 {
+    lua_State *L = w->L;
     lua_Integer k;
     *total = *strings = *ints = 0;
     *max = 0;
@@ -246,6 +269,7 @@ static void classify(lua_State *L, int idx, size_t *total, size_t *strings,
         }
         lua_pop(L, 1);
     }
+    gc_walk_charge(w, *total);
 }
 
 /* An element of a generic array (gc_walk_elements): no schema property. */
@@ -279,7 +303,7 @@ static void walk_any_table(gc_walk *w, int idx)
         return;
     }
     array = has_array_mt(w->L, idx);
-    classify(w->L, idx, &total, &strings, &ints, &max);
+    classify(w, idx, &total, &strings, &ints, &max);
     if (total == 0)
         walk_empty(w, idx, array);
     else if (strings == total && !array) {

@@ -82,6 +82,7 @@ static void collect(gc_walk *w, const gc_family *f, int open, int idx, objstate 
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         int r, *dst;
+        gc_walk_charge(w, 1);
         if (lua_type(L, -2) != LUA_TSTRING) {
             gc_walk_error(w, "object keys must be strings, got key %s", gc_describe(L, -2));
             lua_pop(L, 2);
@@ -126,6 +127,7 @@ static void merge_additional(gc_walk *w, const gc_family *f, int type, objstate 
     while (lua_next(L, v)) {
         size_t n;
         const char *s;
+        gc_walk_charge(w, 1);
         if (lua_type(L, -2) != LUA_TSTRING) {
             gc_walk_error(w, "keys must be strings, got key %s", gc_describe(L, -2));
             lua_pop(L, 2);
@@ -324,6 +326,7 @@ static int check_sequence(gc_walk *w, int idx, lua_Integer *len)
         count++;
         lua_pop(L, 1);
     }
+    gc_walk_charge(w, (size_t)count);
     if (count != n) {
         for (i = 1; ; i++) {
             lua_rawgeti(L, idx, (int)i);
@@ -363,7 +366,7 @@ void gc_walk_elements(gc_walk *w, int idx, lua_Integer n, gc_elem_fn elem, const
     if (w->build)
         lua_createtable(L, (int)n, 0);
     gc_buf_putc(L, w->buf, '[');
-    for (i = 1; i <= n; i++) {
+    for (i = 1; i <= n && !w->stopped; i++) {
         if (i > 1)
             gc_buf_putc(L, w->buf, ',');
         lua_rawgeti(L, idx, (int)i);
@@ -441,7 +444,10 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
     w.L = L;
     w.buf = buf;
     w.schema = schema;
-    w.nerrors = w.dropped = w.depth = w.npath = 0;
+    w.nerrors = w.dropped = w.depth = w.npath = w.stopped = 0;
+    w.work = 0;
+    w.budget = o->max_bytes > ((size_t)-1 - GC_WORK_FLOOR) / GC_WORK_PER_BYTE ? (size_t)-1
+             : GC_WORK_PER_BYTE * o->max_bytes + GC_WORK_FLOOR;
     w.build = o->build;
     w.allow_unknown = o->allow_unknown;
     buf->len = 0;
@@ -450,11 +456,13 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
     lua_pushnil(L);
     w.errors = lua_gettop(L);
     gc_walk_object(&w, o->type, idx, o->odata_type);
-    if (buf->over || buf->len > o->max_bytes) {
-        num[gc_fmt_int(num, (int64_t)o->max_bytes)] = '\0';
-        w.npath = 0;
+    num[gc_fmt_int(num, (int64_t)o->max_bytes)] = '\0';
+    w.npath = 0;
+    if (buf->over || buf->len > o->max_bytes)
         gc_walk_error(&w, "the body is larger than max_bytes (%s bytes)", num);
-    }
+    else if (w.stopped)
+        gc_walk_error(&w, "the body takes more work to check than max_bytes (%s bytes) "
+                      "allows: a table reached by very many paths?", num);
     if (w.nerrors + w.dropped > 0) {
         if (w.build)
             lua_pop(L, 1);

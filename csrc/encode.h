@@ -34,6 +34,8 @@ typedef struct gc_walk {
     int build;               /* also build the normalized copy */
     int allow_unknown;
     int depth, npath;
+    int stopped;             /* past max_bytes or the work budget: walk no further */
+    size_t work, budget;     /* table visits and entries read, and their cap */
     gc_seg path[GC_MAX_DEPTH + 8];
     const void *tables[GC_MAX_DEPTH + 8];   /* tables being walked: cycles */
 } gc_walk;
@@ -67,6 +69,9 @@ int gc_read_number(gc_walk *w, int idx, int t, double *d, int64_t *i);
 /* 1 if the value at idx is a marked exact integer (core.int64_mt: { "digits" }). */
 #define GC_INT64_MT "graphcomm.int64_mt"
 int gc_is_int64(lua_State *L, int idx);
+/* At load: lets gc_read_number tell LuaJIT's int64 cdata by ctype (slots
+ * -2..0 of the schema registry at the absolute index schema). */
+void gc_open_int64(lua_State *L, int schema);
 
 /* anyjson.c: generic JSON (AdditionalProperties, allow_unknown, tokens) */
 void gc_walk_any(gc_walk *w, int idx);
@@ -76,8 +81,21 @@ void gc_walk_members(gc_walk *w, int idx, int bool_only, int *first);
 int gc_is_null(lua_State *L, int idx);
 /* 1 if the value at idx is cjson.empty_array (a light userdata marker). */
 int gc_is_empty_array_marker(lua_State *L, int idx);
+/* 0 (nothing pushed, the error reported) when the table at idx cannot be
+ * walked: a cycle, too deep, or the walk has stopped (w->stopped). */
 int gc_enter_table(gc_walk *w, int idx);
 void gc_leave_table(gc_walk *w);
+
+/* The work budget: every table visit costs 1 (gc_enter_table) and every entry
+ * a loop reads costs 1 more. A valid body costs a few units per byte of its
+ * JSON, so GC_WORK_PER_BYTE * max_bytes never stops one; a table graph that
+ * reaches the same tables by very many paths is stopped there. */
+#define GC_WORK_PER_BYTE 4
+#define GC_WORK_FLOOR 4096
+static inline void gc_walk_charge(gc_walk *w, size_t n)
+{
+    w->work += n;
+}
 
 /* walkerr.c */
 void gc_walk_error(gc_walk *w, const char *fmt, ...);

@@ -7,6 +7,7 @@
 #include "number.h"
 #include "datetime.h"
 #include "timespan.h"
+#include <lualib.h>
 
 #define TWO53  9007199254740992.0
 #define FLT_MAXV 3.4028234663852886e38
@@ -155,13 +156,6 @@ static int parse_decimal(const char *s, const char *const *suffixes, int64_t *ou
     return 2;
 }
 
-/* "123LL" / "123ULL", as tostring writes LuaJIT's 64-bit integer cdata. */
-static int parse_cdata_int(const char *s, int64_t *out)
-{
-    static const char *const suffixes[] = { "LL", "ULL", NULL };
-    return parse_decimal(s, suffixes, out);
-}
-
 /* An exact integer where Lua has none (5.1 without LuaJIT's int64): a table
  * { "digits" } with the core.int64_mt metatable, as graphcomm.json decodes
  * integers past 2^53 there. */
@@ -189,21 +183,111 @@ static int read_marked(lua_State *L, int idx, int64_t *i)
     return kind;
 }
 
-/* LuaJIT only: the cdata's text from the `tostring` saved in the schema
- * registry (slot 0), so later changes to the global do not matter. */
+/* LuaJIT's int64_t and uint64_t cdata are told by their ctype, never by their
+ * text: tostring() would run a struct's own __tostring (user code inside the
+ * walk, and a struct could pass for "5LL"). The C API cannot see a ctype, so
+ * at load the core keeps LuaJIT's own ffi.istype (a C function: no user code)
+ * and the two ctypes in the schema registry; a value that istype accepts is
+ * a boxed 64-bit integer whose payload lua_topointer points at. */
+#define INT64_SLOT  (-1)
+#define UINT64_SLOT (-2)
+#define ISTYPE_SLOT 0
+
+/* 1 if the cdata at idx has the ctype in registry slot `slot`. */
+static int cdata_is(gc_walk *w, int idx, int slot)
+{
+    lua_State *L = w->L;
+    int r;
+    lua_rawgeti(L, w->schema, ISTYPE_SLOT);
+    lua_rawgeti(L, w->schema, slot);
+    lua_pushvalue(L, idx);
+    lua_call(L, 2, 1);
+    r = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return r;
+}
+
 static int read_cdata(gc_walk *w, int idx, int64_t *i)
 {
     lua_State *L = w->L;
-    int kind = 0;
-    lua_rawgeti(L, w->schema, 0);
-    if (lua_isfunction(L, -1)) {
-        lua_pushvalue(L, idx);
-        lua_call(L, 1, 1);
-        if (lua_type(L, -1) == LUA_TSTRING)
-            kind = parse_cdata_int(lua_tostring(L, -1), i);
-    }
+    uint64_t u;
+    int is_signed;
+    lua_rawgeti(L, w->schema, ISTYPE_SLOT);
+    is_signed = lua_iscfunction(L, -1);
     lua_pop(L, 1);
-    return kind;
+    if (!is_signed)
+        return 0;                           /* not LuaJIT, or no FFI */
+    is_signed = cdata_is(w, idx, INT64_SLOT);
+    if (!is_signed && !cdata_is(w, idx, UINT64_SLOT))
+        return 0;
+    memcpy(&u, lua_topointer(L, idx), sizeof u);
+    if (is_signed) {
+        *i = (int64_t)u;
+        return 2;
+    }
+    if (u > (uint64_t)INT64_MAX)
+        return 3;
+    *i = (int64_t)u;
+    return 2;
+}
+
+#if defined(LUA_FFILIBNAME)
+/* Calls ffi[fn](arg) with the function and argument on the stack top; leaves
+ * the result, or nil on any error. */
+static void ffi_call(lua_State *L, int ffi, const char *fn)
+{
+    lua_getfield(L, ffi, fn);
+    lua_insert(L, -2);
+    if (lua_pcall(L, 1, 1, 0) != 0) {
+        lua_pop(L, 1);
+        lua_pushnil(L);
+    }
+}
+
+/* Fills the registry slots (LuaJIT with FFI only), after checking on a
+ * value that the payload reads as expected: else cdata are never numbers. */
+static void open_int64(lua_State *L, int schema)
+{
+    int base = lua_gettop(L), ffi;
+    int64_t probe = 0;
+    lua_getglobal(L, "require");
+    lua_pushliteral(L, LUA_FFILIBNAME);
+    if (!lua_isfunction(L, -2) || lua_pcall(L, 1, 1, 0) != 0 || !lua_istable(L, -1)) {
+        lua_settop(L, base);
+        return;
+    }
+    ffi = lua_gettop(L);
+    lua_pushliteral(L, "int64_t");
+    ffi_call(L, ffi, "typeof");             /* base + 2 */
+    lua_pushliteral(L, "uint64_t");
+    ffi_call(L, ffi, "typeof");             /* base + 3 */
+    lua_getfield(L, ffi, "istype");         /* base + 4 */
+    lua_getfield(L, ffi, "new");
+    lua_pushvalue(L, base + 2);
+    lua_pushnumber(L, -123456789.0);
+    if (lua_pcall(L, 2, 1, 0) == 0 && lua_type(L, -1) == LUA_TCDATA)
+        memcpy(&probe, lua_topointer(L, -1), sizeof probe);
+    if (probe == -123456789 && lua_iscfunction(L, base + 4)
+        && lua_type(L, base + 2) == LUA_TCDATA && lua_type(L, base + 3) == LUA_TCDATA) {
+        lua_pushvalue(L, base + 2);
+        lua_rawseti(L, schema, INT64_SLOT);
+        lua_pushvalue(L, base + 3);
+        lua_rawseti(L, schema, UINT64_SLOT);
+        lua_pushvalue(L, base + 4);
+        lua_rawseti(L, schema, ISTYPE_SLOT);
+    }
+    lua_settop(L, base);
+}
+#endif
+
+void gc_open_int64(lua_State *L, int schema)
+{
+#if defined(LUA_FFILIBNAME)
+    open_int64(L, schema);
+#else
+    (void)L;
+    (void)schema;
+#endif
 }
 
 int gc_read_number(gc_walk *w, int idx, int t, double *d, int64_t *i)

@@ -214,7 +214,10 @@ static int s_tostring(lua_State *L)
     json = lua_tolstring(L, -1, &n);
     lua_pushfstring(L, "graphcomm.session: %s", n > 60 ? "" : json);
     if (n > 60) {
-        lua_pushlstring(L, json, 60);
+        size_t cut = 60;
+        while (cut > 0 && ((unsigned char)json[cut] & 0xC0) == 0x80)
+            cut--;                        /* not inside a UTF-8 sequence */
+        lua_pushlstring(L, json, cut);
         lua_pushliteral(L, "...");
         lua_concat(L, 3);
     }
@@ -280,8 +283,7 @@ void gc_open_session(lua_State *L)
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     gc_schema_push(L);
-    lua_getglobal(L, "tostring");         /* LuaJIT's int64 cdata are read through it */
-    lua_rawseti(L, -2, 0);
+    gc_open_int64(L, lua_gettop(L));
     open_session_mt(L);
     set_walker(L, "encode", l_encode);
     set_walker(L, "session", l_session);
