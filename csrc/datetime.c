@@ -223,10 +223,11 @@ static const char *table_keys(lua_State *L, int idx)
     int i, ok;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
+        size_t n;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &n) : NULL;
         ok = 0;
-        if (lua_type(L, -2) == LUA_TSTRING)
-            for (i = 0; known[i] && !ok; i++)
-                ok = strcmp(known[i], lua_tostring(L, -2)) == 0;
+        for (i = 0; k && known[i] && !ok; i++)     /* lengths too: "year\0x" is no "year" */
+            ok = strlen(known[i]) == n && memcmp(known[i], k, n) == 0;
         lua_pop(L, 1);
         if (!ok) {
             lua_pop(L, 1);

@@ -152,6 +152,8 @@ static long opt_ms(lua_State *L, int idx, const char *name, long dflt)
     lua_getfield(L, idx, name);
     s = luaL_optnumber(L, -1, -1);
     lua_pop(L, 1);
+    if (s != s)
+        luaL_error(L, "graphcomm: %s must be a number of seconds (got nan)", name);
     if (s < 0)
         return dflt;
     return s * 1000 > 2147483647.0 ? 2147483647L : (long)(s * 1000);
@@ -204,6 +206,14 @@ int gc_easy_setup(lua_State *L, CURL *e, int opts, gc_conn *c)
     SET(CURLOPT_SSL_VERIFYPEER, 1L);           /* never switched off */
     SET(CURLOPT_SSL_VERIFYHOST, 2L);
     SET(CURLOPT_HTTP_VERSION, version);
+    /* libcurl before 8.0 fails a request sent on a reused h2c (prior knowledge)
+     * connection, kept alive or multiplexed: there, every request of that mode
+     * gets a connection of its own, closed after it. */
+    if (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+        && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) {
+        SET(CURLOPT_FORBID_REUSE, 1L);
+        SET(CURLOPT_FRESH_CONNECT, 1L);
+    }
     SET(CURLOPT_TCP_KEEPALIVE, 1L);
     SET(CURLOPT_TCP_NODELAY, 1L);
     SET(CURLOPT_ACCEPT_ENCODING, "");

@@ -13,7 +13,8 @@ static int l_gzip(lua_State *L)
 {
     size_t len;
     const char *src = luaL_checklstring(L, 1, &len);
-    int level = (int)luaL_optinteger(L, 2, Z_DEFAULT_COMPRESSION);
+    lua_Integer lv = luaL_optinteger(L, 2, Z_DEFAULT_COMPRESSION);
+    int level = lv >= -1 && lv <= 9 ? (int)lv : -2;
     z_stream z;
     unsigned char *out;
     size_t bound;

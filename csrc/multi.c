@@ -265,6 +265,17 @@ static void collect(gc_multi *m)
     }
 }
 
+/* Seconds to curl_multi_poll's int milliseconds, rounded up and clamped: a
+ * huge timeout (a Retry-After of years, math.huge) must not overflow the int.
+ * A wait of a day at most per call; the caller's deadline loop goes on. */
+static int poll_ms(double secs)
+{
+    double ms = secs * 1000.0 + 1.0;
+    if (!(ms > 0))
+        return 0;
+    return ms >= 86400000.0 ? 86400000 : (int)ms;
+}
+
 /* Runs libcurl until `want` transfers have ended, or `linger` seconds after the
  * first one ended, or the time is up (CURLM_OK), or libcurl fails. Waiting for a
  * few answers rather than one means fewer wake-ups per request when the server is
@@ -292,7 +303,7 @@ static CURLMcode drive(gc_multi *m, double timeout, int want, double linger)
         until = settle >= 0 && settle < deadline ? settle : deadline;
         if (until <= now)
             return CURLM_OK;
-        if ((mc = curl_multi_poll(m->cm, NULL, 0, (int)((until - now) * 1000) + 1, NULL)) != CURLM_OK)
+        if ((mc = curl_multi_poll(m->cm, NULL, 0, poll_ms(until - now), NULL)) != CURLM_OK)
             return mc;
     }
 }
@@ -327,10 +338,13 @@ static int l_poll(lua_State *L)
 {
     gc_multi *m = check_multi(L);
     lua_Number timeout = luaL_optnumber(L, 2, 0);
-    int want = (int)luaL_optinteger(L, 4, 1);
+    lua_Number want_n = luaL_optnumber(L, 4, 1);
     lua_Number linger = luaL_optnumber(L, 5, 0);
+    int want = want_n >= 1 && want_n <= 1e9 ? (int)want_n : 1;
     CURLMcode mc;
     int n = 0;
+    luaL_argcheck(L, timeout >= 0, 2, "timeout must be a number of seconds >= 0");
+    luaL_argcheck(L, linger >= 0, 5, "linger must be a number of seconds >= 0");
     lua_settop(L, 3);
     if (lua_isnil(L, 3)) {
         lua_newtable(L);
@@ -339,8 +353,7 @@ static int l_poll(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     get_refs(L, 1);
     if (m->ndone == 0 && m->inflight > 0) {
-        if ((mc = drive(m, timeout > 0 ? timeout : 0, want < 1 ? 1 : want,
-                        linger > 0 ? linger : 0)) != CURLM_OK)
+        if ((mc = drive(m, timeout, want, linger)) != CURLM_OK)
             return luaL_error(L, "graphcomm: curl_multi: %s", curl_multi_strerror(mc));
     }
     while (m->ndone > 0) {

@@ -1,0 +1,110 @@
+-- The libcurl transports' limits (issue 11): poll timeouts of any size, and cleartext
+-- HTTP/2 with prior knowledge for more than one request (libcurl 7.88 cannot reuse an
+-- h2c connection: each request gets its own there).
+local core = require "graphcomm.core"
+local emu = require "helpers.emulator"
+
+local function get_req(e, base, crid)
+  return { method = "GET", url = base .. "/v1.0/communications/callRecords/" .. crid
+    .. "?$select=id", headers = { "Authorization: Bearer " .. e.token } }
+end
+
+-- Runs reqs through m with at most conc in flight; returns results by key.
+local function run_all(m, reqs, conc, timeout)
+  local results, sent, got, out = {}, 0, 0, {}
+  while got < #reqs do
+    while sent < #reqs and m:pending() < conc do
+      sent = sent + 1
+      m:add(reqs[sent], sent)
+    end
+    local n
+    n, out = m:poll(timeout, out)
+    assert(n > 0, "no transfer ended")
+    for k = 0, n - 1 do
+      results[out[3 * k + 1]] = { resp = out[3 * k + 2], err = out[3 * k + 3] }
+      got = got + 1
+    end
+  end
+  return results
+end
+
+describe("core.multi poll timeouts", function()
+  local e, rec
+  setup(function()
+    e = emu.shared()
+    rec = e:control("POST", "callRecords", { sessions = 1 })
+  end)
+
+  it("takes huge timeouts and lingers without overflowing", function()
+    local m = core.multi{ concurrency = 2 }
+    for _, t in ipairs{ 1e300, math.huge, 2 ^ 31, 2 ^ 31 / 1000 + 1 } do
+      local results = run_all(m, { get_req(e, e.base_url, rec.id) }, 2, t)
+      assert.is_nil(results[1].err)
+      assert.equal(200, results[1].resp.status)
+    end
+    m:add(get_req(e, e.base_url, rec.id), "x")
+    local n, out = m:poll(5, nil, 1, 1e300)
+    assert.equal(1, n)
+    assert.equal(200, out[2].status)
+    m:close()
+  end)
+
+  it("refuses NaN and negative timeouts", function()
+    local m = core.multi{}
+    local function refused(pattern, ...)
+      local ok, err = pcall(m.poll, m, ...)
+      assert.is_false(ok)
+      assert.matches(pattern, err)
+    end
+    refused("timeout must be a number of seconds >= 0", 0 / 0)
+    refused("timeout must be a number of seconds >= 0", -1)
+    refused("linger must be a number of seconds >= 0", 1, nil, 1, 0 / 0)
+    refused("linger must be a number of seconds >= 0", 1, nil, 1, -5)
+    assert.equal(0, (m:poll(0)))
+    m:close()
+  end)
+
+  it("refuses a NaN request timeout", function()
+    local h = core.http{}
+    assert.has_error(function()
+      h:send{ method = "GET", url = e.base_url .. "/", timeout = 0 / 0 }
+    end, "graphcomm: timeout must be a number of seconds (got nan)")
+    h:close()
+  end)
+end)
+
+describe("http_version = \"2-prior-knowledge\"", function()
+  local e, rec
+  setup(function()
+    e = emu.shared()
+    rec = e:control("POST", "callRecords", { sessions = 1 })
+  end)
+
+  it("carries 500 bulk requests, every one answered", function()
+    local m = core.multi{ concurrency = 16, http_version = "2-prior-knowledge" }
+    local reqs = {}
+    for i = 1, 500 do reqs[i] = get_req(e, e.h2c_url, rec.id) end
+    local results = run_all(m, reqs, 16, 10)
+    local failed, first = 0, nil
+    for i = 1, 500 do
+      local r = results[i]
+      if r.err or r.resp.status ~= 200 or r.resp.http_version ~= 2 then
+        failed = failed + 1
+        first = first or (r.err and tostring(r.err.message) or "status " .. r.resp.status)
+      end
+    end
+    assert.equal(0, failed, first)
+    m:close()
+  end)
+
+  it("carries many requests on one easy handle", function()
+    local h = core.http{ http_version = "2-prior-knowledge" }
+    for _ = 1, 50 do
+      local resp, err = h:send(get_req(e, e.h2c_url, rec.id))
+      assert.is_nil(err)
+      assert.equal(200, resp.status)
+      assert.equal(2, resp.http_version)
+    end
+    h:close()
+  end)
+end)
