@@ -533,9 +533,12 @@ static void push_header_line(lua_State *L, char *line, size_t n)
     lua_pushlstring(L, line, nlen);
     lua_pushvalue(L, -1);
     lua_rawget(L, -3);
-    if (lua_isnil(L, -1)) {
+    if (lua_isnil(L, -1) || gc_rawlen(L, -1) == 0) {
         lua_pop(L, 1);
         lua_pushlstring(L, v, vlen);
+    } else if (vlen == 0) {
+        lua_pop(L, 2);          /* an empty repeat adds nothing (no "a, ") */
+        return;
     } else {
         lua_pushliteral(L, ", ");
         lua_pushlstring(L, v, vlen);
@@ -544,10 +547,9 @@ static void push_header_line(lua_State *L, char *line, size_t n)
     lua_rawset(L, -3);
 }
 
-/* The header block (status line first) as a table of lower-case names. */
-static void push_headers(lua_State *L, gc_buf *head)
+void gc_push_header_block(lua_State *L, char *data, size_t len)
 {
-    char *p = head->data, *end = p + head->len;
+    char *p = data, *end = len ? data + len : data;
     int first = 1;
     lua_createtable(L, 0, 12);
     while (p < end) {
@@ -573,7 +575,7 @@ void gc_push_response(lua_State *L, CURL *e, gc_xfer *x)
     lua_createtable(L, 0, 5);
     lua_pushinteger(L, (lua_Integer)status);
     lua_setfield(L, -2, "status");
-    push_headers(L, &x->head);
+    gc_push_header_block(L, x->head.data, x->head.len);
     lua_setfield(L, -2, "headers");
     lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
     lua_setfield(L, -2, "body");

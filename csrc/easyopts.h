@@ -74,5 +74,9 @@ void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *heade
 /* Push the response table, or the transport error object, of a finished transfer. */
 void gc_push_response(lua_State *L, CURL *e, gc_xfer *x);
 void gc_push_failure(lua_State *L, CURL *e, gc_xfer *x, CURLcode rc);
+/* The header block data[0..len) (status line first, lines ending in LF or
+ * CRLF) as a table of lower-case names; lower-cases the names in place.
+ * Repeated names are joined by ", "; lines without a name are skipped. */
+void gc_push_header_block(lua_State *L, char *data, size_t len);
 
 #endif

@@ -5,6 +5,10 @@
  * markers; tables, fields, elements, shared references and cycles), then
  * the first table built goes through core.encode, core.session (with
  * json/totable/field access/tostring) and core.normalize under lua_pcall.
+ * The oracle: every body encode accepts is strict RFC 8259 JSON (read by
+ * strict_json.c, which shares no code with the encoder) and decodes to the
+ * normalized copy (extras folded back from AdditionalProperties, numbers
+ * compared by value, the empty-array marker as an empty array).
  * A fresh lua_State per input, closed at the end, so LeakSanitizer sees any
  * buffer an error stranded. Built and run by scripts/fuzz (`make fuzz`). */
 #include <stdint.h>
@@ -14,6 +18,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "schema.h"
+#include "strict_json.h"
 
 int luaopen_graphcomm_core(lua_State *L);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -173,10 +178,36 @@ static void push_opts(lua_State *L, unsigned b)
 }
 
 static const char exercise[] =
-    "local core, t, opts = ...\n"
+    "local core, t, opts, strict_json = ...\n"
+    "local function num_same(a, b)\n"
+    "  if math.type(a) ~= math.type(b) then return a + 0.0 == b + 0.0 end\n"
+    "  return a == b\n"
+    "end\n"
+    /* a: the normalized value, b: the decoded JSON */
+    "local function same(a, b)\n"
+    "  if a == core.empty_array then return type(b) == 'table' and next(b) == nil end\n"
+    "  if type(a) == 'number' then return type(b) == 'number' and num_same(a, b) end\n"
+    "  if type(a) ~= 'table' then return rawequal(a, b) end\n"
+    "  if type(b) ~= 'table' then return false end\n"
+    "  local view, ap = a, rawget(a, 'AdditionalProperties')\n"
+    "  if type(ap) == 'table' and rawget(b, 'AdditionalProperties') == nil then\n"
+    "    view = {}\n"
+    "    for k, v in next, a do if k ~= 'AdditionalProperties' then view[k] = v end end\n"
+    "    for k, v in next, ap do if view[k] ~= nil then return false end view[k] = v end\n"
+    "  end\n"
+    "  for k, v in next, view do if not same(v, rawget(b, k)) then return false end end\n"
+    "  for k in next, b do if rawget(view, k) == nil then return false end end\n"
+    "  return true\n"
+    "end\n"
     "local body, err = core.encode(t, opts)\n"
     "if os.getenv('FUZZ_ENCODE_DEBUG') then io.stderr:write(tostring(body or err), '\\n') end\n"
     "assert(body or (err.kind == 'validation' and #err.errors > 0 and tostring(err)))\n"
+    "if body then\n"
+    "  local decoded, why = strict_json(body)\n"
+    "  assert(decoded ~= nil, 'not strict JSON: ' .. tostring(why))\n"
+    "  local n = assert(core.normalize(t, opts), 'encode accepted, normalize refused')\n"
+    "  assert(same(n, decoded), 'the JSON does not decode to the normalized copy')\n"
+    "end\n"
     "local s = core.session(t, opts)\n"
     "if s then\n"
     "  assert(s:json() == body, 'session json differs from encode')\n"
@@ -206,7 +237,8 @@ static void run_one(lua_State *L, reader *r)
     lua_replace(L, base + 1);
     lua_settop(L, base + 1);
     push_opts(L, optb);
-    if (lua_pcall(L, 3, 0, 0) != 0) {
+    lua_getfield(L, LUA_REGISTRYINDEX, "fuzz.oracle");
+    if (lua_pcall(L, 4, 0, 0) != 0) {
         const char *msg = lua_tostring(L, -1);
         /* An assertion of the exercise is a bug; a Lua error from a bad
          * argument (not possible here) or memory would be reported too. */
@@ -228,6 +260,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (luaL_loadstring(L, exercise) != 0)
         __builtin_trap();
     lua_setfield(L, LUA_REGISTRYINDEX, "fuzz.exercise");
+    lua_newtable(L);
+    gc_open_strict_json(L);
+    lua_getfield(L, -1, "strict_json");
+    lua_setfield(L, LUA_REGISTRYINDEX, "fuzz.oracle");
+    lua_pop(L, 1);
     r.p = data;
     r.n = size;
     run_one(L, &r);

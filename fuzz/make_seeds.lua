@@ -1,4 +1,4 @@
--- fuzz/make_seeds.lua: writes the seed corpus fuzz/corpus/* for fuzz_encode.c:
+-- fuzz/make_seeds.lua: writes the seed corpus fuzz/corpus/encode/* for fuzz_encode.c:
 -- small "programs" (in the harness's op codes) that build realistic session
 -- tables, so the fuzzer starts deep in the schema instead of at empty tables.
 -- Run from the repository root: lua5.4 fuzz/make_seeds.lua (after `make`).
@@ -75,10 +75,10 @@ local function endpoint_seed()
   return table.concat(out)
 end
 
-os.execute("mkdir -p fuzz/corpus")
+os.execute("mkdir -p fuzz/corpus/encode")
 for name, data in pairs{ session = session_seed(), endpoint = endpoint_seed() } do
-  local f = assert(io.open("fuzz/corpus/seed-" .. name, "wb"))
+  local f = assert(io.open("fuzz/corpus/encode/seed-" .. name, "wb"))
   f:write(data)
   f:close()
 end
-print("wrote fuzz/corpus/seed-session, fuzz/corpus/seed-endpoint")
+print("wrote fuzz/corpus/encode/seed-session, fuzz/corpus/encode/seed-endpoint")
