@@ -10,26 +10,7 @@ local function patch_req(e, crid, sid, body)
     "Content-Type: application/json" }, body = body or '{"modalities":["audio"]}' }
 end
 
--- Runs reqs (a list) through m with at most `conc` in flight; returns results by key.
-local function run_all(m, reqs, conc)
-  local results, sent, got, out = {}, 0, 0, {}
-  while got < #reqs do
-    while sent < #reqs and m:pending() < conc do
-      sent = sent + 1
-      m:add(reqs[sent], sent)
-    end
-    local n
-    n, out = m:poll(5, out)
-    assert(n > 0, "no transfer ended within 5 s")
-    for k = 0, n - 1 do
-      local key = out[3 * k + 1]
-      assert.is_nil(results[key], "key " .. tostring(key) .. " delivered twice")
-      results[key] = { resp = out[3 * k + 2], err = out[3 * k + 3] }
-      got = got + 1
-    end
-  end
-  return results
-end
+local run_all = require("helpers.multi").run_all
 
 describe("core.multi", function()
   local e, rec

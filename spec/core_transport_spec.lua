@@ -9,24 +9,7 @@ local function get_req(e, base, crid)
     .. "?$select=id", headers = { "Authorization: Bearer " .. e.token } }
 end
 
--- Runs reqs through m with at most conc in flight; returns results by key.
-local function run_all(m, reqs, conc, timeout)
-  local results, sent, got, out = {}, 0, 0, {}
-  while got < #reqs do
-    while sent < #reqs and m:pending() < conc do
-      sent = sent + 1
-      m:add(reqs[sent], sent)
-    end
-    local n
-    n, out = m:poll(timeout, out)
-    assert(n > 0, "no transfer ended")
-    for k = 0, n - 1 do
-      results[out[3 * k + 1]] = { resp = out[3 * k + 2], err = out[3 * k + 3] }
-      got = got + 1
-    end
-  end
-  return results
-end
+local run_all = require("helpers.multi").run_all
 
 describe("core.multi poll timeouts", function()
   local e, rec
