@@ -149,33 +149,44 @@ static int member_cmp(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* Collects the string keys of the table at idx into a userdata array
- * (pushed, then a table that pins the key strings). The pointers must not
- * rely on the walked table: a finalizer run by any allocation further on can
- * empty it, and the collector then frees keys still listed here. */
-static member *collect_keys(gc_walk *w, int idx, size_t *count)
+/* Collects the string keys of the table at idx, sorted, and pins each key
+ * string: the pointers must not rely on the walked table, since a finalizer
+ * run by any allocation further on can empty it, and the collector then frees
+ * keys still listed here. Up to PIN_ON_STACK keys go into `small` and stay
+ * pinned on the Lua stack (no allocation); more go into a userdata array,
+ * pinned by a table beside it. The caller resets the stack top afterwards. */
+#define PIN_ON_STACK 32
+
+static member *collect_keys(gc_walk *w, int idx, member *small, size_t *count)
 {
     lua_State *L = w->L;
     size_t n = 0, i = 0;
-    member *m;
-    int pins;
+    member *m = small;
+    int pins = 0;
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         n += lua_type(L, -2) == LUA_TSTRING;
         lua_pop(L, 1);
     }
     gc_walk_charge(w, n);
-    m = (member *)lua_newuserdata(L, (n ? n : 1) * sizeof(member));
-    lua_createtable(L, n > 0x7fffffff ? 0x7fffffff : (int)n, 0);
-    pins = lua_gettop(L);
+    if (n > PIN_ON_STACK) {
+        m = (member *)lua_newuserdata(L, n * sizeof(member));
+        lua_createtable(L, n > 0x7fffffff ? 0x7fffffff : (int)n, 0);
+        pins = lua_gettop(L);
+    } else {
+        luaL_checkstack(L, (int)n + 4, "graphcomm: nesting too deep");
+    }
     lua_pushnil(L);
     while (lua_next(L, idx)) {
-        if (lua_type(L, -2) == LUA_TSTRING && i < n) {
-            lua_pushvalue(L, -2);
-            m[i].key = lua_tolstring(L, -1, &m[i].len);
-            lua_rawseti(L, pins, (int)++i);
-        }
         lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING && i < n) {
+            m[i].key = lua_tolstring(L, -1, &m[i].len);
+            lua_pushvalue(L, -1);
+            if (pins)
+                lua_rawseti(L, pins, (int)++i);
+            else
+                lua_insert(L, -2), i++;     /* the copy stays below the iteration key */
+        }
     }
     qsort(m, i, sizeof(member), member_cmp);
     *count = i;
@@ -212,14 +223,14 @@ void gc_walk_members(gc_walk *w, int idx, int bool_only, int *first)
 {
     lua_State *L = w->L;
     size_t n, i;
-    member *m;
+    member small[PIN_ON_STACK], *m;
     int result = 0, keys;
     if (w->build) {
         lua_newtable(L);
         result = lua_gettop(L);
     }
-    m = collect_keys(w, idx, &n);
-    keys = lua_gettop(L) - 1;
+    keys = lua_gettop(L);
+    m = collect_keys(w, idx, small, &n);
     for (i = 0; i < n && !w->stopped; i++) {
         if (!*first)
             gc_buf_putc(L, w->buf, ',');
@@ -231,8 +242,7 @@ void gc_walk_members(gc_walk *w, int idx, int bool_only, int *first)
         gc_buf_putc(L, w->buf, ':');
         walk_member(w, idx, &m[i], bool_only, result);
     }
-    lua_remove(L, keys);
-    lua_remove(L, keys);
+    lua_settop(L, keys);
 }
 
 /* ----------------------------------------------------------------- tables */
