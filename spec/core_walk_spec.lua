@@ -109,7 +109,7 @@ io.write("ok ", fired, "\n")
 
 describe("the walk while a finalizer empties the table", function()
   it("reads only live keys (encode, session, normalize)", function()
-    local lua = arg and arg[-1] or "lua"
+    local lua = require("helpers.command").lua   -- by name: make check's ASan wrapper is first in PATH
     local prefix = (os.getenv("LD_PRELOAD") or ""):match("vgpreload")
       and "valgrind --quiet --error-exitcode=99 " or ""
     local path = os.tmpname()
