@@ -4,8 +4,6 @@
 #include "datetime.h"
 #include "fuzz_ticks.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 static int digit(char c)
 {
     return c >= '0' && c <= '9';
@@ -36,8 +34,4 @@ static const ticks_api api = {
     gc_datetime_format, GC_DT_BUFSZ, canonical
 };
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    ticks_fuzz(&api, data, size);
-    return 0;
-}
+TICKS_FUZZER(api)

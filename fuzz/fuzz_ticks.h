@@ -61,4 +61,10 @@ static void ticks_fuzz(const ticks_api *api, const uint8_t *data, size_t size)
     }
 }
 
+/* The target's entry point over its description. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#define TICKS_FUZZER(api) \
+    int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) \
+    { ticks_fuzz(&(api), data, size); return 0; }
+
 #endif

@@ -4,8 +4,6 @@
 #include "timespan.h"
 #include "fuzz_ticks.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 /* -?P[nD][T[nH][nM][n[.f]S]] with at least one component, or PT0S. */
 static int canonical(const char *s, int n)
 {
@@ -45,8 +43,4 @@ static const ticks_api api = {
     gc_timespan_format, GC_TS_BUFSZ, canonical
 };
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-    ticks_fuzz(&api, data, size);
-    return 0;
-}
+TICKS_FUZZER(api)
