@@ -131,7 +131,9 @@ print("summary " .. cjson.encode(s))
       local f = assert(io.open(fixes, "w"))
       f:write(table.concat(lines, "\n"), "\n")
       f:close()
+      -- emu.sh runs commands without the sanitizer: they load the plain build
       local build = os.getenv("GRAPHCOMM_BUILD")
+      build = build and (build:gsub("%-san$", ""))
       runs[#runs + 1] = emu.env_prefix(e) .. "XDG_RUNTIME_DIR=" .. emu.shell_quote(dir)
         .. " GRAPHCOMM_LIMITS='{\"app_tenant\": {\"requests\": 50, \"per\": 1}}' "
         .. (build and ("GRAPHCOMM_BUILD=" .. emu.shell_quote(build) .. " ") or "")
