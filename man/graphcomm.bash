@@ -18,7 +18,7 @@ _graphcomm() {
   fi
   case $cmd in
     update) opts='--body --set --what-if -o --output --json --debug --max-retries --timeout --help -h' ;;
-    apply) opts='--concurrency --batch --journal --what-if --max-failures -o --output --json --debug --max-retries --timeout --help -h' ;;
+    apply) opts='--concurrency --batch --batch-size --journal --what-if --max-failures -o --output --json --debug --max-retries --timeout --help -h' ;;
     get) opts='--select --expand -o --output --json --debug --max-retries --timeout --help -h' ;;
     list) opts='--filter --from --to --top --select -o --output --json --debug --max-retries --timeout --help -h' ;;
     diff) opts='-o --output --json --debug --max-retries --timeout --help -h' ;;

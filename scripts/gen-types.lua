@@ -130,6 +130,7 @@ local HINTS = {
   total = { "integer", "items in all, for on_progress when items is an iterator" },
   max_waiting = { "integer", "items read ahead at most" },
   max_failures = { "integer", "stop after this many failures" },
+  batch_size = { "integer", "updates per $batch, 1 to 20 (default 20)" },
   should_stop = { "fun(): boolean", "stop when it returns true" },
   on_result = { "fun(i: integer, ok: boolean, err: graphcomm.Error?, item: graphcomm.Item)", "each outcome" },
   on_progress = { "fun(done: integer, total: integer?, throttled: number?)", "progress (throttled: seconds held by the limits)" },

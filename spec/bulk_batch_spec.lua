@@ -35,6 +35,20 @@ describe("update_sessions{ batch = true }", function()
   before_each(function() e:clear_requests() end)
   after_each(function() e:clear_faults() end)
 
+  it("takes batch_size (1 to 20): smaller batches bound what a kill -9 leaves unknown", function()
+    local rec = new_record(12)
+    local c = connect()
+    local s = c:update_sessions(items_for(rec, 12), { batch = true, batch_size = 5, concurrency = 1 })
+    assert.equal(12, s.ok)
+    local outer, inner = batches()
+    assert.equal(3, #outer)                       -- 5 + 5 + 2
+    for _, r in ipairs(outer) do assert.is_true(#inner[r.seq] <= 5) end
+    for _, bad in ipairs({ 0, 21, 2.5, "5" }) do
+      assert.has_error(function() c:update_sessions(items_for(rec, 1), { batch = true, batch_size = bad }) end)
+    end
+    c:close()
+  end)
+
   it("sends at most 20 updates per $batch and maps each answer to its item", function()
     local rec = new_record(45)
     local c = connect()

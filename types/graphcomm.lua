@@ -309,6 +309,7 @@ local Client = {}
 ---@class graphcomm.BulkOptions
 ---@field allow_unknown? boolean write names the schema does not know instead of refusing them
 ---@field batch? boolean Graph JSON batching, 20 requests a $batch
+---@field batch_size? integer updates per $batch, 1 to 20 (default 20)
 ---@field concurrency? integer requests in flight (default 16)
 ---@field journal? string JSONL file of outcomes; a rerun skips what succeeded
 ---@field max_failures? integer stop after this many failures

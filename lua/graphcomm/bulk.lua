@@ -9,6 +9,8 @@
 -- opts:
 --   concurrency   requests in flight (default 16; with batch, $batch requests, default 4)
 --   batch         Graph JSON batching: up to 20 updates per POST /$batch
+--   batch_size    updates per $batch, 1 to 20 (default 20): with concurrency, it bounds
+--                 what a kill -9 can leave unknown (concurrency x batch_size)
 --   journal       a JSONL file of outcomes (graphcomm.journal); what it records as
 --                 succeeded is skipped
 --   on_result(i, ok, err_or_info, item)   once per item, in completion order
@@ -175,7 +177,8 @@ end
 M.OPTIONS = { concurrency = integer_from(1, 4096), batch = "boolean", journal = "string",
   on_result = "function", on_progress = "function", ordered = "boolean",
   allow_unknown = "boolean", max_waiting = integer_from(1), total = "number",
-  what_if = "boolean", max_failures = integer_from(0), should_stop = "function" }
+  what_if = "boolean", max_failures = integer_from(0), should_stop = "function",
+  batch_size = integer_from(1, 20) }
 
 -- check < run < update_sessions < the caller: errors raise at the caller.
 local function check_opts(opts)
@@ -189,6 +192,7 @@ local function new_run(e, items, opts)
   if mf == nil then mf = M.MAX_FAILURES end
   local r = setmetatable({
     e = e, next_item = next_item, total = total, batch = batch,
+    batch_size = opts.batch_size or M.BATCH_SIZE,
     max_failures = mf, should_stop = opts.should_stop, streak = 0, streak_status = nil,
     stopping = false,
     concurrency = opts.concurrency or (batch and M.DEFAULT_BATCH_CONCURRENCY
@@ -595,7 +599,7 @@ function Run:fill(now)
   local pace = self.pace
   pace:tick(now)
   while self.flights < pace.concurrency and not self:idle(now) do
-    local g = pace:allow(now, self.batch and M.BATCH_SIZE or 1)
+    local g = pace:allow(now, self.batch and self.batch_size or 1)
     if g == 0 then return end
     if self.batch then
       local n = self:send_batch(now, g)

@@ -42,6 +42,7 @@ M.options = {
   { "--concurrency", "count", "N", "requests in flight (default 16; with --batch, $batch"
     .. " requests, default 4)", min = 1, max = 4096 },
   { "--batch", "flag", nil, "send the fixes in Graph JSON batches of 20 (POST /$batch)" },
+  { "--batch-size", "count", "N", "with --batch: fixes per batch (default 20)", min = 1, max = 20 },
   { "--journal", "value", "FILE", "append each outcome to FILE (JSON lines: position, ids,"
     .. " status, error code; never a token or a body); run again with the same FILE and"
     .. " input to send exactly the fixes that did not go through, in order" },
@@ -295,7 +296,11 @@ local function run_opts_of(env, opts, args)
     return nil, report.usage_error(env, "apply", #args == 0 and "which file? (FIXES.jsonl)" or
       "one file at a time (got " .. #args .. ")")
   end
-  return { batch = opts["--batch"] and true or nil, journal = opts["--journal"],
+  if opts["--batch-size"] and not opts["--batch"] then
+    return nil, report.usage_error(env, "apply", "--batch-size goes with --batch")
+  end
+  return { batch = opts["--batch"] and true or nil, batch_size = opts["--batch-size"],
+    journal = opts["--journal"],
     what_if = opts["--what-if"] or nil, concurrency = opts["--concurrency"],
     max_failures = opts["--max-failures"] }
 end
