@@ -8,12 +8,7 @@ local options = require "graphcomm.options"
 local store = require "graphcomm.limiter_store"
 local bulk = require "helpers.bulk"
 
-local function read(path)
-  local f = assert(io.open(path, "rb"))
-  local s = f:read("*a")
-  f:close()
-  return s
-end
+local read = require("helpers.certs").read     -- a whole file, asserted
 
 describe("limits state file", function()
   local dir
