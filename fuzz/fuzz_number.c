@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "number.h"
+#include "json/number.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
  * outcome by a digest of the body it sent, so a rerun can tell "this fix already
  * went through" without the journal holding any of the body itself. */
 #include <openssl/evp.h>
-#include "core.h"
+#include "lua/core.h"
 
 void gc_open_digest(lua_State *L);
 

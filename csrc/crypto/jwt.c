@@ -22,7 +22,7 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/x509.h>
-#include "core.h"
+#include "lua/core.h"
 
 #define GUARD_MT "graphcomm.jwt_guard"
 

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "core.h"
+#include "lua/core.h"
 
 void gc_open_privfile(lua_State *L);
 

@@ -4,7 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <zlib.h>
-#include "core.h"
+#include "lua/core.h"
 
 void gc_open_gzip(lua_State *L);
 

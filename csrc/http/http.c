@@ -1,14 +1,14 @@
 /* http.c: the libcurl easy transport.  core.http(opts) returns a "graphcomm.http"
  * userdata whose :send(req) performs one HTTP exchange on a kept-alive easy handle
  * (one connection reused per handle, HTTP/2 over TLS when offered).  The option,
- * request and response handling is shared with the multi transport (easyopts.c).
+ * request and response handling is shared with the multi transport (transfer.c).
  * No Lua code runs while libcurl works: its callbacks only fill C buffers owned by
  * the userdata, so a Lua error can neither longjmp through libcurl nor strand memory. */
 #include <stdlib.h>
 #include <string.h>
 #include <curl/curl.h>
-#include "core.h"
-#include "easyopts.h"
+#include "lua/core.h"
+#include "http/transfer.h"
 
 #define HTTP_MT "graphcomm.http"
 
@@ -30,7 +30,7 @@ static gc_http *check_open(lua_State *L, int idx)
     return h;
 }
 
-/* core.http([opts]) -> graphcomm.http   (opts as in easyopts.h) */
+/* core.http([opts]) -> graphcomm.http   (opts as in transfer.h) */
 static int l_http(lua_State *L)
 {
     gc_http *h;

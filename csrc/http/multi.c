@@ -4,7 +4,7 @@
  * otherwise. Easy handles live in slots that are reused, so connections and
  * buffers are too.
  *
- *   local m = core.multi{ concurrency = 16, <the easy transport's options: easyopts.h> }
+ *   local m = core.multi{ concurrency = 16, <the easy transport's options: transfer.h> }
  *   m:add(req, key)            -- req as for the easy transport; key: any value but nil
  *   local n, out = m:poll(timeout_s [, out [, want [, linger_s]]])
  *                              -- waits up to timeout_s for transfers to end: returns when
@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "core.h"
-#include "easyopts.h"
+#include "lua/core.h"
+#include "http/transfer.h"
 
 #define MULTI_MT "graphcomm.multi"
 

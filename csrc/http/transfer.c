@@ -1,8 +1,8 @@
-/* easyopts.c: the easy-handle set-up, request and response handling shared by
- * the easy (http.c) and multi (multi.c) transports; shapes in easyopts.h. */
+/* transfer.c: the easy-handle set-up, request and response handling shared by
+ * the easy (http.c) and multi (multi.c) transports; shapes in transfer.h. */
 #include <stdlib.h>
 #include <string.h>
-#include "easyopts.h"
+#include "http/transfer.h"
 
 /* CURLOPT_CURLU and the URL API: libcurl 7.63 and later. */
 #define GC_HAVE_CURLU (LIBCURL_VERSION_NUM >= 0x073f00)
@@ -12,7 +12,7 @@
 
 /* ---------------------------------------------------------------- buffers */
 
-static int buf_append(gc_buf *b, const char *p, size_t n)
+static int buf_append(gc_bytes *b, const char *p, size_t n)
 {
     if (b->len + n > b->cap) {
         size_t cap = b->cap ? b->cap : 1024;
@@ -31,7 +31,7 @@ static int buf_append(gc_buf *b, const char *p, size_t n)
 }
 
 /* Large buffers are given back after use; small ones are kept for the next request. */
-static void buf_trim(gc_buf *b)
+static void buf_trim(gc_bytes *b)
 {
     b->len = 0;
     if (b->cap > KEEP_BUF_BYTES) {
@@ -41,7 +41,7 @@ static void buf_trim(gc_buf *b)
     }
 }
 
-static void buf_free(gc_buf *b)
+static void buf_free(gc_bytes *b)
 {
     free(b->data);
     b->data = NULL;

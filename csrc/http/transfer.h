@@ -1,4 +1,4 @@
-/* easyopts.h: what the two libcurl transports share, so that one request
+/* transfer.h: what the two libcurl transports share, so that one request
  * behaves the same whether it goes alone (http.c, the easy interface) or in
  * bulk (multi.c, the multi interface): the easy-handle set-up from the Lua
  * options, the request (method, URL, headers, body, timeouts) applied to a
@@ -12,20 +12,20 @@
  * A response: { status, headers = { [lower-case name] = value }, body, http_version }.
  * A transport error (metatable graphcomm.error): { kind = "transport", code, message,
  * curl_code, retryable }. */
-#ifndef GRAPHCOMM_EASYOPTS_H
-#define GRAPHCOMM_EASYOPTS_H
+#ifndef GRAPHCOMM_TRANSFER_H
+#define GRAPHCOMM_TRANSFER_H
 
 #include <stddef.h>
 #include <curl/curl.h>
-#include "compat.h"
+#include "lua/compat.h"
 
 #define GC_DEFAULT_MAX_BODY (16u * 1024u * 1024u)
 
 /* A growable byte buffer owned by C (inside a userdata: no Lua error strands it). */
-typedef struct gc_buf {
+typedef struct gc_bytes {
     char *data;
     size_t len, cap;
-} gc_buf;
+} gc_bytes;
 
 /* What a handle keeps between requests: numbers only (libcurl copies strings). */
 typedef struct gc_conn {
@@ -35,14 +35,14 @@ typedef struct gc_conn {
 
 /* One transfer's response and failure state; attached to a handle once. */
 typedef struct gc_xfer {
-    gc_buf body;                /* response body of the current exchange */
-    gc_buf head;                /* header block of the final response */
+    gc_bytes body;                /* response body of the current exchange */
+    gc_bytes head;                /* header block of the final response */
     size_t max_body;
     int too_big, no_memory;
     char errbuf[CURL_ERROR_SIZE];
     CURLU *url;                 /* the last URL, kept parsed (NULL until needed) */
-    gc_buf origin;              /* "scheme://authority" that url holds; empty when none */
-    gc_buf target;              /* scratch: the path of the request, NUL-terminated */
+    gc_bytes origin;              /* "scheme://authority" that url holds; empty when none */
+    gc_bytes target;              /* scratch: the path of the request, NUL-terminated */
 } gc_xfer;
 
 /* A request read from its Lua table; the strings stay valid while the four

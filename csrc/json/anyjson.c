@@ -6,8 +6,8 @@
  * and the depth cap that also stops cycles. */
 #include <stdlib.h>
 #include <string.h>
-#include "encode.h"
-#include "number.h"
+#include "json/encode.h"
+#include "json/number.h"
 
 #define GC_ARRAY_MT "graphcomm.array_mt"
 static const char empty_array_tag = 0;   /* core.empty_array points here */

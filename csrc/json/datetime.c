@@ -2,8 +2,8 @@
  * our own calendar arithmetic (never mktime: the process's TZ must not
  * matter). Range: 0001-01-01 to 9999-12-31, as .NET's DateTime. */
 #include <string.h>
-#include "datetime.h"
-#include "number.h"
+#include "json/datetime.h"
+#include "json/number.h"
 
 #define TICKS_PER_SEC  INT64_C(10000000)
 #define TICKS_PER_DAY  (INT64_C(86400) * TICKS_PER_SEC)

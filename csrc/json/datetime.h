@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "compat.h"
+#include "lua/compat.h"
 
 #define GC_DT_BUFSZ 32
 

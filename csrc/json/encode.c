@@ -3,8 +3,8 @@
  * values parked in stack slots, and then written in the schema's order:
  * @odata.type, properties, extra properties sorted by key. */
 #include <string.h>
-#include "encode.h"
-#include "number.h"
+#include "json/encode.h"
+#include "json/number.h"
 
 typedef struct objstate {
     int slot[GC_FAMILY_MAX];   /* stack index of each property's value, or 0 */

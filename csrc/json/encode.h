@@ -7,9 +7,9 @@
 #define GRAPHCOMM_ENCODE_H
 
 #include <stdint.h>
-#include "compat.h"
-#include "jsonbuf.h"
-#include "schema.h"
+#include "lua/compat.h"
+#include "json/jsonbuf.h"
+#include "json/schema.h"
 
 #define GC_MAX_DEPTH  64     /* tables inside tables, schema and generic alike */
 #define GC_MAX_ERRORS 100    /* listed one by one; the rest are counted */
@@ -71,7 +71,7 @@ int gc_read_number(gc_walk *w, int idx, int t, double *d, int64_t *i);
 int gc_is_int64(lua_State *L, int idx);
 /* At load: lets gc_read_number tell LuaJIT's int64 cdata by ctype (slots
  * -2..0 of the schema registry at the absolute index schema). */
-void gc_open_int64(lua_State *L, int schema);
+void gc_load_int64_ctypes(lua_State *L, int schema);
 
 /* anyjson.c: generic JSON (AdditionalProperties, allow_unknown, tokens) */
 void gc_walk_any(gc_walk *w, int idx);

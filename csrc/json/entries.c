@@ -1,10 +1,9 @@
-/* session.c: the Lua face of the encoder: core.encode (the update fast
+/* entries.c: the Lua face of the encoder: core.encode (the update fast
  * path), core.session (the graphcomm.session userdata), core.normalize,
  * core.null. Each function keeps its JSON buffer as upvalue 2 between calls,
  * so a typical encode allocates nothing but the result string. */
 #include <string.h>
-#include "encode.h"
-#include "error.h"
+#include "json/encode.h"
 
 #define GC_SESSION_MT "graphcomm.session"
 #define BUF_KEEP_MAX ((size_t)1 << 20)   /* larger buffers are not kept */
@@ -18,8 +17,6 @@
 #endif
 
 void gc_open_session(lua_State *L);
-void gc_open_anyjson(lua_State *L);
-void gc_open_schema_info(lua_State *L);
 
 /* ---------------------------------------------------------------- options */
 
@@ -277,13 +274,10 @@ static void set_walker(lua_State *L, const char *name, lua_CFunction fn)
 
 void gc_open_session(lua_State *L)
 {
-    gc_open_error(L);
-    gc_open_anyjson(L);
-    gc_open_schema_info(L);
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     gc_schema_push(L);
-    gc_open_int64(L, lua_gettop(L));
+    gc_load_int64_ctypes(L, lua_gettop(L));
     open_session_mt(L);
     set_walker(L, "encode", l_encode);
     set_walker(L, "session", l_session);

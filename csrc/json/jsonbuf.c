@@ -1,7 +1,7 @@
 /* jsonbuf.c: the growable JSON output buffer (a userdata with __gc) and the
  * RFC 8259 string writer, which also checks UTF-8. */
 #include <stdlib.h>
-#include "jsonbuf.h"
+#include "json/jsonbuf.h"
 
 /* ------------------------------------------------------------ the buffer */
 

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 #include <string.h>
-#include "compat.h"
+#include "lua/compat.h"
 
 typedef struct gc_buf {
     char *data;
@@ -24,7 +24,6 @@ void gc_buf_grow(lua_State *L, gc_buf *b, size_t n);
 /* Writes s as a JSON string; returns 0, or 1 + the offset of the first byte
  * that is not valid UTF-8. */
 size_t gc_buf_string(lua_State *L, gc_buf *b, const char *s, size_t n);
-void gc_open_jsonbuf(lua_State *L);
 
 static inline char *gc_buf_reserve(lua_State *L, gc_buf *b, size_t n)
 {

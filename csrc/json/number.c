@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "number.h"
+#include "json/number.h"
 
 #define TWO53 9007199254740992.0
 

@@ -3,10 +3,10 @@
  * build mode pushed in normalized form. */
 #include <stdlib.h>
 #include <string.h>
-#include "encode.h"
-#include "number.h"
-#include "datetime.h"
-#include "timespan.h"
+#include "json/encode.h"
+#include "json/number.h"
+#include "json/datetime.h"
+#include "json/timespan.h"
 #include <lualib.h>
 
 #define TWO53  9007199254740992.0
@@ -280,7 +280,7 @@ static void open_int64(lua_State *L, int schema)
 }
 #endif
 
-void gc_open_int64(lua_State *L, int schema)
+void gc_load_int64_ctypes(lua_State *L, int schema)
 {
 #if defined(LUA_FFILIBNAME)
     open_int64(L, schema);

@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <strings.h>
-#include "schema.h"
+#include "json/schema.h"
 
 #define S   GC_K_STRING
 #define B   GC_K_BOOL

@@ -3,7 +3,7 @@
 #ifndef GRAPHCOMM_SCHEMA_H
 #define GRAPHCOMM_SCHEMA_H
 
-#include "compat.h"
+#include "lua/compat.h"
 
 /* Value kinds a property can have. */
 enum {

@@ -2,7 +2,7 @@
  * --set and graphcomm.diff need to know kinds and arrays): with no name, the
  * list of type names; with one, that type's properties in output order. */
 #include <string.h>
-#include "schema.h"
+#include "json/schema.h"
 
 void gc_open_schema_info(lua_State *L);
 

@@ -1,7 +1,7 @@
 /* timespan.c: TimeSpan parsing (xs:duration without years and months, which
  * have no fixed length) and .NET XmlConvert's canonical writing. */
-#include "timespan.h"
-#include "number.h"
+#include "json/timespan.h"
+#include "json/number.h"
 
 #define TICKS_PER_SEC INT64_C(10000000)
 

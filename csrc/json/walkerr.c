@@ -3,8 +3,8 @@
  * hints, and the final error object. */
 #include <stdarg.h>
 #include <string.h>
-#include "encode.h"
-#include "number.h"
+#include "json/encode.h"
+#include "json/number.h"
 
 /* ------------------------------------------------------------------ path */
 

@@ -1,5 +1,5 @@
 /* compat.c: portable versions of the 5.2+ auxiliary functions graphcomm uses. */
-#include "compat.h"
+#include "lua/compat.h"
 
 void gc_setmetatable(lua_State *L, const char *tname)
 {

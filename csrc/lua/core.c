@@ -1,11 +1,14 @@
 /* core.c: luaopen_graphcomm_core, the module's only exported symbol.
  * Every concern registers itself here with one line. */
 #include <curl/curl.h>
-#include "core.h"
+#include "lua/core.h"
 
-/* One line a concern: each function lives in its own file. */
+/* One line a concern: each function lives in its own file, and this list is
+ * the only place that calls one (error first: the metatable every error
+ * object gets exists before any other concern loads). */
 #define GC_OPENERS(X) \
-    X(gc_open_session) \
+    X(gc_open_error) \
+    X(gc_open_anyjson) X(gc_open_schema_info) X(gc_open_session) \
     X(gc_open_multi) X(gc_open_digest) \
     X(gc_open_jwt) X(gc_open_privfile) \
     X(gc_open_util) X(gc_open_http) X(gc_open_gzip) X(gc_open_handle) \

@@ -2,7 +2,7 @@
 #ifndef GRAPHCOMM_CORE_H
 #define GRAPHCOMM_CORE_H
 
-#include "compat.h"
+#include "lua/compat.h"
 
 /* Each takes the module table at the top of the stack and leaves the stack as it was. */
 typedef void (*gc_opener)(lua_State *L);

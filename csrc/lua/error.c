@@ -4,7 +4,7 @@
  *   graphcomm: http 405 MethodNotAllowed: <message> (request-id <id>)
  *   graphcomm: transport: <message>      (auth, declined and others alike) */
 #include <string.h>
-#include "error.h"
+#include "lua/error.h"
 
 /* The line is built as pieces on the stack, joined by one lua_concat. */
 

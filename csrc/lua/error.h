@@ -3,7 +3,7 @@
 #ifndef GRAPHCOMM_ERROR_H
 #define GRAPHCOMM_ERROR_H
 
-#include "compat.h"
+#include "lua/compat.h"
 
 #define GC_ERROR_MT "graphcomm.error"
 

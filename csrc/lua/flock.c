@@ -16,7 +16,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "core.h"
+#include "lua/core.h"
 
 void gc_open_flock(lua_State *L);
 

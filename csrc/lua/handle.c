@@ -4,7 +4,7 @@
  * refused after close.  The object's Lua state table is its uservalue (LPeg's way),
  * so nothing is held by registry references that could leak. */
 #include <string.h>
-#include "core.h"
+#include "lua/core.h"
 
 void gc_open_handle(lua_State *L);
 

@@ -7,7 +7,7 @@
  * insists: nothing waits for the requests in flight). */
 #include <signal.h>
 #include <string.h>
-#include "core.h"
+#include "lua/core.h"
 
 void gc_open_signal(lua_State *L);
 

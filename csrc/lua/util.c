@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
-#include "core.h"
+#include "lua/core.h"
 
 void gc_open_util(lua_State *L);
 
