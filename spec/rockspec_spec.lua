@@ -1,5 +1,6 @@
 -- The rockspec lists what the builtin backend builds (it takes no globs):
--- every csrc/*/*.c (the C core lives in group folders) and every lua/graphcomm/*.lua and lua/graphcomm/cli/*.lua must be in it.
+-- every csrc/*/*.c (the C core lives in group folders), every lua/graphcomm/*.lua and
+-- lua/graphcomm/cli/*.lua must be in it.
 local load_rockspec = require("helpers.release").load_rockspec
 
 local function ls(pattern)
