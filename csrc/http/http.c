@@ -1,7 +1,7 @@
 /* http.c: the libcurl easy transport.  core.http(opts) returns a "graphcomm.http"
  * userdata whose :send(req) performs one HTTP exchange on a kept-alive easy handle
  * (one connection reused per handle, HTTP/2 over TLS when offered).  The option,
- * request and response handling is shared with the multi transport (transfer.c).
+ * request and response handling is shared with the multi transport (transfer.c, response.c).
  * No Lua code runs while libcurl works: its callbacks only fill C buffers owned by
  * the userdata, so a Lua error can neither longjmp through libcurl nor strand memory. */
 #include <stdlib.h>

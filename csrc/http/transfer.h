@@ -35,14 +35,14 @@ typedef struct gc_conn {
 
 /* One transfer's response and failure state; attached to a handle once. */
 typedef struct gc_xfer {
-    gc_bytes body;                /* response body of the current exchange */
-    gc_bytes head;                /* header block of the final response */
+    gc_bytes body;              /* response body of the current exchange */
+    gc_bytes head;              /* header block of the final response */
     size_t max_body;
     int too_big, no_memory;
     char errbuf[CURL_ERROR_SIZE];
     CURLU *url;                 /* the last URL, kept parsed (NULL until needed) */
-    gc_bytes origin;              /* "scheme://authority" that url holds; empty when none */
-    gc_bytes target;              /* scratch: the path of the request, NUL-terminated */
+    gc_bytes origin;            /* "scheme://authority" that url holds; empty when none */
+    gc_bytes target;            /* scratch: the path of the request, NUL-terminated */
 } gc_xfer;
 
 /* A request read from its Lua table; the strings stay valid while the four
@@ -71,7 +71,7 @@ struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r);
  * keeps the parsed URL); nothing here raises. */
 void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *headers);
 
-/* Push the response table, or the transport error object, of a finished transfer. */
+/* response.c: the response table, or the transport error object, of a finished transfer. */
 void gc_push_response(lua_State *L, CURL *e, gc_xfer *x);
 void gc_push_failure(lua_State *L, CURL *e, gc_xfer *x, CURLcode rc);
 /* The header block data[0..len) (status line first, lines ending in LF or
