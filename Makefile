@@ -28,11 +28,11 @@ DIST       := graphcomm-$(VERSION)
 DIST_DIR   ?= .
 
 BUILD  := build/$(LUA)$(if $(SANITIZE),-san)
-SRCS   := $(wildcard csrc/*.c)
+SRCS   := $(wildcard csrc/*/*.c)
 OBJS   := $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(SRCS))
 MODULE := $(BUILD)/graphcomm/core.so
 ALL_CFLAGS := $(WARN) $(CFLAGS) $(SANITIZE) -fPIC -fvisibility=hidden -D_POSIX_C_SOURCE=200809L \
-              -I$(LUA_INCDIR) $(CURL_CFLAGS)
+              -Icsrc -I$(LUA_INCDIR) $(CURL_CFLAGS)
 
 .PHONY: all deps check check-lua check-asan check-valgrind demo bench fuzz install uninstall dist \
         types rockspec clean
@@ -42,7 +42,7 @@ $(MODULE): $(OBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(LIBFLAG) $(SANITIZE) -o $@ $(OBJS) $(CURL_LIBS) -lcrypto -lz
 
-$(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/*.h)
+$(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -4,7 +4,7 @@
 -- gives the source rock, and `luarocks build graphcomm-0.2.0-1.src.rock` builds it offline.
 --
 -- The builtin backend takes no globs: the C sources and Lua modules are listed
--- below. Keep them in step with csrc/*.c and lua/graphcomm/*.lua (a spec,
+-- below. Keep them in step with csrc/*/*.c and lua/graphcomm/*.lua (a spec,
 -- spec/rockspec_spec.lua, fails when a file is missing from this list).
 rockspec_format = "3.0"
 package = "graphcomm"
@@ -37,11 +37,14 @@ build = {
   modules = {
     ["graphcomm.core"] = {
       sources = {
-        "csrc/anyjson.c", "csrc/compat.c", "csrc/core.c", "csrc/datetime.c", "csrc/digest.c",
-        "csrc/easyopts.c", "csrc/encode.c", "csrc/error.c", "csrc/flock.c", "csrc/gzip.c", "csrc/handle.c",
-        "csrc/http.c", "csrc/jsonbuf.c", "csrc/jwt.c", "csrc/multi.c", "csrc/number.c", "csrc/privfile.c",
-        "csrc/scalar.c", "csrc/schema.c", "csrc/schemainfo.c", "csrc/session.c", "csrc/signal.c",
-        "csrc/timespan.c", "csrc/util.c", "csrc/walkerr.c",
+        "csrc/crypto/digest.c", "csrc/crypto/jwt.c", "csrc/crypto/privfile.c",
+        "csrc/http/gzip.c", "csrc/http/http.c", "csrc/http/multi.c", "csrc/http/response.c",
+        "csrc/http/transfer.c",
+        "csrc/json/anyjson.c", "csrc/json/datetime.c", "csrc/json/encode.c", "csrc/json/entries.c",
+        "csrc/json/jsonbuf.c", "csrc/json/number.c", "csrc/json/scalar.c", "csrc/json/schema.c",
+        "csrc/json/schemainfo.c", "csrc/json/timespan.c", "csrc/json/walkerr.c",
+        "csrc/lua/compat.c", "csrc/lua/core.c", "csrc/lua/error.c", "csrc/lua/flock.c",
+        "csrc/lua/handle.c", "csrc/lua/signal.c", "csrc/lua/util.c",
       },
       defines = { "_POSIX_C_SOURCE=200809L" },
       libraries = { "curl", "crypto", "z" },

@@ -1,6 +1,6 @@
 /* curl_loop.c: the libcurl floor for bench/update.lua.  The PATCH that graphcomm
  * sends (same URL, headers and body), from C, over one easy handle set up as
- * csrc/easyopts.c sets it up, with nothing computed per request: no Lua, no
+ * csrc/http/transfer.c sets it up, with nothing computed per request: no Lua, no
  * validation, no new request id.  Careful as a C programmer would be: the URL is a
  * CURLU handle parsed once, and each request sets only its path (as a client that
  * updates many sessions of one service would), the header list is built once.

@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/multi_syscalls.sh: system calls and CPU per item of update_sessions (the libcurl
-# multi loop in csrc/multi.c) from 1 to 256 in flight against a slow server: the
+# multi loop in csrc/http/multi.c) from 1 to 256 in flight against a slow server: the
 # emulator answering every PATCH after DELAY_MS (default 20) milliseconds.
 #   bench/multi_syscalls.sh [lua5.4|luajit]       (strace must be installed)
 # Each concurrency runs twice under strace -f -c, with 0 and N items (N = max(200, 16 x

@@ -1,7 +1,7 @@
-/* fuzz_datetime.c: libFuzzer target for csrc/datetime.c: RFC 3339 text, Unix
+/* fuzz_datetime.c: libFuzzer target for csrc/json/datetime.c: RFC 3339 text, Unix
  * seconds (the input's first 8 bytes as a double and as an int64) through
  * parse -> format -> parse (fuzz_ticks.h). Built by scripts/fuzz. */
-#include "datetime.h"
+#include "json/datetime.h"
 #include "fuzz_ticks.h"
 
 static int digit(char c)

@@ -17,7 +17,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
-#include "schema.h"
+#include "json/schema.h"
 #include "strict_json.h"
 
 int luaopen_graphcomm_core(lua_State *L);

@@ -1,5 +1,5 @@
 /* fuzz_headers.c: libFuzzer target for the response-header reader of
- * csrc/easyopts.c (gc_push_header_block): any header block becomes a table
+ * csrc/http/response.c (gc_push_header_block): any header block becomes a table
  * whose names are non-empty, lower-case, without ':', CR... (as received),
  * and whose values have no LF and no blanks at either end; the status line is
  * never a header; no name or value is longer than the input. One lua_State
@@ -12,7 +12,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 #include <lualib.h>
-#include "easyopts.h"
+#include "http/transfer.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* fuzz_number.c: libFuzzer target for csrc/number.c: every finite double
+/* fuzz_number.c: libFuzzer target for csrc/json/number.c: every finite double
  * (the input's first 8 bytes) formats to text that is a strict JSON number
  * and reads back (strtod) as the same double, with no more than 17
  * significant digits; every int64 formats to its decimal text; and decimal
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "number.h"
+#include "json/number.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,7 +1,7 @@
-/* fuzz_timespan.c: libFuzzer target for csrc/timespan.c: ISO 8601 durations
+/* fuzz_timespan.c: libFuzzer target for csrc/json/timespan.c: ISO 8601 durations
  * and seconds (the input's first 8 bytes as a double and as an int64) through
  * parse -> format -> parse (fuzz_ticks.h). Built by scripts/fuzz. */
-#include "timespan.h"
+#include "json/timespan.h"
 #include "fuzz_ticks.h"
 
 /* -?P[nD][T[nH][nM][n[.f]S]] with at least one component, or PT0S. */

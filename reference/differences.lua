@@ -2,7 +2,7 @@
 -- v1.0 metadata (graph-v1.0-callrecords.csdl.xml beside this file). The only such list:
 -- the emulator applies it to the metadata to get the schema it validates with
 -- (emulator/lua/graphcomm_emulator/metadata.lua), and spec/schema_reference_spec.lua holds
--- the C core (csrc/schema.c, through core.schema()) against the same result.
+-- the C core (csrc/json/schema.c, through core.schema()) against the same result.
 --
 -- An entry: at = a type, enum or "type.property" (simple names; qualify one that two
 -- namespaces share, e.g. "microsoft.graph.userIdentity"), or a list of them; field = what

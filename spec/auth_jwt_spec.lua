@@ -1,4 +1,4 @@
--- csrc/jwt.c: RS256 signatures, certificate thumbprints and base64url, checked
+-- csrc/crypto/jwt.c: RS256 signatures, certificate thumbprints and base64url, checked
 -- against the openssl CLI on a key and certificate made for the run.
 local core = require "graphcomm.core"
 local cjson = require "cjson"

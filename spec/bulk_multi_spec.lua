@@ -1,4 +1,4 @@
--- The libcurl multi transport (csrc/multi.c) against the emulator: many requests in
+-- The libcurl multi transport (csrc/http/multi.c) against the emulator: many requests in
 -- flight, kept-alive HTTP/1.1 connections, HTTP/2 multiplexed over TLS, the response
 -- cap, transport errors, and the object's lifetime.
 local core = require "graphcomm.core"

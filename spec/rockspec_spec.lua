@@ -1,5 +1,6 @@
 -- The rockspec lists what the builtin backend builds (it takes no globs):
--- every csrc/*.c and every lua/graphcomm/*.lua and lua/graphcomm/cli/*.lua must be in it.
+-- every csrc/*/*.c (the C core lives in group folders), every lua/graphcomm/*.lua and
+-- lua/graphcomm/cli/*.lua must be in it.
 local load_rockspec = require("helpers.release").load_rockspec
 
 local function ls(pattern)
@@ -13,12 +14,13 @@ end
 describe("graphcomm-scm-1.rockspec", function()
   local spec = load_rockspec("graphcomm-scm-1.rockspec")
 
-  it("builds graphcomm.core from every csrc/*.c, linking curl, crypto and zlib", function()
+  it("builds graphcomm.core from every csrc/*/*.c, linking curl, crypto and zlib", function()
     local core = spec.build.modules["graphcomm.core"]
     local sources = {}
     for i, s in ipairs(core.sources) do sources[i] = s end
     table.sort(sources)
-    assert.same(ls("csrc/*.c"), sources)
+    assert.same(ls("csrc/*.c csrc/*/*.c"), sources)
+    assert.same({ "csrc" }, core.incdirs and { core.incdirs[1] })
     assert.same({ "curl", "crypto", "z" }, core.libraries)
     assert.same({ library = "curl" }, spec.external_dependencies.CURL)
   end)

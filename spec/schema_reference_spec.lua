@@ -1,4 +1,4 @@
--- The C core's schema (csrc/schema.c, through core.schema()) held against Microsoft's v1.0
+-- The C core's schema (csrc/json/schema.c, through core.schema()) held against Microsoft's v1.0
 -- metadata (reference/graph-v1.0-callrecords.csdl.xml) with the deliberate differences of
 -- reference/differences.lua applied: every type, property, kind, collection, nullability,
 -- order and enum member, in both directions. The emulator validates with the same result

@@ -1,4 +1,4 @@
--- The transports' kept URL (csrc/easyopts.c set_url): each handle keeps the last URL
+-- The transports' kept URL (csrc/http/transfer.c set_url): each handle keeps the last URL
 -- parsed in a CURLU and, for the same origin and a plain path, sets only the path and
 -- query. What goes out must be what a full parse of the URL sends: other origins,
 -- percent-encodings, queries, a bad URL between good ones, and no Accept-Encoding on

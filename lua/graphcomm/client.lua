@@ -13,7 +13,7 @@
 --   client:subscriptions()                              graphcomm.subscriptions
 --   client:close()                                      = __gc = __close, idempotent
 --
--- A client is a "graphcomm.client" userdata (csrc/handle.c) whose uservalue holds
+-- A client is a "graphcomm.client" userdata (csrc/lua/handle.c) whose uservalue holds
 -- its engine, the only keeper of its configuration, transport and credentials.
 -- Options are read by graphcomm.options, the parameter sets by graphcomm.params;
 -- read and bulk are given the engine, never the client's state.
@@ -48,7 +48,7 @@ end
 local new_client, state, is_closed = core.handle_class("graphcomm.client", methods, on_close)
 M.is_closed = is_closed
 
--- state(self).engine is written out in every method: csrc/handle.c names the
+-- state(self).engine is written out in every method: csrc/lua/handle.c names the
 -- method that called state() in its "bad argument" and "closed client" errors.
 
 ------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 -- Kinds:
 --   memory  (default)   this client only
 --   file    state_file  every process of the user on this machine: the file is read and
---                       written under an exclusive flock (csrc/flock.c); its clock is
+--                       written under an exclusive flock (csrc/lua/flock.c); its clock is
 --                       CLOCK_MONOTONIC, the same in every process
 --   ngx     shared_dict every worker of an nginx: the state is one value of the
 --                       lua_shared_dict, under a lock taken with add() (expiring after

@@ -1,4 +1,4 @@
--- Helpers for the specs of the libcurl multi transport (csrc/multi.c).
+-- Helpers for the specs of the libcurl multi transport (csrc/http/multi.c).
 local M = {}
 
 -- Runs reqs (a list) through m with at most conc in flight, polling with `timeout`

@@ -1,0 +1,165 @@
+/* http.c: the libcurl easy transport.  core.http(opts) returns a "graphcomm.http"
+ * userdata whose :send(req) performs one HTTP exchange on a kept-alive easy handle
+ * (one connection reused per handle, HTTP/2 over TLS when offered).  The option,
+ * request and response handling is shared with the multi transport (transfer.c, response.c).
+ * No Lua code runs while libcurl works: its callbacks only fill C buffers owned by
+ * the userdata, so a Lua error can neither longjmp through libcurl nor strand memory. */
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include "lua/core.h"
+#include "http/transfer.h"
+
+#define HTTP_MT "graphcomm.http"
+
+void gc_open_http(lua_State *L);
+
+typedef struct {
+    CURL *easy;
+    gc_conn conn;
+    gc_xfer xfer;
+    struct curl_slist *nodes;   /* the header list's nodes, reused by every request */
+    int nnodes;
+} gc_http;
+
+static gc_http *check_open(lua_State *L, int idx)
+{
+    gc_http *h = luaL_checkudata(L, idx, HTTP_MT);
+    if (h->easy == NULL)
+        luaL_error(L, "attempt to use a closed transport");
+    return h;
+}
+
+/* core.http([opts]) -> graphcomm.http   (opts as in transfer.h) */
+static int l_http(lua_State *L)
+{
+    gc_http *h;
+    if (lua_isnoneornil(L, 1)) {
+        lua_settop(L, 0);
+        lua_newtable(L);
+    }
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_settop(L, 1);
+    h = lua_newuserdata(L, sizeof *h);
+    memset(h, 0, sizeof *h);
+    gc_setmetatable(L, HTTP_MT);
+    h->easy = curl_easy_init();
+    if (h->easy == NULL)
+        return luaL_error(L, "graphcomm: curl_easy_init failed");
+    if (gc_easy_setup(L, h->easy, 1, &h->conn) != 0)
+        return luaL_error(L, "graphcomm: cannot configure libcurl");
+    gc_xfer_attach(h->easy, &h->xfer);
+    return 1;
+}
+
+/* The request's header list, "Expect:" first (no 100-continue wait), as nodes owned
+ * by the transport that point at the request's own strings: one exchange runs within
+ * this call, the headers table stays pinned on the stack meanwhile, and libcurl only
+ * reads the lines.  So nothing is copied or allocated per request, unlike
+ * curl_slist_append (a malloc and a strdup a line), which the multi transport needs
+ * because its transfers outlive the call.  Raises only before libcurl is involved. */
+static struct curl_slist *pinned_headers(lua_State *L, gc_http *h, const gc_req *r)
+{
+    static char expect[] = "Expect:";
+    int i, n = r->nheaders + 1;
+    if (n > h->nnodes) {
+        struct curl_slist *grown = realloc(h->nodes, (size_t)n * sizeof *grown);
+        if (grown == NULL)
+            luaL_error(L, "graphcomm: out of memory building headers");
+        h->nodes = grown;
+        h->nnodes = n;
+    }
+    h->nodes[0].data = expect;
+    for (i = 1; i < n; i++) {
+        lua_rawgeti(L, r->headers, i);
+        h->nodes[i].data = (char *)lua_tostring(L, -1);   /* kept alive by the table */
+        lua_pop(L, 1);
+        h->nodes[i - 1].next = &h->nodes[i];
+    }
+    h->nodes[n - 1].next = NULL;
+    return h->nodes;
+}
+
+/* http:send(req) -> resp | nil, err   (the transport interface in HACKING.md).
+ * resp.new_connections is 0 when the kept-alive connection served the request. */
+static int l_send(lua_State *L)
+{
+    gc_http *h = check_open(L, 1);
+    gc_req r;
+    struct curl_slist *list;
+    CURLcode rc;
+    long connects = 0;
+    lua_settop(L, 2);
+    gc_req_read(L, 2, &h->conn, &r);           /* the request's strings stay pinned above */
+    list = pinned_headers(L, h, &r);
+    /* From here to the response nothing may raise a Lua error. */
+    gc_req_apply(h->easy, &h->xfer, &r, list);
+    gc_xfer_reset(&h->xfer, h->conn.max_body);
+    rc = curl_easy_perform(h->easy);
+    curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);   /* the strings are not ours to keep */
+    if (rc != CURLE_OK) {
+        lua_pushnil(L);
+        gc_push_failure(L, h->easy, &h->xfer, rc);
+        gc_xfer_trim(&h->xfer);
+        return 2;
+    }
+    gc_push_response(L, h->easy, &h->xfer);
+    gc_xfer_trim(&h->xfer);
+    curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &connects);
+    lua_pushinteger(L, (lua_Integer)connects);
+    lua_setfield(L, -2, "new_connections");
+    return 1;
+}
+
+/* close, __gc and __close: one idempotent function. */
+static int l_close(lua_State *L)
+{
+    gc_http *h = luaL_checkudata(L, 1, HTTP_MT);
+    if (h->easy != NULL) {
+        curl_easy_cleanup(h->easy);
+        h->easy = NULL;
+    }
+    gc_xfer_free(&h->xfer);
+    free(h->nodes);
+    h->nodes = NULL;
+    h->nnodes = 0;
+    return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+    gc_http *h = luaL_checkudata(L, 1, HTTP_MT);
+    if (h->easy == NULL)
+        lua_pushliteral(L, HTTP_MT " (closed)");
+    else
+        lua_pushfstring(L, HTTP_MT " (%p)", (void *)h);
+    return 1;
+}
+
+static const luaL_Reg http_methods[] = {
+    { "send", l_send },
+    { "close", l_close },
+    { NULL, NULL }
+};
+
+static const luaL_Reg http_meta[] = {
+    { "__gc", l_close },
+    { "__close", l_close },
+    { "__tostring", l_tostring },
+    { NULL, NULL }
+};
+
+void gc_open_http(lua_State *L)
+{
+    if (luaL_newmetatable(L, HTTP_MT)) {
+        gc_setfuncs(L, http_meta);
+        lua_pushliteral(L, HTTP_MT);
+        lua_setfield(L, -2, "__name");
+        lua_newtable(L);
+        gc_setfuncs(L, http_methods);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+    lua_pushcfunction(L, l_http);
+    lua_setfield(L, -2, "http");
+}

@@ -1,0 +1,425 @@
+/* transfer.c: what both transports (http.c, the easy interface; multi.c, the
+ * multi interface) do before and during a transfer: the easy-handle set-up, the
+ * request applied to a handle and the response collector; the finished
+ * transfer as Lua values is response.c. Shapes in transfer.h. */
+#include <stdlib.h>
+#include <string.h>
+#include "http/transfer.h"
+
+/* CURLOPT_CURLU and the URL API: libcurl 7.63 and later. */
+#define GC_HAVE_CURLU (LIBCURL_VERSION_NUM >= 0x073f00)
+
+#define MAX_HEAD_BYTES (1024u * 1024u)
+#define KEEP_BUF_BYTES (256u * 1024u)
+
+/* ---------------------------------------------------------------- buffers */
+
+static int buf_append(gc_bytes *b, const char *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        char *nd;
+        while (cap < b->len + n)
+            cap *= 2;
+        nd = realloc(b->data, cap);
+        if (nd == NULL)
+            return -1;
+        b->data = nd;
+        b->cap = cap;
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+/* Large buffers are given back after use; small ones are kept for the next request. */
+static void buf_trim(gc_bytes *b)
+{
+    b->len = 0;
+    if (b->cap > KEEP_BUF_BYTES) {
+        free(b->data);
+        b->data = NULL;
+        b->cap = 0;
+    }
+}
+
+static void buf_free(gc_bytes *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* ---------------------------------------------------------------- libcurl callbacks */
+
+/* Refusing an oversized body here (returning 0) aborts the transfer early. */
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+    gc_xfer *x = ud;
+    size_t bytes = size * n;
+    if (x->body.len + bytes > x->max_body) {
+        x->too_big = 1;
+        return 0;
+    }
+    if (buf_append(&x->body, p, bytes) != 0) {
+        x->no_memory = 1;
+        return 0;
+    }
+    return bytes;
+}
+
+/* Keeps the last header block only: interim 1xx responses start it afresh. */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    gc_xfer *x = ud;
+    size_t bytes = size * n;
+    if (bytes >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        x->head.len = 0;
+    if (x->head.len + bytes > MAX_HEAD_BYTES)
+        return 0;
+    if (buf_append(&x->head, p, bytes) != 0) {
+        x->no_memory = 1;
+        return 0;
+    }
+    return bytes;
+}
+
+void gc_xfer_attach(CURL *e, gc_xfer *x)
+{
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+}
+
+void gc_xfer_reset(gc_xfer *x, size_t max_body)
+{
+    x->body.len = x->head.len = 0;
+    x->max_body = max_body;
+    x->too_big = x->no_memory = 0;
+    x->errbuf[0] = '\0';
+}
+
+void gc_xfer_trim(gc_xfer *x)
+{
+    buf_trim(&x->body);
+    buf_trim(&x->head);
+}
+
+void gc_xfer_free(gc_xfer *x)
+{
+    buf_free(&x->body);
+    buf_free(&x->head);
+    buf_free(&x->origin);
+    buf_free(&x->target);
+#if GC_HAVE_CURLU
+    if (x->url != NULL)
+        curl_url_cleanup(x->url);
+#endif
+    x->url = NULL;
+}
+
+/* ---------------------------------------------------------------- handle set-up */
+
+static long http_version_code(lua_State *L, const char *v)
+{
+    if (v == NULL || strcmp(v, "2tls") == 0 || strcmp(v, "auto") == 0)
+        return CURL_HTTP_VERSION_2TLS;
+    if (strcmp(v, "1.1") == 0)
+        return CURL_HTTP_VERSION_1_1;
+    if (strcmp(v, "1.0") == 0)
+        return CURL_HTTP_VERSION_1_0;
+    if (strcmp(v, "2") == 0)
+        return CURL_HTTP_VERSION_2_0;
+    if (strcmp(v, "2-prior-knowledge") == 0)
+        return CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE;
+    return luaL_error(L, "graphcomm: http_version must be one of \"1.0\", \"1.1\", \"2\", "
+                      "\"2tls\", \"2-prior-knowledge\" (got \"%s\")", v);
+}
+
+static const char *opt_string(lua_State *L, int idx, const char *name)
+{
+    const char *s;
+    lua_getfield(L, idx, name);
+    s = luaL_optstring(L, -1, NULL);
+    lua_pop(L, 1);
+    return s;                   /* still referenced by the options table */
+}
+
+/* Seconds in opts[name] as milliseconds; dflt when absent or negative. */
+static long opt_ms(lua_State *L, int idx, const char *name, long dflt)
+{
+    lua_Number s;
+    lua_getfield(L, idx, name);
+    s = luaL_optnumber(L, -1, -1);
+    lua_pop(L, 1);
+    if (s != s)
+        luaL_error(L, "graphcomm: %s must be a number of seconds (got nan)", name);
+    if (s < 0)
+        return dflt;
+    return s * 1000 > 2147483647.0 ? 2147483647L : (long)(s * 1000);
+}
+
+static size_t opt_max_body(lua_State *L, int idx)
+{
+    lua_Number cap;
+    lua_getfield(L, idx, "max_body");
+    cap = luaL_optnumber(L, -1, GC_DEFAULT_MAX_BODY);
+    lua_pop(L, 1);
+    return cap > 0 && cap < (lua_Number)((size_t)-1 / 4) ? (size_t)cap : GC_DEFAULT_MAX_BODY;
+}
+
+/* True when the environment names a proxy libcurl would use for http or https
+ * (its own list: http_proxy in lower case only, https_proxy, HTTPS_PROXY, all_proxy,
+ * ALL_PROXY).  Without one, libcurl would still scan the environment on every
+ * request, a few thousand instructions each time; see gc_easy_setup. */
+static int env_names_proxy(void)
+{
+    static const char *const names[] = {
+        "http_proxy", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY", NULL
+    };
+    int i;
+    for (i = 0; names[i] != NULL; i++) {
+        const char *v = getenv(names[i]);
+        if (v != NULL && v[0] != '\0')
+            return 1;
+    }
+    return 0;
+}
+
+/* Options that hold for every request of the handle; libcurl copies the strings.
+ * With neither the proxy option nor a proxy in the environment, the proxy is set to
+ * "" (none): the same outcome as libcurl's own look-up, decided once per handle
+ * instead of once per request (a variable set later in the process is not seen).
+ * A proxy from the option or the environment keeps libcurl's handling, no_proxy too. */
+int gc_easy_setup(lua_State *L, CURL *e, int opts, gc_conn *c)
+{
+    const char *ca = opt_string(L, opts, "ca_file");
+    const char *proxy = opt_string(L, opts, "proxy");
+    long version = http_version_code(L, opt_string(L, opts, "http_version"));
+    CURLcode rc = CURLE_OK;
+    c->max_body = opt_max_body(L, opts);
+    c->timeout_ms = opt_ms(L, opts, "timeout", 100000);
+    c->connect_timeout_ms = opt_ms(L, opts, "connect_timeout", 10000);
+#define SET(o, v) if (rc == CURLE_OK) rc = curl_easy_setopt(e, o, v)
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_FOLLOWLOCATION, 0L);           /* the Lua policy follows redirects */
+    SET(CURLOPT_SSL_VERIFYPEER, 1L);           /* never switched off */
+    SET(CURLOPT_SSL_VERIFYHOST, 2L);
+    SET(CURLOPT_HTTP_VERSION, version);
+    /* libcurl before 8.0 fails a request sent on a reused h2c (prior knowledge)
+     * connection, kept alive or multiplexed: there, every request of that mode
+     * gets a connection of its own, closed after it. */
+    if (version == CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
+        && curl_version_info(CURLVERSION_NOW)->version_num < 0x080000) {
+        SET(CURLOPT_FORBID_REUSE, 1L);
+        SET(CURLOPT_FRESH_CONNECT, 1L);
+    }
+    SET(CURLOPT_TCP_KEEPALIVE, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_ACCEPT_ENCODING, "");
+    /* The URL goes out as the request builder made it: an id such as ".." is a
+     * segment, not a step up (and libcurl skips its dot-segment pass, ~3,000
+     * instructions a request). */
+    SET(CURLOPT_PATH_AS_IS, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    if (ca != NULL)
+        SET(CURLOPT_CAINFO, ca);
+    if (proxy != NULL) {
+        SET(CURLOPT_PROXY, proxy);
+    } else if (!env_names_proxy()) {
+        SET(CURLOPT_PROXY, "");
+        SET(CURLOPT_NOPROXY, "");   /* nothing to bypass: spares the no_proxy look-ups */
+    }
+#undef SET
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- one request */
+
+/* memchr, not a byte loop: every header of every request passes here, and a real
+ * Graph token alone is one to two kilobytes. */
+static int bad_header(const char *s, size_t n)
+{
+    return memchr(s, '\r', n) != NULL || memchr(s, '\n', n) != NULL
+        || memchr(s, '\0', n) != NULL;
+}
+
+/* Checks every header line before anything is allocated, so no error is raised later. */
+static int check_headers(lua_State *L, int tidx)
+{
+    int i, n;
+    if (lua_isnil(L, tidx))
+        return 0;
+    luaL_argcheck(L, lua_istable(L, tidx), 1, "req.headers must be a list of strings");
+    n = (int)gc_rawlen(L, tidx);
+    for (i = 1; i <= n; i++) {
+        size_t len;
+        const char *s;
+        lua_rawgeti(L, tidx, i);
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "graphcomm: req.headers[%d] is not a string", i);
+        s = lua_tolstring(L, -1, &len);
+        if (bad_header(s, len))
+            luaL_error(L, "graphcomm: req.headers[%d] holds CR, LF or NUL", i);
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+void gc_req_read(lua_State *L, int req, const gc_conn *c, gc_req *r)
+{
+    int base = lua_gettop(L);
+    luaL_checktype(L, req, LUA_TTABLE);
+    lua_getfield(L, req, "url");               /* base + 1 */
+    r->url = luaL_checkstring(L, base + 1);
+    lua_getfield(L, req, "method");            /* base + 2 */
+    r->method = luaL_optstring(L, base + 2, "GET");
+    lua_getfield(L, req, "body");              /* base + 3: pinned while libcurl reads it */
+    r->blen = 0;
+    r->body = luaL_optlstring(L, base + 3, NULL, &r->blen);
+    lua_getfield(L, req, "headers");           /* base + 4 */
+    r->headers = base + 4;
+    r->nheaders = check_headers(L, base + 4);
+    if (bad_header(r->method, strlen(r->method)) || bad_header(r->url, strlen(r->url)))
+        luaL_error(L, "graphcomm: CR, LF or NUL in the method or URL");
+    r->timeout_ms = opt_ms(L, req, "timeout", c->timeout_ms);
+    r->connect_timeout_ms = opt_ms(L, req, "connect_timeout", c->connect_timeout_ms);
+}
+
+/* The strings stay alive in the headers table on the stack; libcurl copies them. */
+struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r)
+{
+    struct curl_slist *list = curl_slist_append(NULL, "Expect:");
+    int i;
+    for (i = 1; list != NULL && i <= r->nheaders; i++) {
+        struct curl_slist *next;
+        lua_rawgeti(L, r->headers, i);
+        next = curl_slist_append(list, lua_tostring(L, -1));
+        lua_pop(L, 1);
+        if (next == NULL) {
+            curl_slist_free_all(list);
+            return NULL;
+        }
+        list = next;
+    }
+    return list;
+}
+
+/* Method and body; the caller keeps the body string alive for the transfer. */
+static void set_method(CURL *e, const char *method, const char *body, size_t blen)
+{
+    int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
+    int post = strcmp(method, "POST") == 0;
+    curl_easy_setopt(e, CURLOPT_NOBODY, head ? 1L : 0L);
+    if (head)
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
+    else if (body != NULL || post || strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0) {
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body != NULL ? blen : 0));
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, post ? NULL : method);
+    } else {
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, get ? NULL : method);
+    }
+}
+
+#if GC_HAVE_CURLU
+/* Bytes that libcurl's URL parser keeps as they are in a path or query (RFC 3986
+ * unreserved, sub-delims, ':', '@', '/', '?'): only such targets take the fast path
+ * below, so it sends what a full parse would.  Not '%': libcurl 7.88 writes the hex
+ * of a percent-encoding set as a part in lower case, the full parse keeps it as is. */
+static int plain_target(const char *p)
+{
+    static const char punct[] = "-._~!$&'()*+,;=:@/?";
+    for (; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
+            continue;
+        if (strchr(punct, c) == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+/* Sets only the path and query on the kept CURLU when url has the origin it holds
+ * and a plain target (libcurl then skips parsing the whole URL, about a fifth of
+ * its work per request); 0 when done, -1 when the URL must be parsed in full. */
+static int set_target(gc_xfer *x, const char *url)
+{
+    const char *t = url + x->origin.len, *q;
+    size_t plen;
+    if (x->origin.len == 0 || strncmp(url, x->origin.data, x->origin.len) != 0 || *t != '/'
+        || !plain_target(t))
+        return -1;
+    q = strchr(t, '?');
+    if (q != NULL && q[1] == '\0')
+        return -1;               /* an empty query: leave the spelling to libcurl */
+    plen = q != NULL ? (size_t)(q - t) : strlen(t);
+    x->target.len = 0;
+    if (buf_append(&x->target, t, plen) != 0 || buf_append(&x->target, "", 1) != 0)
+        return -1;
+    if (curl_url_set(x->url, CURLUPART_PATH, x->target.data, 0) != CURLUE_OK
+        || curl_url_set(x->url, CURLUPART_QUERY, q != NULL ? q + 1 : NULL, 0) != CURLUE_OK)
+        return -1;
+    return 0;
+}
+
+/* Parses url in full into the kept CURLU, with the flags libcurl uses for CURLOPT_URL,
+ * and remembers its origin; -1 (origin forgotten) when it does not parse. */
+static int set_whole(gc_xfer *x, const char *url)
+{
+    const char *sep = strstr(url, "://"), *slash;
+    x->origin.len = 0;
+    if (x->url == NULL && (x->url = curl_url()) == NULL)
+        return -1;
+    if (curl_url_set(x->url, CURLUPART_URL, url,
+                     CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS) != CURLUE_OK)
+        return -1;
+    slash = sep != NULL ? strchr(sep + 3, '/') : NULL;
+    if (slash != NULL && buf_append(&x->origin, url, (size_t)(slash - url)) != 0)
+        x->origin.len = 0;
+    return 0;
+}
+#endif
+
+/* The URL: through the handle's kept CURLU when it parses, else as CURLOPT_URL, so
+ * that libcurl reports a bad URL exactly as before (CURLE_URL_MALFORMAT and its text). */
+static void set_url(CURL *e, gc_xfer *x, const char *url)
+{
+#if GC_HAVE_CURLU
+    if (set_target(x, url) == 0 || set_whole(x, url) == 0) {
+        curl_easy_setopt(e, CURLOPT_CURLU, x->url);
+        return;
+    }
+    curl_easy_setopt(e, CURLOPT_CURLU, NULL);
+#else
+    (void)x;
+#endif
+    curl_easy_setopt(e, CURLOPT_URL, url);
+}
+
+/* Compressed answers are asked for only where a body comes back (reads): libcurl
+ * rebuilds its list of encodings for every request that asks, which costs an update
+ * (204, no body) about a tenth of its time on a local server.  Both transports, so
+ * bulk PATCHes no longer send an Accept-Encoding their 204s never use. */
+static void accept_encoding(CURL *e, const char *method)
+{
+    int reads = strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0;
+    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, reads ? "" : NULL);
+}
+
+void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *headers)
+{
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
+    set_url(e, x, r->url);
+    set_method(e, r->method, r->body, r->blen);
+    accept_encoding(e, r->method);
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
+}

@@ -1,0 +1,82 @@
+/* transfer.h: what the two libcurl transports share, so that one request
+ * behaves the same whether it goes alone (http.c, the easy interface) or in
+ * bulk (multi.c, the multi interface): the easy-handle set-up from the Lua
+ * options, the request (method, URL, headers, body, timeouts) applied to a
+ * handle, the response collector with its cap, and the Lua shapes of a
+ * response and of a transport error.
+ *
+ * Lua options (gc_easy_setup): ca_file, proxy, http_version ("1.0", "1.1",
+ * "2", "2tls" = "auto" = default, "2-prior-knowledge"), timeout (100 s) and
+ * connect_timeout (10 s) in seconds, max_body in bytes (16 MiB).
+ * A request: { method, url, headers = { "Name: value", ... }, body, timeout, connect_timeout }.
+ * A response: { status, headers = { [lower-case name] = value }, body, http_version }.
+ * A transport error (metatable graphcomm.error): { kind = "transport", code, message,
+ * curl_code, retryable }. */
+#ifndef GRAPHCOMM_TRANSFER_H
+#define GRAPHCOMM_TRANSFER_H
+
+#include <stddef.h>
+#include <curl/curl.h>
+#include "lua/compat.h"
+
+#define GC_DEFAULT_MAX_BODY (16u * 1024u * 1024u)
+
+/* A growable byte buffer owned by C (inside a userdata: no Lua error strands it). */
+typedef struct gc_bytes {
+    char *data;
+    size_t len, cap;
+} gc_bytes;
+
+/* What a handle keeps between requests: numbers only (libcurl copies strings). */
+typedef struct gc_conn {
+    long timeout_ms, connect_timeout_ms;
+    size_t max_body;
+} gc_conn;
+
+/* One transfer's response and failure state; attached to a handle once. */
+typedef struct gc_xfer {
+    gc_bytes body;              /* response body of the current exchange */
+    gc_bytes head;              /* header block of the final response */
+    size_t max_body;
+    int too_big, no_memory;
+    char errbuf[CURL_ERROR_SIZE];
+    CURLU *url;                 /* the last URL, kept parsed (NULL until needed) */
+    gc_bytes origin;            /* "scheme://authority" that url holds; empty when none */
+    gc_bytes target;            /* scratch: the path of the request, NUL-terminated */
+} gc_xfer;
+
+/* A request read from its Lua table; the strings stay valid while the four
+ * values gc_req_read pushed (url, method, body, headers) stay on the stack. */
+typedef struct gc_req {
+    const char *url, *method, *body;
+    size_t blen;
+    int headers;                /* stack index of the headers list (or nil) */
+    int nheaders;
+    long timeout_ms, connect_timeout_ms;
+} gc_req;
+
+/* Handle options from the table at opts; returns 0, or -1 when libcurl refuses one. */
+int gc_easy_setup(lua_State *L, CURL *e, int opts, gc_conn *c);
+
+void gc_xfer_attach(CURL *e, gc_xfer *x);
+void gc_xfer_reset(gc_xfer *x, size_t max_body);
+void gc_xfer_trim(gc_xfer *x);     /* gives back large buffers, keeps small ones */
+void gc_xfer_free(gc_xfer *x);
+
+/* Reads and checks the request at req (raises on misuse, allocates nothing). */
+void gc_req_read(lua_State *L, int req, const gc_conn *c, gc_req *r);
+/* The header list ("Expect:" first), or NULL when memory runs out. */
+struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r);
+/* URL, method, body, headers and timeouts on e (x: the handle's collector, which
+ * keeps the parsed URL); nothing here raises. */
+void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *headers);
+
+/* response.c: the response table, or the transport error object, of a finished transfer. */
+void gc_push_response(lua_State *L, CURL *e, gc_xfer *x);
+void gc_push_failure(lua_State *L, CURL *e, gc_xfer *x, CURLcode rc);
+/* The header block data[0..len) (status line first, lines ending in LF or
+ * CRLF) as a table of lower-case names; lower-cases the names in place.
+ * Repeated names are joined by ", "; lines without a name are skipped. */
+void gc_push_header_block(lua_State *L, char *data, size_t len);
+
+#endif

@@ -1,0 +1,95 @@
+/* util.c: small system services the Lua layer needs and Lua lacks:
+ * random UUIDs, a monotonic clock and a sleep with sub-second precision. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+#include "lua/core.h"
+
+void gc_open_util(lua_State *L);
+
+/* ---------------------------------------------------------------- random */
+
+/* Reads n bytes of kernel randomness; /dev/urandom works on every Linux and
+ * never blocks once the system is up. The descriptor is kept open. */
+static int read_random(unsigned char *buf, size_t n)
+{
+    static int fd = -1;
+    size_t got = 0;
+    if (fd < 0)
+        fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* core.uuid4() -> "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (RFC 4122 version 4). */
+static int l_uuid4(lua_State *L)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char b[16];
+    char out[36];
+    int i, o = 0;
+    if (read_random(b, sizeof b) != 0)
+        return luaL_error(L, "graphcomm: cannot read /dev/urandom");
+    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
+    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
+    for (i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            out[o++] = '-';
+        out[o++] = hex[b[i] >> 4];
+        out[o++] = hex[b[i] & 15];
+    }
+    lua_pushlstring(L, out, sizeof out);
+    return 1;
+}
+
+/* ---------------------------------------------------------------- time */
+
+/* core.now() -> seconds of CLOCK_MONOTONIC: immune to wall-clock steps. */
+static int l_now(lua_State *L)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    lua_pushnumber(L, (lua_Number)ts.tv_sec + (lua_Number)ts.tv_nsec / 1e9);
+    return 1;
+}
+
+/* core.sleep(seconds): nanosleep, resumed after signals until the time is up. */
+static int l_sleep(lua_State *L)
+{
+    lua_Number s = luaL_checknumber(L, 1);
+    struct timespec req, rem;
+    if (!(s > 0))
+        return 0;
+    if (s > 1e9)
+        s = 1e9;
+    req.tv_sec = (time_t)s;
+    req.tv_nsec = (long)((s - (lua_Number)req.tv_sec) * 1e9);
+    if (req.tv_nsec > 999999999L)
+        req.tv_nsec = 999999999L;
+    while (nanosleep(&req, &rem) != 0 && errno == EINTR)
+        req = rem;
+    return 0;
+}
+
+static const luaL_Reg util_funcs[] = {
+    { "uuid4", l_uuid4 },
+    { "now", l_now },
+    { "sleep", l_sleep },
+    { NULL, NULL }
+};
+
+void gc_open_util(lua_State *L)
+{
+    gc_setfuncs(L, util_funcs);
+}
