@@ -161,6 +161,23 @@ if type(auth.OPTIONS) == "table" then
   for k, v in pairs(auth.OPTIONS) do if M.CONNECT[k] == nil then M.CONNECT[k] = v end end
 end
 
+-- token_cache's table is an options table too: a misspelt field raises at connect, even
+-- when the credential in use (a static token) never reads the cache.
+local CACHE_FIELDS = { "path", "shared_dict" }
+M.CONNECT.token_cache = function(v)
+  local tv = type(v)
+  if tv == "boolean" or tv == "string" then return true end
+  if tv ~= "table" then return false, "boolean, string or table expected, got " .. tv end
+  for k in pairs(v) do
+    if k ~= "path" and k ~= "shared_dict" then
+      local hint = M.suggest(k, CACHE_FIELDS)
+      return false, "unknown field '" .. tostring(k) .. "'"
+        .. (hint and ("; did you mean '" .. hint .. "'?") or "") .. " (path, shared_dict)"
+    end
+  end
+  return true
+end
+
 M.DEFAULTS = { api_version = "v1.0", timeout = 100, connect_timeout = 10, max_retries = 3,
   max_retry_delay = 180, max_response_bytes = 16 * 1024 * 1024, compress_min = 1024,
   max_pages = 1000 }
