@@ -73,10 +73,8 @@ end
 
 local function check_expanded(k, nk)
   if is_property(nk) then return end
-  local hint = options.suggest(k, FORM_NAMES)
-  if hint then
-    error(string_format("bad argument #1 to 'update_session' (unknown option '%s'; did you mean '%s'?)",
-      tostring(k), hint), 5)
+  if options.suggest(k, FORM_NAMES) then
+    error("bad argument #1 to 'update_session' (" .. options.unknown("option", k, FORM_NAMES) .. ")", 5)
   end
 end
 
