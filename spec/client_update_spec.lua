@@ -215,6 +215,21 @@ describe("client:update_session", function()
     assert.equal(0, #patches())
   end)
 
+  it("refuses unknown and mistyped request fields, sending nothing", function()
+    local path = "/communications/callRecords/" .. crid .. "/sessions/" .. sid
+    e:clear_requests()
+    for _, c in ipairs({ { { path = path, method = "PATCH", body = '{"modalities":["audio"]}', what_if = true },
+        "unknown option 'what_if'" },
+        { { path = path, methd = "PATCH" }, "unknown option 'methd'; did you mean 'method'%?" },
+        { { path = path, method = "PATCH", body = { modalities = { "audio" } } }, "option body: string expected" } }) do
+      local ok, err = pcall(client.request, client, c[1])
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'request' %(" .. c[2], err)
+    end
+    assert.same({}, e:requests())
+    assert.equal(200, assert(client:request{ Path = path, Query = { select = "id" } }).status)
+  end)
+
   it("raises on wrong argument types, as the Lua C API does", function()
     assert.has_error(function() client:update_session(crid, sid, 42) end,
       nil)
