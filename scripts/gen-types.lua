@@ -112,6 +112,8 @@ local HINTS = {
   compress = { "boolean|integer", "gzip request bodies (true, or the smallest size to compress)" },
   debug = { "fun(line: string)", "receives redacted request and response lines" },
   on_retry = { "function", "called before each retry" },
+  token_cache = { 'boolean|"file"|{ path: string?, shared_dict: string? }',
+    "keep renewable tokens in a private file cache (or an nginx shared dict)" },
   transport = { '"curl"|"ngx"|graphcomm.Transport', "libcurl (default), nginx threads, or your own" },
   thread_pool = { "string", "transport ngx: nginx thread pool name" },
   thread_vm_pool_size = { "integer", "transport ngx: Lua VMs per worker thread pool" },

@@ -249,4 +249,25 @@ describe("auth", function()
         auth.form_encode({ "a", "b c", "secret", "+/=&~._-" }))
     end)
   end)
+
+  describe("token_cache at connect", function()
+    it("raises for a misspelt field, with a did-you-mean, whatever the credential", function()
+      local graphcomm = require "graphcomm"
+      for _, o in ipairs({ { token = "eyJ0.abc" },
+          { tenant_id = "t", client_id = "c", client_secret = "s3cret-value" } }) do
+        o.base_url, o.token_cache = "http://127.0.0.1:9", { pth = "/tmp/x" }
+        local ok, err = pcall(graphcomm.connect, o)
+        assert.is_false(ok)
+        assert.matches("bad argument #1 to 'connect' %(option token_cache: unknown field 'pth'; "
+          .. "did you mean 'path'%?", err)
+        assert.not_matches("s3cret", err)
+      end
+      assert.has_error(function()
+        graphcomm.connect{ token = "eyJ0.abc", base_url = "http://127.0.0.1:9", token_cache = 5 }
+      end)
+      local c = assert(graphcomm.connect{ token = "eyJ0.abc", base_url = "http://127.0.0.1:9",
+        token_cache = { path = "/tmp/graphcomm-never-used" } })
+      c:close()
+    end)
+  end)
 end)

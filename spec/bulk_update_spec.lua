@@ -153,6 +153,27 @@ describe("client:update_sessions", function()
     c:close()
   end)
 
+  it("fails an item holding an option (what_if, confirm) unsent, keeps the caller's own fields", function()
+    local rec = new_record(3)
+    local c = connect()
+    local results = {}
+    local s = c:update_sessions({
+      { rec.id, rec.sessionIds[1], { modalities = { "audio" } }, what_if = true },
+      { callRecordId = rec.id, sessionId = rec.sessionIds[2], body = { modalities = { "audio" } },
+        Confirm = function() return false end },
+      { rec.id, rec.sessionIds[3], { modalities = { "audio" } }, line = 7 },
+    }, { on_result = function(i, ok, err, item) results[i] = { ok, err, item } end })
+    assert.equal(1, s.ok)
+    assert.equal(2, s.failed)
+    assert.equal("validation", results[1][2].kind)
+    assert.matches("option what_if", results[1][2].message)
+    assert.equal("Confirm", results[2][2].errors[1].path)
+    assert.is_true(results[3][1])
+    assert.equal(7, results[3][3].line)
+    assert.equal(1, #patches(rec))
+    c:close()
+  end)
+
   it("pulls an iterator lazily and reports an unknown total", function()
     local rec = new_record(50)
     local c = connect()

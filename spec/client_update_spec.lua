@@ -137,6 +137,21 @@ describe("client:update_session", function()
     assert.equal('{"modalities":["audio"],"vendorNote":"kept"}', req.body)
   end)
 
+  it("raises for a misspelt option in the single table, even with allow_unknown, sending nothing", function()
+    for _, t in ipairs({ { WhatIff = true }, { WhatIff = true, AllowUnknown = true },
+        { what_iff = true, allow_unknown = true }, { SesionId = sid } }) do
+      t.CallRecordId, t.Modalities = crid, { "audio" }
+      if not t.SesionId then t.SessionId = sid end
+      local ok, err = pcall(client.update_session, client, t)
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'update_session' %(unknown option '[%w_]+'; did you mean", err)
+    end
+    assert.same({}, patches())
+    local ok, err = client:update_session{ CallRecordId = crid, SessionId = sid, vendorNote = "x" }
+    assert.is_nil(ok)                       -- a name far from every option is still a property
+    assert.equal("vendorNote", err.errors[1].path)
+  end)
+
   it("answers a what-if with the request, token redacted, and sends nothing", function()
     local req = client:update_session(crid, sid, { modalities = { "audio" } }, { what_if = true })
     assert.equal("PATCH", req.method)
@@ -198,6 +213,21 @@ describe("client:update_session", function()
       assert.equal("validation", err.kind)
     end
     assert.equal(0, #patches())
+  end)
+
+  it("refuses unknown and mistyped request fields, sending nothing", function()
+    local path = "/communications/callRecords/" .. crid .. "/sessions/" .. sid
+    e:clear_requests()
+    for _, c in ipairs({ { { path = path, method = "PATCH", body = '{"modalities":["audio"]}', what_if = true },
+        "unknown option 'what_if'" },
+        { { path = path, methd = "PATCH" }, "unknown option 'methd'; did you mean 'method'%?" },
+        { { path = path, method = "PATCH", body = { modalities = { "audio" } } }, "option body: string expected" } }) do
+      local ok, err = pcall(client.request, client, c[1])
+      assert.is_false(ok)
+      assert.matches("bad argument #1 to 'request' %(" .. c[2], err)
+    end
+    assert.same({}, e:requests())
+    assert.equal(200, assert(client:request{ Path = path, Query = { select = "id" } }).status)
   end)
 
   it("raises on wrong argument types, as the Lua C API does", function()

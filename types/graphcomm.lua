@@ -292,7 +292,7 @@ local Client = {}
 ---@field thread_vm_pool_size? integer transport ngx: Lua VMs per worker thread pool
 ---@field timeout? number seconds a request may take (default 100)
 ---@field token? string|(fun(): string, number?) a bearer token, or a function returning token[, expires_in]
----@field token_cache? boolean|string|table
+---@field token_cache? boolean|"file"|{ path: string?, shared_dict: string? } keep renewable tokens in a private file cache (or an nginx shared dict)
 ---@field transport? "curl"|"ngx"|graphcomm.Transport libcurl (default), nginx threads, or your own
 ---@field user_agent? string User-Agent header
 

@@ -91,10 +91,30 @@ local function bad_item(message, path)
   return errors.validation(message, { errors = { { path = path, message = message } } })
 end
 
+-- An item's own fields beyond the ids and body are the caller's (on_result gets the item
+-- back), but one named like an update_session option (what_if, confirm, headers...) is a
+-- mistake that would send what the caller meant to hold back: the item fails, unsent.
+local OPTION_NORM
+local function option_field(item)
+  if not OPTION_NORM then
+    OPTION_NORM = {}
+    for name in pairs(params.UPDATE) do OPTION_NORM[options.norm(name)] = name end
+  end
+  for k in pairs(item) do
+    local name = OPTION_NORM[options.norm(k)]
+    if name then return tostring(k), name end
+  end
+end
+
 -- crid, sid, path, json of an item | nil, err
 local function prepare(item, allow_unknown)
   if type(item) ~= "table" then
     return nil, bad_item("an item must be a table, got " .. type(item), "")
+  end
+  local field, name = option_field(item)
+  if field then
+    return nil, bad_item("an item field named like the option " .. name .. " ('" .. field
+      .. "'): options go in update_sessions' second argument", field)
   end
   local crid, sid, body = item_fields(item)
   local path, err = session_path(crid, sid)

@@ -122,11 +122,16 @@ end
 ------------------------------------------------------------------------------
 
 -- client:request(spec) -> info | nil, err   (info = { status, headers, body, request_id, ... })
+-- The caller's fields of a request spec (the engine's own, gzip or retry_attempt, are not).
+local REQUEST = { method = "string", path = "string", url = "string", query = "table",
+  body = "string", headers = "table", client_request_id = "string" }
+
 function methods.request(self, spec)
   local e = state(self).engine
   if type(spec) ~= "table" then
     error("bad argument #1 to 'request' (table expected, got " .. type(spec) .. ")", 2)
   end
+  spec = options.check(spec, REQUEST, "request", 1)
   add_header_secrets(e.secrets, spec.headers)
   local ok, info = e:perform(spec)
   if ok == nil then return nil, info end

@@ -79,6 +79,13 @@ end
 -- Checking a table of options
 ------------------------------------------------------------------------------
 
+-- "unknown option 'k'; did you mean 'name'?" (the hint when a candidate is close).
+function M.unknown(what, k, candidates)
+  local hint = M.suggest(k, candidates)
+  return "unknown " .. what .. " '" .. tostring(k) .. "'"
+    .. (hint and ("; did you mean '" .. hint .. "'?") or "")
+end
+
 local function type_ok(want, v)
   if want == "any" then return true end
   if type(want) == "function" then return want(v) end
@@ -118,11 +125,7 @@ function M.check(opts, known, fname, argn, level)
   local ix, out = index(known), {}
   for k, v in pairs(opts) do
     local name = ix.by_norm[norm(k)]
-    if not name then
-      local hint = M.suggest(k, ix.names)
-      raise(fname, argn, level, "unknown option '" .. tostring(k) .. "'"
-        .. (hint and ("; did you mean '" .. hint .. "'?") or ""))
-    end
+    if not name then raise(fname, argn, level, M.unknown("option", k, ix.names)) end
     if out[name] ~= nil then
       raise(fname, argn, level, "option " .. name .. " given twice (as '" .. tostring(k) .. "')")
     end
@@ -159,6 +162,21 @@ M.CONNECT = {
 -- Options the credentials code knows beyond these (graphcomm.auth may list them).
 if type(auth.OPTIONS) == "table" then
   for k, v in pairs(auth.OPTIONS) do if M.CONNECT[k] == nil then M.CONNECT[k] = v end end
+end
+
+-- token_cache's table is an options table too: a misspelt field raises at connect, even
+-- when the credential in use (a static token) never reads the cache.
+local CACHE_FIELDS = { "path", "shared_dict" }
+M.CONNECT.token_cache = function(v)
+  local tv = type(v)
+  if tv == "boolean" or tv == "string" then return true end
+  if tv ~= "table" then return false, "boolean, string or table expected, got " .. tv end
+  for k in pairs(v) do
+    if k ~= "path" and k ~= "shared_dict" then
+      return false, M.unknown("field", k, CACHE_FIELDS) .. " (path, shared_dict)"
+    end
+  end
+  return true
 end
 
 M.DEFAULTS = { api_version = "v1.0", timeout = 100, connect_timeout = 10, max_retries = 3,

@@ -57,6 +57,27 @@ local function combined(names)
     .. table_concat(names, ", ") .. ")", { errors = list })
 end
 
+-- The single table's own names, and the session's properties (normalized), so that a
+-- misspelt option (WhatIff) raises instead of joining the body, where allow_unknown
+-- would send it and the dry run would become a PATCH.
+local FORM_NAMES = { "CallRecordId", "SessionId", "InputObject", "BodyParameter" }
+for name in pairs(M.UPDATE) do FORM_NAMES[#FORM_NAMES + 1] = name end
+local properties
+local function is_property(nk)
+  if not properties then
+    properties = {}
+    for _, p in ipairs(core.schema("session").properties) do properties[norm(p.name)] = true end
+  end
+  return properties[nk] or false
+end
+
+local function check_expanded(k, nk)
+  if is_property(nk) then return end
+  if options.suggest(k, FORM_NAMES) then
+    error("bad argument #1 to 'update_session' (" .. options.unknown("option", k, FORM_NAMES) .. ")", 5)
+  end
+end
+
 -- The single-table form. Returns crid, sid, body, opts [, err].
 local function cmdlet_form(t)
   local crid, sid, input, bodyparam
@@ -69,6 +90,7 @@ local function cmdlet_form(t)
     elseif nk == "bodyparameter" then bodyparam = v
     elseif UPDATE_NORM[nk] then opts[k] = v
     else
+      check_expanded(k, nk)
       expanded = expanded or {}
       expanded[k] = v
       names[#names + 1] = tostring(k)
