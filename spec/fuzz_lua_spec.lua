@@ -278,6 +278,18 @@ describe("property: journal reading", function()
     return s
   end
 
+  it("keeps the record after a line holding NUL bytes (found by the property below)", function()
+    local path = os.tmpname()
+    finally(function() os.remove(path) end)
+    local f = assert(io.open(path, "wb"))
+    f:write("x\0y\n" .. record(1, true, "c1", "s1", "d1") .. "\n\0\n" .. record(2, true, "c2", "s2", "d2") .. "\n")
+    f:close()
+    local j = assert(journal.open(path))
+    assert.is_true(j:done(1, "c1", "s1", "d1"))
+    assert.is_true(j:done(2, "c2", "s2", "d2"))
+    j:close()
+  end)
+
   it("never raises; only complete valid records are done; a write after a cut starts a line", function()
     local r = prng(SEED + 3)
     local path = os.tmpname()
@@ -351,6 +363,15 @@ describe("property: JSON decoding", function()
       local ok, v, err = pcall(json.decode, input)
       if not ok then fail("json.decode", input, "raised " .. tostring(v)) end
       if v == nil and type(err) ~= "string" then fail("json.decode", input, "nil without an error") end
+    end
+  end)
+
+  it("refuses a lone minus beside [] or a long integer (found by the property above)", function()
+    for _, text in ipairs({ "[[],-]", '{"a":[],"b":-}', "[12345678901234567890,-]", "[[],-e]", "[[],-.]" }) do
+      local ok, v, err = pcall(json.decode, text)
+      assert.is_true(ok, text .. ": " .. tostring(v))
+      assert.is_nil(v, text)
+      assert.is_string(err, text)
     end
   end)
 
