@@ -107,6 +107,7 @@ local function spans_of(text)
       end
     else
       local _, e = find(text, "^%-?%d+", i)
+      e = e or i                                     -- a lone "-": cjson's to refuse
       local after = sub(text, e + 1, e + 1)
       if after == "." or after == "e" or after == "E" then
         _, e = find(text, "^%.?%d*[eE]?[%+%-]?%d*", e + 1)   -- a float: cjson's to read
