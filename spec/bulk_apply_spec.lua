@@ -33,7 +33,11 @@ end
 local function graphcomm(args, stdin)
   local out, err = dir .. "/out", dir .. "/err"
   local build = os.getenv("GRAPHCOMM_BUILD")
-  local cmd = emu.env_prefix(e) .. (build and ("GRAPHCOMM_BUILD=" .. emu.shell_quote(build) .. " ") or "")
+  -- under the ASan pass: no LeakSanitizer scan at exit (it crashed and exited 0, hiding
+  -- the exit code checked here), as helpers.command does
+  local asan = os.getenv("ASAN_OPTIONS")
+  local cmd = (asan and ("ASAN_OPTIONS=" .. emu.shell_quote((asan:gsub("detect_leaks=1", "detect_leaks=0"))) .. " ") or "")
+    .. emu.env_prefix(e) .. (build and ("GRAPHCOMM_BUILD=" .. emu.shell_quote(build) .. " ") or "")
     .. interpreter() .. " " .. emu.shell_quote(emu.root .. "/bin/graphcomm") .. " apply " .. args
     .. " >" .. out .. " 2>" .. err .. (stdin and (" <" .. stdin) or " </dev/null")
   local a, _, c = os.execute(cmd)

@@ -10,6 +10,7 @@ local bulk = require "helpers.bulk"
 local cjson = require "cjson.safe"
 
 local N, PER, ITEMS = 50, 1, 300
+local SANITIZED = os.getenv("ASAN_OPTIONS") ~= nil
 local MIN = math.floor((ITEMS - 1) / N) * PER       -- 5 s
 
 describe("throttling, end to end", function()
@@ -43,7 +44,10 @@ describe("throttling, end to end", function()
     assert.same({ ITEMS, 0 }, { s.ok, s.failed }, why)
     assert.equal(0, throttled(), why)
     assert.equal(0, s.throttled_429, why)
-    assert.is_true(s.elapsed >= MIN and s.elapsed <= MIN * 1.1, "elapsed " .. s.elapsed)
+    assert.is_true(s.elapsed >= MIN, "elapsed " .. s.elapsed)
+    -- the 10% bound is the limiter's pacing; under the sanitizers the client itself is
+    -- several times slower, so there only the lower bound and the zero 429s are checked
+    if not SANITIZED then assert.is_true(s.elapsed <= MIN * 1.1, "elapsed " .. s.elapsed) end
     assert.is_true(s.throttled > MIN * 0.8, "throttled " .. s.throttled)
   end)
 
@@ -53,7 +57,8 @@ describe("throttling, end to end", function()
     c:close()
     assert.same({ ITEMS, 0 }, { s.ok, s.failed })
     assert.equal(0, throttled())
-    assert.is_true(s.elapsed >= MIN and s.elapsed <= MIN * 1.1, "elapsed " .. s.elapsed)
+    assert.is_true(s.elapsed >= MIN, "elapsed " .. s.elapsed)
+    if not SANITIZED then assert.is_true(s.elapsed <= MIN * 1.1, "elapsed " .. s.elapsed) end
   end)
 
   it("paces single updates too", function()
