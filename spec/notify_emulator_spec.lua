@@ -189,10 +189,17 @@ describe("emulator subscriptions", function()
     local _, sub = subscribe{ lifecycleNotificationUrl = sink_url(e, "status=200") }
     e:control("DELETE", "notifications/sink")
     e:control("POST", "notifications/lifecycle", { subscriptionId = sub.id, event = "reauthorizationRequired" })
+    -- the sink may also hold a late handshake or delivery: look for the lifecycle post
     local got = wait_for("the lifecycle event", function()
-      local r = notify.received(e)
-      return #r == 1 and r
+      local events = {}
+      for _, r in ipairs(notify.received(e)) do
+        if type(r.value) == "table" and type(r.value[1]) == "table" and r.value[1].lifecycleEvent then
+          events[#events + 1] = r
+        end
+      end
+      return #events > 0 and events
     end)
+    assert.equal(1, #got)
     assert.equal("reauthorizationRequired", got[1].value[1].lifecycleEvent)
     assert.equal(sub.id, got[1].value[1].subscriptionId)
     e:control("POST", "notifications/lifecycle", { subscriptionId = sub.id, event = "subscriptionRemoved" })
