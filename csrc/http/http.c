@@ -151,15 +151,7 @@ static const luaL_Reg http_meta[] = {
 
 void gc_open_http(lua_State *L)
 {
-    if (luaL_newmetatable(L, HTTP_MT)) {
-        gc_setfuncs(L, http_meta);
-        lua_pushliteral(L, HTTP_MT);
-        lua_setfield(L, -2, "__name");
-        lua_newtable(L);
-        gc_setfuncs(L, http_methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    gc_new_class(L, HTTP_MT, http_meta, http_methods);
     lua_pushcfunction(L, l_http);
     lua_setfield(L, -2, "http");
 }

@@ -406,12 +406,7 @@ static const luaL_Reg multi_meta[] = {
 
 void gc_open_multi(lua_State *L)
 {
-    luaL_newmetatable(L, MULTI_MT);
-    gc_setfuncs(L, multi_meta);
-    lua_newtable(L);
-    gc_setfuncs(L, multi_methods);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    gc_new_class(L, MULTI_MT, multi_meta, multi_methods);
     lua_pushcfunction(L, l_multi);
     lua_setfield(L, -2, "multi");
 }

@@ -18,3 +18,16 @@ void *gc_testudata(lua_State *L, int ud, const char *tname)
     lua_pop(L, 2);
     return same ? p : NULL;
 }
+
+void gc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta, const luaL_Reg *methods)
+{
+    if (luaL_newmetatable(L, tname)) {
+        gc_setfuncs(L, meta);
+        lua_pushstring(L, tname);
+        lua_setfield(L, -2, "__name");
+        lua_newtable(L);
+        gc_setfuncs(L, methods);
+        lua_setfield(L, -2, "__index");
+    }
+    lua_pop(L, 1);
+}

@@ -27,6 +27,8 @@
 /* luaL_setmetatable / luaL_testudata exist from 5.2 on (LuaJIT 2.1 has testudata too,
  * but not under every build option): one portable definition of each. */
 void gc_setmetatable(lua_State *L, const char *tname);
+/* Registers the userdata class tname once: metamethods meta, __name, and __index = methods. */
+void gc_new_class(lua_State *L, const char *tname, const luaL_Reg *meta, const luaL_Reg *methods);
 void *gc_testudata(lua_State *L, int ud, const char *tname);
 
 #endif

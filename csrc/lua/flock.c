@@ -168,15 +168,7 @@ static const luaL_Reg flock_meta[] = {
 
 void gc_open_flock(lua_State *L)
 {
-    if (luaL_newmetatable(L, FLOCK_MT)) {
-        gc_setfuncs(L, flock_meta);
-        lua_pushliteral(L, FLOCK_MT);
-        lua_setfield(L, -2, "__name");
-        lua_newtable(L);
-        gc_setfuncs(L, flock_methods);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_pop(L, 1);
+    gc_new_class(L, FLOCK_MT, flock_meta, flock_methods);
     lua_pushcfunction(L, l_flock);
     lua_setfield(L, -2, "flock");
 }
