@@ -189,21 +189,28 @@ describe("emulator subscriptions", function()
     local _, sub = subscribe{ lifecycleNotificationUrl = sink_url(e, "status=200") }
     e:control("DELETE", "notifications/sink")
     e:control("POST", "notifications/lifecycle", { subscriptionId = sub.id, event = "reauthorizationRequired" })
-    -- the sink may also hold a late handshake or delivery: look for the lifecycle post
-    local got = wait_for("the lifecycle event", function()
-      local events = {}
-      for _, r in ipairs(notify.received(e)) do
-        if type(r.value) == "table" and type(r.value[1]) == "table" and r.value[1].lifecycleEvent then
-          events[#events + 1] = r
+    -- the sink may also hold a late handshake or delivery: look for the lifecycle posts
+    local function lifecycle_posts(n)
+      return function()
+        local events = {}
+        for _, r in ipairs(notify.received(e)) do
+          if type(r.value) == "table" and type(r.value[1]) == "table" and r.value[1].lifecycleEvent then
+            events[#events + 1] = r.value[1]
+          end
         end
+        return #events >= n and events
       end
-      return #events > 0 and events
-    end)
+    end
+    local got = wait_for("the lifecycle event", lifecycle_posts(1))
     assert.equal(1, #got)
-    assert.equal("reauthorizationRequired", got[1].value[1].lifecycleEvent)
-    assert.equal(sub.id, got[1].value[1].subscriptionId)
+    assert.equal("reauthorizationRequired", got[1].lifecycleEvent)
+    assert.equal(sub.id, got[1].subscriptionId)
     e:control("POST", "notifications/lifecycle", { subscriptionId = sub.id, event = "subscriptionRemoved" })
-    wait_for("the removal", function() return #notify.received(e) == 2 end)
+    got = wait_for("the removal", lifecycle_posts(2))
+    assert.equal(2, #got)
+    assert.same({ "reauthorizationRequired", "subscriptionRemoved" },
+      { got[1].lifecycleEvent, got[2].lifecycleEvent })
+    assert.equal(sub.id, got[2].subscriptionId)
     assert.same({}, listed())
     local status = emulator.http("POST", e.url("/_emulator/notifications/lifecycle"),
       { subscriptionId = sub.id, event = "bogus" })

@@ -87,6 +87,35 @@ describe("limiter windows", function()
     assert.equal(2, (lim:take(keys, 2)))
   end)
 
+  it("keeps a slow request in the window after newer ones went, until W after its answer", function()
+    local lim = new{ app_tenant = { requests = 3, per = 10 }, margin = 0.5 }
+    local keys = lim:keys(PATCH)
+    assert.equal(1, (lim:take(keys, 1)))           -- a request that will be slow
+    local slow = lim.taken_at
+    T = 1005
+    assert.equal(1, (lim:take(keys, 1)))           -- a newer one, answered at once
+    local quick = lim.taken_at
+    lim:answered(PATCH, { status = 204, headers = {} }, quick)
+    T = 1008                                       -- the slow one arrived late and is answered
+    lim:answered(PATCH, { status = 204, headers = {} }, slow)
+    T = 1011                                       -- its take is 11 s old, its answer 3 s
+    assert.equal(1, (lim:take(keys, 3)))           -- so both still count
+    T = 1018.6
+    assert.equal(2, (lim:take(keys, 3)))           -- the slow one left 10.5 s after its answer
+  end)
+
+  it("counts again a request whose answer came after its window had left", function()
+    local lim = new{ app_tenant = { requests = 2, per = 10 }, margin = 0 }
+    local keys = lim:keys(PATCH)
+    assert.equal(1, (lim:take(keys, 1)))
+    local sent = lim.taken_at
+    T = 1011
+    assert.equal(2, (lim:take(keys, 2)))           -- its window left: 2 free
+    lim:give(keys, 2)
+    lim:answered(PATCH, { status = 204, headers = {} }, sent)   -- Graph counted it late
+    assert.equal(1, (lim:take(keys, 2)))
+  end)
+
   it("counts a $batch as the requests inside it, other requests as one", function()
     local lim = new()
     local body = '{"requests":[{"id":"1","method":"PATCH","url":"/a"},{"id":"2","method":"PATCH","url":"/b"},'

@@ -424,6 +424,11 @@ end
 function Run:send(key, x)
   local req, err = self.e:build(x)
   if not req then return nil, err end
+  local lim = self.e.limiter     -- the take that let it go (graphcomm.limiter:answered)
+  if lim then
+    x.limited_at = lim.taken_at
+    if key.batch then for _, job in pairs(key.jobs) do job.x.limited_at = lim.taken_at end end
+  end
   key.state = FLIGHT
   self.d:add(req, key)
   self.flights = self.flights + 1

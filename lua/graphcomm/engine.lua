@@ -219,7 +219,7 @@ end
 
 function Engine:step(x, resp, terr)
   if not x.inner then self:show(resp, terr) end
-  if resp and self.limiter then self.limiter:answered(x.spec, resp) end   -- throttle signals
+  if resp and self.limiter then self.limiter:answered(x.spec, resp, x.limited_at) end
   if not resp then
     local secs = self:retry_wait(x, nil, nil, terr)
     if secs then return "again", secs, "retry" end
@@ -255,7 +255,10 @@ end
 function Engine:perform(spec)
   local x = self:exchange(spec)
   while true do
-    if self.limiter then self.limiter:admit(x.spec, self.sleep) end  -- Graph's limits
+    if self.limiter then   -- Graph's limits
+      self.limiter:admit(x.spec, self.sleep)
+      x.limited_at = self.limiter.taken_at
+    end
     local req, err = self:build(x)
     if not req then return nil, err end
     local resp, terr = self.send(req)

@@ -15,8 +15,11 @@
 --   lim:take(keys, n, true)    n or nothing
 --   lim:give(keys, n)          n taken requests that were not sent after all
 --   lim:admit(spec, sleep) -> waited   blocks until spec's requests may go (perform)
---   lim:answered(spec, resp)   the signal of an answer, when it carries one
---   lim:signal(keys, status, headers) -> paused seconds | nil
+--   lim.taken_at               the store's time of the last take that granted
+--   lim:answered(spec, resp, sent_at)  an answer to spec, sent on the take at sent_at
+--     (its taken_at): keeps the request in the window until W + margin after the
+--     answer; and the signal of the answer, when it carries one
+--   lim:signal(keys, status, headers [, sent_at, cost]) -> paused seconds | nil
 --     an answer: a 429 pauses the scope x-ms-throttle-scope names (every scope of the
 --     request when it names none) for its Retry-After and halves its rate; a high
 --     x-ms-throttle-limit-percentage beyond what this client sent slows the scope.
@@ -27,9 +30,9 @@
 -- in some window of W, so each scope is a sliding window: a request goes when fewer
 -- than N were sent in the last W + margin seconds. The sends are kept in SLOTS slots
 -- per window (count and latest time: bounded memory, whatever N); a slot leaves the
--- window W + margin after its latest send (conservative for the slot's others).
--- The margin (default 0.02 s + 1% of W) absorbs the differences in latency between
--- a request counted here and its arrival at Graph.
+-- window W + margin after the latest answer to a request of it or of a later slot
+-- (Graph counted those requests by then, however long they were under way). The
+-- margin (default 0.02 s + 1% of W) absorbs the differences between the clocks.
 --
 -- State. The per-record scopes live in this process; the others in a store
 -- (graphcomm.limiter_store): this process only, a state file under flock (every
@@ -339,12 +342,24 @@ local function each_state(self, keys, shared, fn)
   end
 end
 
--- The newest slot of each scope: answered by `now`.
-local function touch(self, keys, shared, now)
-  each_state(self, keys, shared, function(state, key)
+-- An answer at `now` to a request counted at sent_at (cost requests): Graph counted it
+-- by now, so its slot and every newer one stay in the window until W + margin after
+-- now. A request whose slot has left already (it took longer than the window) is
+-- counted again, as sent now. Without sent_at: the newest slot.
+local function touch(self, keys, shared, now, sent_at, cost)
+  each_state(self, keys, shared, function(state, key, sc)
     local e = state[key]
-    local last = valid_entry(e) and e.s[#e.s]
-    if last and last[3] < now then last[3] = now end
+    local s = valid_entry(e) and e.s
+    local from = s and (sent_at and math_floor(sent_at * M.SLOTS / sc.per) or (s[#s] and s[#s][1]))
+    if sent_at and (not from or not s[1] or s[1][1] > from) then
+      return add(entry(state, key), sc, cost or 1, now)
+    end
+    if not from then return end
+    for k = #s, 1, -1 do
+      local sl = s[k]
+      if sl[1] < from then break end
+      if sl[3] < now then sl[3] = now end
+    end
   end)
 end
 
@@ -378,6 +393,7 @@ function Limiter:take(keys, n, exact)
     end)
     if granted > 0 then
       wait = 0
+      self.taken_at = now
       each_state(self, keys, shared, function(state, key, sc)
         add(state[key], sc, granted, now)
       end)
@@ -401,19 +417,24 @@ function Limiter:admit(spec, sleep)
   end
 end
 
--- An answer came back for spec: Graph counted the request by now, so its slot stays
--- in the window until W + margin after the latest answer (a request counted here but
--- sent, or counted there, later than others of its slot stays safe under load).
-function Limiter:answered(spec, resp)
+-- An answer came back for spec, sent when the limiter's take at sent_at let it go
+-- (self.taken_at then; nil: unknown). Graph counted the request at some time between
+-- the two, so the window keeps it until W + margin after the answer: a request that
+-- waited in a queue or on a loaded server stays counted however late it arrived.
+-- Answers within TOUCH of the last one, for the same scopes and sent no earlier than
+-- its request, move nothing (that touch covered their slots, to within TOUCH).
+function Limiter:answered(spec, resp, sent_at)
   local h = resp.headers
   local keys = self:keys(spec)
   if resp.status == 429 or (h and h["x-ms-throttle-limit-percentage"]) then
-    return self:signal(keys, resp.status, h)
+    return self:signal(keys, resp.status, h, sent_at, self:cost(spec))
   end
   local t = self.now()
-  if t - self.touched < TOUCH then return end
-  self.touched = t
-  self.store:transact(function(shared, now) touch(self, keys, shared, now) end)
+  if t - self.touched < TOUCH and keys == self.touched_keys and sent_at
+     and self.touched_from and sent_at >= self.touched_from then return end
+  self.touched, self.touched_keys, self.touched_from = t, keys, sent_at
+  local cost = self:cost(spec)
+  self.store:transact(function(shared, now) touch(self, keys, shared, now, sent_at, cost) end)
 end
 
 function Limiter:give(keys, n)
@@ -448,7 +469,7 @@ local function percentage(headers)
   return v
 end
 
-function Limiter:signal(keys, status, headers)
+function Limiter:signal(keys, status, headers, sent_at, cost)
   headers = headers or {}
   local pct = percentage(headers)
   if status ~= 429 and not (pct and pct >= self.cfg.slow_at) then return nil end
@@ -462,7 +483,7 @@ function Limiter:signal(keys, status, headers)
     if secs > 3600 then secs = 3600 end
   end
   self.store:transact(function(shared, now)
-    touch(self, keys, shared, now)
+    touch(self, keys, shared, now, sent_at, cost)
     each_state(self, keys, shared, function(state, key, sc)
       local name = string_match(key, "^([%w_]+)/")
       if named and named ~= name then return end
