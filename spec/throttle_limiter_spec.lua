@@ -174,6 +174,21 @@ describe("limiter signals", function()
     assert.equal(10, (lim:take(keys, 10)))
   end)
 
+  it("holds one call no longer than max_wait, whatever the pause, then counts it", function()
+    local lim = new{ app_tenant = { requests = 10, per = 10 }, margin = 0 }
+    local keys = lim:keys(PATCH)
+    lim:signal(keys, 429, { ["retry-after"] = "3600", ["x-ms-throttle-scope"] = SCOPE })
+    local slept = 0
+    local function sleep(s) slept = slept + s; T = T + s end
+    assert.equal(180, lim:admit(PATCH, sleep, 180))
+    assert.equal(180, slept)
+    assert.equal(T, lim.taken_at)                   -- counted when it went
+    assert.equal(0, (lim:take(keys, 1)))            -- the pause itself stands
+    slept = 0
+    assert.equal(3420, lim:admit(PATCH, sleep))     -- no bound: the whole pause
+    assert.equal(3420, slept)
+  end)
+
   it("halves once for a storm of 429s, not once per answer", function()
     local lim = new{ app_tenant = { requests = 16, per = 10 }, margin = 0 }
     local keys = lim:keys(PATCH)

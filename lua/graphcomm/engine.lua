@@ -256,7 +256,7 @@ function Engine:perform(spec)
   local x = self:exchange(spec)
   while true do
     if self.limiter then   -- Graph's limits
-      self.limiter:admit(x.spec, self.sleep)
+      self.limiter:admit(x.spec, self.sleep, self.cfg.max_retry_delay)
       x.limited_at = self.limiter.taken_at
     end
     local req, err = self:build(x)

@@ -14,7 +14,9 @@
 --     up to n requests counted in every scope; granted 0: none may go for `wait` s
 --   lim:take(keys, n, true)    n or nothing
 --   lim:give(keys, n)          n taken requests that were not sent after all
---   lim:admit(spec, sleep) -> waited   blocks until spec's requests may go (perform)
+--   lim:admit(spec, sleep [, max_wait]) -> waited   blocks until spec's requests may go
+--                              (perform), or max_wait seconds at most, then counts them
+--   lim:force(keys, n)         n requests counted now, room or not
 --   lim.taken_at               the store's time of the last take that granted
 --   lim:answered(spec, resp, sent_at)  an answer to spec, sent on the take at sent_at
 --     (its taken_at): keeps the request in the window until W + margin after the
@@ -406,12 +408,28 @@ function Limiter:take(keys, n, exact)
   return granted, wait
 end
 
--- Blocks (through sleep) until spec may leave; the seconds it waited.
-function Limiter:admit(spec, sleep)
+-- Counts n requests in every scope of keys now, room or not.
+function Limiter:force(keys, n)
+  self.store:transact(function(shared, now)
+    each_state(self, keys, shared, function(state, key, sc) add(entry(state, key), sc, n, now) end)
+    self.taken_at = now
+  end)
+end
+
+-- Blocks (through sleep) until spec may leave; the seconds it waited. max_wait (the
+-- caller's max_retry_delay): past it the request goes anyway, counted, and Graph's
+-- answer decides (a 429 is then retried as any other): a pause of an hour that a
+-- Retry-After asked for holds one call no longer than a retry would wait.
+function Limiter:admit(spec, sleep, max_wait)
   local keys, n, waited = self:keys(spec), self:cost(spec), 0
   while true do
     local g, w = self:take(keys, n, true)
     if g > 0 then return waited end
+    if max_wait and waited + w > max_wait then
+      if max_wait > waited then sleep(max_wait - waited) end
+      self:force(keys, n)
+      return max_wait
+    end
     sleep(w)
     waited = waited + w
   end
