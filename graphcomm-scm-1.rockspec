@@ -85,6 +85,7 @@ build = {
     ["graphcomm.fixcmd"] = "lua/graphcomm/fixcmd.lua",
     ["graphcomm.errors"] = "lua/graphcomm/errors.lua",
     ["graphcomm.journal"] = "lua/graphcomm/journal.lua",
+    ["graphcomm.lines"] = "lua/graphcomm/lines.lua",
     ["graphcomm.limiter"] = "lua/graphcomm/limiter.lua",
     ["graphcomm.limiter_store"] = "lua/graphcomm/limiter_store.lua",
     ["graphcomm.json"] = "lua/graphcomm/json.lua",

@@ -265,6 +265,16 @@ describe("auth", function()
       assert.has_error(function()
         graphcomm.connect{ token = "eyJ0.abc", base_url = "http://127.0.0.1:9", token_cache = 5 }
       end)
+      local ok, err = pcall(graphcomm.connect, { token = "eyJ0.abc", base_url = "http://127.0.0.1:9",
+        token_cache = "fiel" })
+      assert.is_false(ok)
+      assert.matches("option token_cache: unknown value 'fiel'; did you mean 'file'?", err, 1, true)
+      local long = "eyJ0" .. string.rep("x", 200)     -- a token in the wrong place is not echoed
+      ok, err = pcall(graphcomm.connect, { token = "eyJ0.abc", base_url = "http://127.0.0.1:9",
+        token_cache = long })
+      assert.is_false(ok)
+      assert.matches("a string of 204 bytes", err, 1, true)
+      assert.is_nil(err:find("xxxx", 1, true))
       local c = assert(graphcomm.connect{ token = "eyJ0.abc", base_url = "http://127.0.0.1:9",
         token_cache = { path = "/tmp/graphcomm-never-used" } })
       c:close()

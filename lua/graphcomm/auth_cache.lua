@@ -29,7 +29,8 @@ function M.settings(value, env)
   env = env or {}
   if value == true or value == "file" then value = {} end
   if type(value) ~= "table" then
-    return nil, auth_error("token_cache must be true, \"file\" or { path = folder }, got " .. type(value))
+    local got = type(value) == "string" and ("%q"):format(value) or type(value)
+    return nil, auth_error("token_cache must be true, \"file\" or { path = folder }, got " .. got)
   end
   for k in pairs(value) do
     if k ~= "path" and k ~= "shared_dict" then

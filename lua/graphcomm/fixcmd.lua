@@ -13,6 +13,7 @@
 -- diffs and the summary then go to stderr.
 local core = require "graphcomm.core"
 local cjson = require "cjson.safe"
+local lines = require "graphcomm.lines"
 
 local type, tostring, tonumber, ipairs = type, tostring, tonumber, ipairs
 local format, rep = string.format, string.rep
@@ -97,7 +98,7 @@ local function read_ids(env, path)
   if path == "-" then f = env.stdin else f, err = io.open(path, "rb") end
   if not f then return nil, "cannot read " .. path .. ": " .. tostring(err) end
   local ids = {}
-  for line in f:lines() do
+  for line in lines.each(f) do
     local id = line:match("^%s*(.-)%s*$")
     if id ~= "" and id:sub(1, 1) ~= "#" then ids[#ids + 1] = id end
   end

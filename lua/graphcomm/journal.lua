@@ -20,12 +20,12 @@
 
 local type, tostring, setmetatable, rawget, io_open, os_date, concat =
       type, tostring, setmetatable, rawget, io.open, os.date, table.concat
-local find, sub = string.find, string.sub
 
 local cjson = require "cjson.safe"
 local core = require "graphcomm.core"
 local json = require "graphcomm.json"
 local errors = require "graphcomm.errors"
+local lines = require "graphcomm.lines"
 
 local encode = cjson.encode
 
@@ -54,29 +54,6 @@ local function remember(last, line)
   if type(t) == "table" and type(t.i) == "number" then last[t.i] = t end
 end
 
--- Calls fn(line) for each line ended by "\n". Not f:lines(): on Lua 5.1 and LuaJIT it
--- ends a line at a NUL byte and runs the rest into the next line (fgets, strlen), so
--- a NUL in a broken line would swallow the good record after it.
-local function each_line(f, fn)
-  local parts, n = {}, 0                       -- the line so far, in blocks
-  while true do
-    local block = f:read(65536)
-    if not block then return end
-    local from = 1
-    while true do
-      local nl = find(block, "\n", from, true)
-      if not nl then break end
-      parts[n + 1] = sub(block, from, nl - 1)
-      fn(concat(parts, "", 1, n + 1))
-      parts, n, from = {}, 0, nl + 1
-    end
-    if from <= #block then
-      n = n + 1
-      parts[n] = sub(block, from)
-    end
-  end
-end
-
 local function load(path)
   local last = {}
   local f = io_open(path, "rb")
@@ -91,7 +68,9 @@ local function load(path)
   f:seek("end", -1)
   local cut = f:read(1) ~= "\n"
   f:seek("set")
-  each_line(f, function(line) remember(last, line) end)   -- a cut last line is not one
+  for line, ended in lines.each(f) do
+    if ended then remember(last, line) end            -- a cut last line is not one
+  end
   f:close()
   return last, cut
 end

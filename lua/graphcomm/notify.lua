@@ -32,6 +32,7 @@
 local cjson = require "cjson.safe"
 local options = require "graphcomm.options"
 local rules = require "graphcomm.rules"
+local lines = require "graphcomm.lines"
 
 local type, pairs, ipairs, tostring, error, pcall, tonumber =
       type, pairs, ipairs, tostring, error, pcall, tonumber
@@ -185,7 +186,7 @@ local function read_journal(path)
   local pending, order, finished = {}, {}, {}
   local f = io.open(path, "r")
   if not f then return pending, order, finished end
-  for line in f:lines() do
+  for line in lines.each(f) do
     local kind, rest = match(line, "^(%u)\t(.*)$")
     if kind == "Q" then
       local item = cjson.decode(rest)

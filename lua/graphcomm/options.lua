@@ -169,8 +169,12 @@ end
 local CACHE_FIELDS = { "path", "shared_dict" }
 M.CONNECT.token_cache = function(v)
   local tv = type(v)
-  if tv == "boolean" or tv == "string" then return true end
-  if tv ~= "table" then return false, "boolean, string or table expected, got " .. tv end
+  if tv == "boolean" or v == "file" then return true end
+  if tv == "string" then   -- a short word is echoed (it is no secret); anything else by its size
+    if #v > 32 or v:find("%c") then return false, "a string of " .. #v .. " bytes is not \"file\"" end
+    return false, M.unknown("value", v, { "file" }) .. " (true, \"file\" or a table)"
+  end
+  if tv ~= "table" then return false, "boolean, \"file\" or table expected, got " .. tv end
   for k in pairs(v) do
     if k ~= "path" and k ~= "shared_dict" then
       return false, M.unknown("field", k, CACHE_FIELDS) .. " (path, shared_dict)"

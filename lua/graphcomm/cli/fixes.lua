@@ -4,6 +4,7 @@
 -- and PassThru as the switches apply honours). The file is read line by line, never whole.
 local suggest = require("graphcomm.options").suggest
 local say = require("graphcomm.cli.report").say
+local lines = require "graphcomm.lines"
 
 local type, tostring, pairs = type, tostring, pairs
 
@@ -75,7 +76,7 @@ function M.check_file(env, path, what_if)
   local f, err = io.open(path, "rb")
   if not f then return nil, "cannot read " .. path .. ": " .. tostring(err) end
   local n, ln, bad = 0, 0, 0
-  for line in f:lines() do
+  for line in lines.each(f) do
     ln = ln + 1
     if not blank(line) then
       local item, problem = M.fix_of(line, what_if)
@@ -100,9 +101,10 @@ end
 function M.each(env, path, what_if)
   local f = path == "-" and env.stdin or assert(io.open(path, "rb"))
   local ln, bad = 0, 0
+  local next_line = lines.each(f)
   local iter = function()
     while true do
-      local line = f:read("*l")
+      local line = next_line()
       if line == nil then
         if f ~= env.stdin then f:close() end
         return nil
