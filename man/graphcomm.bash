@@ -24,7 +24,7 @@ _graphcomm() {
     diff) opts='-o --output --json --debug --max-retries --timeout --help -h' ;;
     emulator) opts='--port --tls --read-only --throttle --help -h' ;;
     completion) opts='--help -h' ;;
-    fix) opts='--from --to --record --records --apply --journal --concurrency --max-failures -o --output --stop-on-error --help -h' ;;
+    fix) opts='--from --to --record --records --apply --journal --concurrency --max-failures -o --output --stop-on-error --debug --max-retries --timeout --help -h' ;;
     *) opts= ;;
   esac
   if [[ $cur == -* ]]; then

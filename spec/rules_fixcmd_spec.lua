@@ -51,6 +51,19 @@ describe("graphcomm fix", function()
     assert.equal(0, #clients.patches(server))
   end)
 
+  it("--debug shows each request and answer on stderr, the token redacted; --timeout is checked", function()
+    local code, _, err = fix({ EXAMPLES .. "missing_end_time.lua", "--from", "2026-11-25", "--to",
+      "2026-11-26", "--debug", "--max-retries", "0" })
+    assert.equal(0, code, err)
+    assert.truthy(err:find("> GET ", 1, true), err)
+    assert.truthy(err:find("communications/callRecords", 1, true), err)
+    assert.truthy(err:find("< HTTP", 1, true) or err:find("< 200", 1, true), err)
+    assert.is_nil(err:find(server.token, 1, true))
+    code, _, err = fix({ EXAMPLES .. "missing_end_time.lua", "--record", "r", "--timeout", "0" })
+    assert.equal(2, code)
+    assert.truthy(err:find("--timeout expects a number from 0.001 to 86400, got '0'", 1, true), err)
+  end)
+
   it("applies with a journal; a rerun has nothing to do", function()
     local journal = os.tmpname()
     local argv = { EXAMPLES .. "failure_reason.lua", "--from=2026-11-25", "--to=2026-11-26", "--apply",
@@ -123,7 +136,7 @@ describe("graphcomm fix", function()
       { { rule, "--from", "2026-11-25" }, "--from and --to go together" },
       { { rule, "--record", P2P, "--from", "2026-11-25", "--to", "2026-11-26" }, "give one of" },
       { { rule, "--record", P2P, "--journal", "j" }, "go with --apply" },
-      { { rule, "--record", P2P, "--apply", "--concurrency", "0" }, "--concurrency needs a whole number" },
+      { { rule, "--record", P2P, "--apply", "--concurrency", "0" }, "--concurrency expects a whole number from 1 to 4096, got '0'" },
       { { rule, "--record", P2P, "-o", "xml" }, "-o takes json" },
       { { rule, "--record", P2P, "--aply" }, "unknown option --aply" },
       { { rule, "--records", "/nonexistent/ids" }, "cannot read /nonexistent/ids" },

@@ -14,8 +14,9 @@
 local core = require "graphcomm.core"
 local cjson = require "cjson.safe"
 local lines = require "graphcomm.lines"
+local context = require "graphcomm.cli.context"
 
-local type, tostring, tonumber, ipairs = type, tostring, tonumber, ipairs
+local type, tostring, ipairs = type, tostring, ipairs
 local format, rep = string.format, string.rep
 
 local M = {}
@@ -25,7 +26,7 @@ local OK, FAILED, USAGE = 0, 1, 2
 M.HELP = [==[
 usage: graphcomm fix RULE.lua (--from T --to T | --record ID ... | --records FILE)
                      [--apply [--journal FILE] [--concurrency N] [--max-failures N]]
-                     [-o json] [--stop-on-error]
+                     [-o json] [--stop-on-error] [--debug] [--max-retries N] [--timeout S]
 
 Runs a fix rule (a Lua file returning { fix = function(session, record) ... end }, see
 docs/rules.md) over call records and shows, per session, what it would change. Nothing
@@ -40,6 +41,9 @@ is sent without --apply.
   --concurrency N     with --apply: requests in flight (default 16)
   --max-failures N    with --apply: stop after N systematic failures in a row (default 20)
   --stop-on-error     stop at the first error of the rule (nothing is sent then)
+  --debug             print each request and response on stderr, secrets redacted
+  --max-retries N     retries of a throttled or dropped request (default 3)
+  --timeout S         seconds one request may take (default 100)
   -o json             JSON Lines on stdout ({"callRecordId","sessionId","body"}, the
                       input of `graphcomm apply`); the diffs and summary go to stderr
 
@@ -59,12 +63,14 @@ local OPTIONS = {
   { "--records", "value", "FILE", "the call record ids in FILE, one a line (- for standard input)" },
   { "--apply", "flag", nil, "send the changes" },
   { "--journal", "value", "FILE", "with --apply: record each outcome" },
-  { "--concurrency", "value", "N", "with --apply: requests in flight (default 16)" },
-  { "--max-failures", "value", "N", "with --apply: stop after N systematic failures in a row (0: never)" },
+  { "--concurrency", "count", "N", "with --apply: requests in flight (default 16)", min = 1, max = 4096 },
+  { "--max-failures", "count", "N", "with --apply: stop after N systematic failures in a row (0: never)",
+    min = 0, max = 1e9 },
   { "-o", "value", "FORMAT", "json: JSON Lines on stdout" },
   { "--output", "value", "FORMAT", "the same as -o" },
   { "--stop-on-error", "flag", nil, "stop at the first error of the rule" },
 }
+for _, o in ipairs(context.SEND_OPTIONS) do OPTIONS[#OPTIONS + 1] = o end
 M.OPTIONS = OPTIONS      -- the command table shows them (man page, completion)
 local PARSED = { { "--help", "flag" }, { "-h", "flag" } }
 for i, o in ipairs(OPTIONS) do PARSED[i + 2] = o end
@@ -83,14 +89,6 @@ end
 -- ---------------------------------------------------------------------------
 -- Arguments
 -- ---------------------------------------------------------------------------
-
-local function whole(name, v, min)
-  local n = tonumber(v)
-  if not n or n % 1 ~= 0 or n < min then
-    return nil, name .. " needs a whole number of at least " .. min .. ", got " .. tostring(v)
-  end
-  return n
-end
 
 -- The ids of --records FILE: a list | nil, why.
 local function read_ids(env, path)
@@ -127,15 +125,7 @@ local function run_options(env, o)
   if not opts.apply and (o["--journal"] or o["--concurrency"] or o["--max-failures"]) then
     return nil, "--journal, --concurrency and --max-failures go with --apply"
   end
-  local why
-  if o["--concurrency"] then
-    opts.concurrency, why = whole("--concurrency", o["--concurrency"], 1)
-    if not opts.concurrency then return nil, why end
-  end
-  if o["--max-failures"] then
-    opts.max_failures, why = whole("--max-failures", o["--max-failures"], 0)
-    if not opts.max_failures then return nil, why end
-  end
+  opts.concurrency, opts.max_failures = o["--concurrency"], o["--max-failures"]
   return opts
 end
 
@@ -209,14 +199,6 @@ local function defaults(io_env)
     should_stop = io_env.should_stop }
 end
 
-local function connect(env)
-  local c, err = require("graphcomm").connect({ getenv = env.getenv })
-  if not c then
-    say(env.stderr, "graphcomm fix: cannot connect: ", (tostring(err):gsub("^graphcomm: ", "")))
-  end
-  return c
-end
-
 function M.run(argv, io_env)
   local env = defaults(io_env)
   local o, args = require("graphcomm.cli.args").parse(argv, 1, PARSED)
@@ -235,8 +217,8 @@ function M.run(argv, io_env)
     say(env.stderr, "graphcomm fix: ", err.message)
     return USAGE
   end
-  local client = connect(env)
-  if not client then return USAGE end
+  local client, code = context.connect(env, o, false, "graphcomm fix: ")
+  if not client then return code end
   local json = format_name == "json"
   local text = json and env.stderr or env.stdout
   opts.on_change = function(c) show_change(text, c) end
