@@ -132,6 +132,8 @@ describe("graphcomm.subscriptions", function()
       "bad argument #1 to 'subscribe' (table expected, got string)")
     assert.has_error(function() c.subscribe(nil, {}) end)
     assert.has_error(function() c.subscriptions() end)
+    assert.has_error(function() c:subscriptions({ top = 5 }) end,
+      "bad argument #1 to 'subscriptions' (no argument expected, got table)")
   end)
 
   it("refuses the dot-segment ids . and .. before sending", function()

@@ -18,7 +18,7 @@
 -- Options are read by graphcomm.options, the parameter sets by graphcomm.params;
 -- read and bulk are given the engine, never the client's state.
 
-local type, pairs, ipairs, error = type, pairs, ipairs, error
+local type, pairs, ipairs, error, select = type, pairs, ipairs, error, select
 local string_lower = string.lower
 
 local core = require "graphcomm.core"
@@ -217,7 +217,10 @@ function methods.unsubscribe(self, id)
   return ok, info
 end
 
-function methods.subscriptions(self)
+function methods.subscriptions(self, ...)
+  if select("#", ...) > 0 then   -- a filter or options table would be ignored: say so
+    error("bad argument #1 to 'subscriptions' (no argument expected, got " .. type((...)) .. ")", 2)
+  end
   local list, err = subscriptions.list(state(self).engine)
   return list, err
 end
