@@ -111,6 +111,62 @@ describe("managed identity", function()
       assert.same({ ["api-version"] = "2018-02-01", resource = server.base_url }, query_of(log[1]))
     end)
 
+    describe("retries", function()
+      local IMDS = { AZURE_POD_IDENTITY_AUTHORITY_HOST = nil }
+      local waits
+      local function sleep(s) waits[#waits + 1] = s end
+      before_each(function()
+        waits = {}
+        IMDS.AZURE_POD_IDENTITY_AUTHORITY_HOST = server.base_url
+        identity({ system = true })
+        ctl.call("DELETE", "/_emulator/faults")
+      end)
+      after_each(function() ctl.call("DELETE", "/_emulator/faults") end)
+      local function fault(rule)
+        rule.match = "/metadata/identity"
+        ctl.call("POST", "/_emulator/faults", rule)
+      end
+
+      it("asks again while IMDS says 410 or 503, doubling the wait or taking Retry-After", function()
+        fault{ status = 410, count = 2 }
+        fault{ status = 503, count = 1, retry_after = 7 }
+        local p = assert(provider({ managed_identity = true }, IMDS, { sleep = sleep }))
+        local token = assert(p:get())
+        assert.equal(200, graph_status(token))
+        assert.equal(4, #ctl.log("/metadata/identity"))
+        assert.same({ 1, 2, 7 }, waits)
+      end)
+
+      it("gives up after five retries with the endpoint's status, and never retries a 400", function()
+        fault{ status = 500, count = -1 }
+        local p = assert(provider({ managed_identity = true }, IMDS, { sleep = sleep }))
+        local token, err = p:get()
+        assert.is_nil(token)
+        assert.equal(500, err.status)
+        assert.equal(6, #ctl.log("/metadata/identity"))
+        assert.same({ 1, 2, 4, 8, 16 }, waits)
+        ctl.call("DELETE", "/_emulator/faults")
+        ctl.call("DELETE", "/_emulator/requests")
+        fault{ status = 400, count = -1 }
+        waits = {}
+        token, err = assert(provider({ managed_identity = true }, IMDS, { sleep = sleep })):get()
+        assert.is_nil(token)
+        assert.equal(400, err.status)
+        assert.equal(1, #ctl.log("/metadata/identity"))
+        assert.same({}, waits)
+      end)
+
+      it("caps a long Retry-After, and without a sleep does not retry", function()
+        fault{ status = 429, count = 1, retry_after = 3600 }
+        assert(assert(provider({ managed_identity = true }, IMDS, { sleep = sleep })):get())
+        assert.same({ 60 }, waits)
+        fault{ status = 503, count = 1 }
+        local token, err = assert(provider({ managed_identity = true }, IMDS)):get()
+        assert.is_nil(token)
+        assert.equal(503, err.status)
+      end)
+    end)
+
     it("sends mi_res_id as IMDS's msi_res_id", function()
       identity({ mi_res_id = "/subscriptions/s/rg/uai2" })
       local p = assert(provider({ managed_identity = { mi_res_id = "/subscriptions/s/rg/uai2" } },

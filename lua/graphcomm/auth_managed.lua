@@ -9,7 +9,13 @@
 -- A user-assigned identity is named by one of client_id, object_id, mi_res_id.
 --
 --   managed.settings(value, env) -> settings | nil, err      value: true | table
---   managed.fetcher(settings, resource, cfg, send, r, time) -> fetch
+--   managed.fetcher(settings, resource, cfg, send, r, time [, sleep]) -> fetch
+--
+-- Retries (with sleep; without it, none): an answer the endpoint marks as passing
+-- (Azure's IMDS guidance: 404 while an identity is being assigned, 410 while IMDS
+-- updates, 429, 5xx; App Service: 429 and 5xx) is asked again up to RETRIES times,
+-- RETRY_DELAY s doubling each time, or after its Retry-After (at most MAX_RETRY_WAIT
+-- s). A connection failure is not retried: nothing listens, so this is not the host.
 
 local type, tostring, pairs = type, tostring, pairs
 local string_find, string_gsub = string.find, string.gsub
@@ -17,6 +23,7 @@ local string_find, string_gsub = string.find, string.gsub
 local util = require "graphcomm.auth_util"
 local endpoint = require "graphcomm.auth_endpoint"
 local request = require "graphcomm.request"
+local retry = require "graphcomm.retry"
 
 local auth_error = util.error
 
@@ -26,6 +33,10 @@ M.DEFAULT_IMDS = "http://169.254.169.254"
 M.IMDS_PATH = "/metadata/identity/oauth2/token"
 M.IMDS_API = "2018-02-01"
 M.APP_SERVICE_API = "2019-08-01"
+M.RETRIES = 5
+M.RETRY_DELAY = 1
+M.MAX_RETRY_WAIT = 60
+local PASSING = { imds = { [404] = true, [410] = true, [429] = true }, ["app service"] = { [429] = true } }
 
 local FIELDS = { client_id = true, object_id = true, mi_res_id = true, default_imds = true }
 
@@ -132,11 +143,32 @@ local function build(s, resource, cfg)
     timeout = cfg.timeout, connect_timeout = cfg.connect_timeout }
 end
 
-function M.fetcher(s, resource, cfg, send, r, time)
+local function passing(flow, status)
+  return PASSING[flow][status] or (status >= 500 and status <= 599)
+end
+
+-- Seconds before try n + 1 of an answer that asks for one.
+local function retry_wait(resp, n)
+  local h = resp.headers
+  local given = h and retry.retry_after(h["retry-after"])
+  local wait = given or M.RETRY_DELAY * 2 ^ (n - 1)
+  return wait > M.MAX_RETRY_WAIT and M.MAX_RETRY_WAIT or wait
+end
+
+function M.fetcher(s, resource, cfg, send, r, time, sleep)
   r:add(s.header)
   local what = "managed identity (" .. s.flow .. ")"
+  local function ask(req)
+    local resp, terr = send(req)
+    for n = 1, sleep and M.RETRIES or 0 do
+      if not resp or not passing(s.flow, resp.status) then break end
+      sleep(retry_wait(resp, n))
+      resp, terr = send(req)
+    end
+    return resp, terr
+  end
   return function()
-    return endpoint.exchange(send, build(s, resource, cfg), r, what, time)
+    return endpoint.exchange(ask, build(s, resource, cfg), r, what, time)
   end
 end
 
