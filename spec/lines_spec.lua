@@ -4,13 +4,7 @@
 local lines = require "graphcomm.lines"
 local fixes = require "graphcomm.cli.fixes"
 
-local function file_with(text)
-  local path = os.tmpname()
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-  return path
-end
+local file_with = require("helpers.rules").file   -- a temporary file holding text
 
 local function all(text)
   local path = file_with(text)
