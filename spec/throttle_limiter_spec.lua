@@ -104,6 +104,72 @@ describe("limiter windows", function()
     assert.equal(2, (lim:take(keys, 3)))           -- the slow one left 10.5 s after its answer
   end)
 
+  it("gives back from the take's own slot, never a newer one's", function()
+    local lim = new{ app_tenant = { requests = 2, per = 10 }, margin = 0.5 }
+    local keys = lim:keys(PATCH)
+    assert.equal(1, (lim:take(keys, 1)))
+    local unsent = lim.taken_at
+    T = 1001
+    assert.equal(1, (lim:take(keys, 1)))           -- another's request, sent
+    lim:give(keys, 1, unsent)
+    T = 1010.6                                     -- the first slot would have left by now
+    assert.equal(1, (lim:take(keys, 2)))           -- the sent one still counts (until 1011.5)
+  end)
+
+  it("moves the count of an answer with a low x-ms-throttle-limit-percentage too", function()
+    local lim = new{ app_tenant = { requests = 2, per = 10 }, margin = 0.5 }
+    local keys = lim:keys(PATCH)
+    assert.equal(1, (lim:take(keys, 1)))
+    local sent = lim.taken_at
+    T = 1008
+    lim:answered(PATCH, { status = 204, headers = { ["x-ms-throttle-limit-percentage"] = "0.5" } }, sent)
+    T = 1012
+    assert.equal(1, (lim:take(keys, 2)))
+  end)
+
+  it("a $batch's answer moves all its requests; its inner answers move nothing", function()
+    local lim = new{ app_tenant = { requests = 5, per = 10 }, margin = 0.5 }
+    local keys = lim:keys(PATCH)
+    local body = '{"requests":[{"method":"PATCH"},{"method":"PATCH"},{"method":"PATCH"}]}'
+    local batch = { method = "POST", path = "/$batch", body = body }
+    assert.equal(3, (lim:take(keys, 3, true)))
+    local sent = lim.taken_at
+    T = 1011                                       -- its slot left: counted again, all three
+    lim:answered(batch, { status = 200, headers = {} }, sent)
+    for _ = 1, 3 do lim:answered(PATCH, { status = 204, headers = {} }, sent, true) end
+    assert.equal(2, (lim:take(keys, 5)))
+  end)
+
+  it("counts from when it left a request whose token fetch held it after its take", function()
+    local lim = new{ app_tenant = { requests = 1, per = 10 }, margin = 0.5 }
+    local keys = lim:keys(PATCH)
+    assert.equal(1, (lim:take(keys, 1)))
+    local taken = lim.taken_at
+    T = 1004                                       -- the token came 4 s later
+    assert.equal(1004, lim:sent(PATCH, taken))
+    T = 1011
+    assert.equal(0, (lim:take(keys, 1)))           -- counted until 1014.5, not 1010.5
+    assert.equal(1011, lim:sent(PATCH, 1011))      -- at once: nothing moves
+  end)
+
+  it("keeps a request under way counted past its window until its answer, or PENDING_MAX", function()
+    local lim = new{ app_tenant = { requests = 1, per = 10 }, margin = 0.5 }
+    local keys = lim:keys(PATCH)
+    assert.equal(1, (lim:take(keys, 1, false, false, true)))
+    local sent = lim.taken_at
+    T = 1015                                       -- still no answer, 15 s on
+    local g, wait = lim:take(keys, 1)
+    assert.equal(0, g)
+    assert.equal(limiter.POLL, wait)
+    lim:answered(PATCH, nil, sent)                 -- a transport failure: counted from now
+    T = 1025.4
+    assert.equal(0, (lim:take(keys, 1)))
+    T = 1025.6
+    assert.equal(1, (lim:take(keys, 1, false, false, true)))
+    T = T + 10.5 + limiter.PENDING_MAX             -- never answered (its process died)
+    assert.equal(1, (lim:take(keys, 1)))
+  end)
+
   it("counts again a request whose answer came after its window had left", function()
     local lim = new{ app_tenant = { requests = 2, per = 10 }, margin = 0 }
     local keys = lim:keys(PATCH)
@@ -174,7 +240,7 @@ describe("limiter signals", function()
     assert.equal(10, (lim:take(keys, 10)))
   end)
 
-  it("holds one call no longer than max_wait, whatever the pause, then counts it", function()
+  it("a 429's pause holds one call no longer than max_wait; a full window still does", function()
     local lim = new{ app_tenant = { requests = 10, per = 10 }, margin = 0 }
     local keys = lim:keys(PATCH)
     lim:signal(keys, 429, { ["retry-after"] = "3600", ["x-ms-throttle-scope"] = SCOPE })
@@ -183,10 +249,17 @@ describe("limiter signals", function()
     assert.equal(180, lim:admit(PATCH, sleep, 180))
     assert.equal(180, slept)
     assert.equal(T, lim.taken_at)                   -- counted when it went
+    lim:answered(PATCH, { status = 204, headers = {} }, lim.taken_at)
     assert.equal(0, (lim:take(keys, 1)))            -- the pause itself stands
     slept = 0
     assert.equal(3420, lim:admit(PATCH, sleep))     -- no bound: the whole pause
     assert.equal(3420, slept)
+    local full = new{ app_tenant = { requests = 2, per = 300 }, margin = 0 }
+    assert.equal(2, (full:take(keys, 2)))
+    slept = 0
+    assert.equal(300, full:admit(PATCH, sleep, 180)) -- the window is no pause: 300 s
+    assert.equal(300, slept)
+    assert.equal(1, (full:take(keys, 2)))           -- it and one more: the limit
   end)
 
   it("halves once for a storm of 429s, not once per answer", function()

@@ -425,10 +425,7 @@ function Run:send(key, x)
   local req, err = self.e:build(x)
   if not req then return nil, err end
   local lim = self.e.limiter     -- the take that let it go (graphcomm.limiter:answered)
-  if lim then
-    x.limited_at = lim.taken_at
-    if key.batch then for _, job in pairs(key.jobs) do job.x.limited_at = lim.taken_at end end
-  end
+  if lim then x.limited_at = lim:sent(x.spec, self.pace.taken_at) end
   key.state = FLIGHT
   self.d:add(req, key)
   self.flights = self.flights + 1
@@ -554,6 +551,8 @@ end
 
 function Run:batch_answer(b, resp, terr)
   local jobs = b.jobs
+  local lim = self.e.limiter     -- the batch's requests reached Graph: their count moves
+  if lim then lim:answered(b.x.spec, resp, b.x.limited_at) end
   local ok_outer = resp and resp.status >= 200 and resp.status < 300
   if not ok_outer then
     for k = 1, #jobs do

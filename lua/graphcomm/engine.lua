@@ -219,7 +219,9 @@ end
 
 function Engine:step(x, resp, terr)
   if not x.inner then self:show(resp, terr) end
-  if resp and self.limiter then self.limiter:answered(x.spec, resp, x.limited_at) end
+  if self.limiter then   -- Graph's limits (a $batch's items were counted with the batch)
+    self.limiter:answered(x.spec, resp, x.limited_at, x.inner)
+  end
   if not resp then
     local secs = self:retry_wait(x, nil, nil, terr)
     if secs then return "again", secs, "retry" end
@@ -255,12 +257,12 @@ end
 function Engine:perform(spec)
   local x = self:exchange(spec)
   while true do
+    local req, err = self:build(x)   -- first: a token fetch is not time the request is counted
+    if not req then return nil, err end
     if self.limiter then   -- Graph's limits
       self.limiter:admit(x.spec, self.sleep, self.cfg.max_retry_delay)
       x.limited_at = self.limiter.taken_at
     end
-    local req, err = self:build(x)
-    if not req then return nil, err end
     local resp, terr = self.send(req)
     local action, a, b = self:step(x, resp, terr)
     if action == "done" then return a, b end

@@ -13,15 +13,16 @@
 --   lim:take(keys, n) -> granted, wait
 --     up to n requests counted in every scope; granted 0: none may go for `wait` s
 --   lim:take(keys, n, true)    n or nothing
---   lim:give(keys, n)          n taken requests that were not sent after all
+--   lim:take(keys, n, exact, past_pause, under_way)   past_pause: a 429's pause is
+--     ignored; under_way: the requests stay counted until answered (answered, below)
+--   lim:give(keys, n [, taken_at])  n requests of that take that were not sent after all
 --   lim:admit(spec, sleep [, max_wait]) -> waited   blocks until spec's requests may go
---                              (perform), or max_wait seconds at most, then counts them
---   lim:force(keys, n)         n requests counted now, room or not
+--                              (perform); a 429's pause holds it max_wait at most
+--   lim:sent(spec, taken_at) -> sent_at   a request leaving late is counted from now
 --   lim.taken_at               the store's time of the last take that granted
---   lim:answered(spec, resp, sent_at)  an answer to spec, sent on the take at sent_at
---     (its taken_at): keeps the request in the window until W + margin after the
---     answer; and the signal of the answer, when it carries one
---   lim:signal(keys, status, headers [, sent_at, cost]) -> paused seconds | nil
+--   lim:answered(spec, resp, sent_at [, inner])  an answer to spec, counted at sent_at:
+--     its count moves to the answer's time; and the signal of the answer, if any
+--   lim:signal(keys, status, headers [, sent_at, cost, inner]) -> paused seconds | nil
 --     an answer: a 429 pauses the scope x-ms-throttle-scope names (every scope of the
 --     request when it names none) for its Retry-After and halves its rate; a high
 --     x-ms-throttle-limit-percentage beyond what this client sent slows the scope.
@@ -32,9 +33,12 @@
 -- in some window of W, so each scope is a sliding window: a request goes when fewer
 -- than N were sent in the last W + margin seconds. The sends are kept in SLOTS slots
 -- per window (count and latest time: bounded memory, whatever N); a slot leaves the
--- window W + margin after the latest answer to a request of it or of a later slot
--- (Graph counted those requests by then, however long they were under way). The
--- margin (default 0.02 s + 1% of W) absorbs the differences between the clocks.
+-- window W + margin after its latest time. A request is counted when it leaves, and
+-- when its answer comes back its count moves to the answer's time (Graph counted it
+-- somewhere between the two, however long it was under way); until then its slot stays
+-- (at most PENDING_MAX s past its window, for a process that died with requests under
+-- way). A transport failure counts as an answer then. The margin (default 0.02 s + 1%
+-- of W) absorbs the differences between the clocks.
 --
 -- State. The per-record scopes live in this process; the others in a store
 -- (graphcomm.limiter_store): this process only, a state file under flock (every
@@ -67,11 +71,13 @@ local NAMED = { tenant_application = "app_tenant", application = "app", tenant =
   callrecord = "record_first" }
 
 M.SLOTS = 50
+M.PENDING_MAX = 120    -- s past its window an unanswered slot is kept at most
+M.POLL = 0.01          -- s before looking again at a window full of unanswered requests
 M.RECOVER = 0.25       -- of the limit regained per window after a slow-down
 M.MIN_FACTOR = 0.05
 M.SLOW_AT = 0.8        -- x-ms-throttle-limit-percentage (a fraction of the limit) that slows
 M.DEFAULT_PAUSE = 1    -- a 429 without a usable Retry-After
-local TOUCH = 0.002    -- answers closer together than this move the window once
+local LATE = 0.005     -- a request leaving this long after its take is counted anew
 
 ------------------------------------------------------------------------------
 -- Configuration
@@ -194,14 +200,18 @@ end
 -- One scope's window
 ------------------------------------------------------------------------------
 
--- An entry: { n = sent in the window, s = { { slot, count, latest }, ... } oldest first,
---   u = paused until, f = rate factor at time t (recovering from there), t }
+-- An entry: { n = sent in the window, s = { { slot, count, latest, unanswered }, ... }
+--   oldest first, u = paused until, f = rate factor at time t (recovering from there), t }
+-- A slot with unanswered requests stays until they are answered (their count moves on),
+-- or PENDING_MAX s past its window (a process that died with requests under way).
 
 local function valid_entry(e)
   if type(e) ~= "table" or type(e.n) ~= "number" or type(e.s) ~= "table" then return false end
   for _, sl in ipairs(e.s) do
     if type(sl) ~= "table" or type(sl[1]) ~= "number" or type(sl[2]) ~= "number"
-       or type(sl[3]) ~= "number" then return false end
+       or type(sl[3]) ~= "number" or (sl[4] ~= nil and type(sl[4]) ~= "number") then
+      return false
+    end
   end
   return (e.u == nil or type(e.u) == "number") and (e.f == nil or type(e.f) == "number")
     and (e.t == nil or type(e.t) == "number")
@@ -229,10 +239,16 @@ local function factor(e, sc, now)
 end
 
 -- Drops the slots that left the window.
+local function gone(sl, life, now)
+  local t = sl[3] + life
+  if sl[4] and sl[4] > 0 then t = t + M.PENDING_MAX end
+  return t <= now
+end
+
 local function expire(e, life, now)
   local s = e.s
   local k = 1
-  while s[k] and s[k][3] + life <= now do
+  while s[k] and gone(s[k], life, now) do
     e.n = e.n - s[k][2]
     k = k + 1
   end
@@ -245,40 +261,57 @@ local function expire(e, life, now)
 end
 
 -- Requests this scope takes now, and when `need` could go (when fewer are free).
-local function free(e, sc, life, now, need)
-  if e.u and e.u > now then return 0, e.u - now end
-  e.u = nil
+local function free(e, sc, life, now, need, past_pause)
+  if e.u and e.u > now then
+    if not past_pause then return 0, e.u - now end
+  else
+    e.u = nil
+  end
   local limit = math_max(1, math_floor(sc.requests * factor(e, sc, now)))
   local room = limit - e.n
   if room >= need then return room, 0 end
   local s, drop = e.s, e.n - limit + need
   for k = 1, #s do
     drop = drop - s[k][2]
-    if drop <= 0 then return room, s[k][3] + life - now end
+    if drop <= 0 then   -- unanswered: when an answer comes; look again soon
+      local pending = s[k][4] and s[k][4] > 0
+      return room, math_max(pending and M.POLL or 0, s[k][3] + life - now)
+    end
   end
   return room, life
 end
 
-local function add(e, sc, n, now)
+-- Counts n requests at now; unanswered: they are under way (else answered).
+local function add(e, sc, n, now, unanswered)
   local slot = math_floor(now * M.SLOTS / sc.per)
   local s = e.s
   local last = s[#s]
-  if last and last[1] == slot then
-    last[2] = last[2] + n
-    if last[3] < now then last[3] = now end     -- never earlier than an answer it had
-  else
-    s[#s + 1] = { slot, n, now }
+  if not (last and last[1] == slot) then
+    last = { slot, 0, now }
+    s[#s + 1] = last
   end
+  last[2] = last[2] + n
+  if last[3] < now then last[3] = now end
+  if unanswered then last[4] = (last[4] or 0) + n end
   e.n = e.n + n
 end
 
-local function remove(e, n)
+local function slot_of(t, sc) return math_floor(t * M.SLOTS / sc.per) end
+
+-- Takes up to n requests off the slot with id `id` (the slot of their take: never
+-- another's), or without id off the newest slots.
+local function remove(e, n, id)
   local s = e.s
-  while n > 0 and #s > 0 do
-    local last = s[#s]
-    local k = math_min(n, last[2])
-    last[2], e.n, n = last[2] - k, e.n - k, n - k
-    if last[2] == 0 then s[#s] = nil end
+  for k = #s, 1, -1 do
+    if n <= 0 then break end
+    local sl = s[k]
+    if id and sl[1] < id then break end
+    if not id or sl[1] == id then
+      local m = math_min(n, sl[2])
+      sl[2], e.n, n = sl[2] - m, e.n - m, n - m
+      if sl[4] then sl[4] = math_max(0, sl[4] - m) end
+      if sl[2] == 0 then table.remove(s, k) end
+    end
   end
   if e.n < 0 then e.n = 0 end
 end
@@ -291,7 +324,7 @@ local Limiter = {}
 Limiter.__index = Limiter
 
 function M.new(cfg, now)
-  local self = setmetatable({ cfg = cfg, scopes = cfg.scopes, locals = {}, takes = 0, touched = -1e300,
+  local self = setmetatable({ cfg = cfg, scopes = cfg.scopes, locals = {}, takes = 0,
     now = cfg.clock or now }, Limiter)
   self.store, self.now = store.new(cfg, self.now)
   local tid, aid = cfg.tenant, cfg.app
@@ -344,24 +377,20 @@ local function each_state(self, keys, shared, fn)
   end
 end
 
--- An answer at `now` to a request counted at sent_at (cost requests): Graph counted it
--- by now, so its slot and every newer one stay in the window until W + margin after
--- now. A request whose slot has left already (it took longer than the window) is
--- counted again, as sent now. Without sent_at: the newest slot.
-local function touch(self, keys, shared, now, sent_at, cost)
+-- A request counted at sent_at (cost requests) is known to have reached Graph by now
+-- (its answer came back; or, unanswered, it only left now): its count moves to now, so
+-- that it stays in the window until W + margin after now, and the others of its old
+-- slot keep theirs. When its slot has left already (it took longer than the window)
+-- it is simply counted again. Without sent_at: the newest slot is stamped now.
+local function touch(self, keys, shared, now, sent_at, cost, unanswered)
   each_state(self, keys, shared, function(state, key, sc)
-    local e = state[key]
-    local s = valid_entry(e) and e.s
-    local from = s and (sent_at and math_floor(sent_at * M.SLOTS / sc.per) or (s[#s] and s[#s][1]))
-    if sent_at and (not from or not s[1] or s[1][1] > from) then
-      return add(entry(state, key), sc, cost or 1, now)
+    local e = entry(state, key)
+    if sent_at then
+      remove(e, cost, slot_of(sent_at, sc))
+      return add(e, sc, cost, now, unanswered)
     end
-    if not from then return end
-    for k = #s, 1, -1 do
-      local sl = s[k]
-      if sl[1] < from then break end
-      if sl[3] < now then sl[3] = now end
-    end
+    local last = e.s[#e.s]
+    if last and last[3] < now then last[3] = now end
   end)
 end
 
@@ -379,7 +408,7 @@ local function prune(state, now, lives)
 end
 
 -- exact: n or nothing (n is first cut to the smallest limit, so that it can go at all).
-function Limiter:take(keys, n, exact)
+function Limiter:take(keys, n, exact, past_pause, under_way)
   local granted, wait
   if exact then
     for _, key in ipairs(keys) do n = math_min(n, self.scopes[key[1]].requests) end
@@ -389,7 +418,7 @@ function Limiter:take(keys, n, exact)
     each_state(self, keys, shared, function(state, key, sc, life)
       local e = entry(state, key)
       expire(e, life, now)
-      local room, w = free(e, sc, life, now, exact and n or 1)
+      local room, w = free(e, sc, life, now, exact and n or 1, past_pause)
       if room < granted then granted = (exact or room < 0) and 0 or room end
       if w > wait then wait = w end
     end)
@@ -397,7 +426,7 @@ function Limiter:take(keys, n, exact)
       wait = 0
       self.taken_at = now
       each_state(self, keys, shared, function(state, key, sc)
-        add(state[key], sc, granted, now)
+        add(state[key], sc, granted, now, under_way)
       end)
     end
     prune(shared, now, self.life)
@@ -408,58 +437,44 @@ function Limiter:take(keys, n, exact)
   return granted, wait
 end
 
--- Counts n requests in every scope of keys now, room or not.
-function Limiter:force(keys, n)
-  self.store:transact(function(shared, now)
-    each_state(self, keys, shared, function(state, key, sc) add(entry(state, key), sc, n, now) end)
-    self.taken_at = now
-  end)
-end
-
 -- Blocks (through sleep) until spec may leave; the seconds it waited. max_wait (the
--- caller's max_retry_delay): past it the request goes anyway, counted, and Graph's
--- answer decides (a 429 is then retried as any other): a pause of an hour that a
--- Retry-After asked for holds one call no longer than a retry would wait.
+-- caller's max_retry_delay) bounds the wait for a pause a 429 asked for (up to an
+-- hour): past it the pause is ignored for this request, which still waits for room in
+-- the window (at most W + margin); Graph's answer then decides, and a 429 is retried
+-- as any other.
 function Limiter:admit(spec, sleep, max_wait)
-  local keys, n, waited = self:keys(spec), self:cost(spec), 0
+  local keys, n, waited, past = self:keys(spec), self:cost(spec), 0, false
   while true do
-    local g, w = self:take(keys, n, true)
+    local g, w = self:take(keys, n, true, past, true)
     if g > 0 then return waited end
-    if max_wait and waited + w > max_wait then
-      if max_wait > waited then sleep(max_wait - waited) end
-      self:force(keys, n)
-      return max_wait
+    if max_wait and not past and waited + w > max_wait then
+      w, past = math_max(0, max_wait - waited), true
     end
-    sleep(w)
+    if w > 0 then sleep(w) end
     waited = waited + w
   end
 end
 
--- An answer came back for spec, sent when the limiter's take at sent_at let it go
--- (self.taken_at then; nil: unknown). Graph counted the request at some time between
--- the two, so the window keeps it until W + margin after the answer: a request that
--- waited in a queue or on a loaded server stays counted however late it arrived.
--- Answers within TOUCH of the last one, for the same scopes and sent no earlier than
--- its request, move nothing (that touch covered their slots, to within TOUCH).
-function Limiter:answered(spec, resp, sent_at)
-  local h = resp.headers
-  local keys = self:keys(spec)
-  if resp.status == 429 or (h and h["x-ms-throttle-limit-percentage"]) then
-    return self:signal(keys, resp.status, h, sent_at, self:cost(spec))
-  end
-  local t = self.now()
-  if t - self.touched < TOUCH and keys == self.touched_keys and sent_at
-     and self.touched_from and sent_at >= self.touched_from then return end
-  self.touched, self.touched_keys, self.touched_from = t, keys, sent_at
-  local cost = self:cost(spec)
-  self.store:transact(function(shared, now) touch(self, keys, shared, now, sent_at, cost) end)
-end
-
-function Limiter:give(keys, n)
+-- n requests of the take at taken_at (nil: the newest) that were not sent after all.
+function Limiter:give(keys, n, taken_at)
   if n <= 0 then return end
   self.store:transact(function(shared)
-    each_state(self, keys, shared, function(state, key) remove(entry(state, key), n) end)
+    each_state(self, keys, shared, function(state, key, sc)
+      remove(entry(state, key), n, taken_at and slot_of(taken_at, sc))
+    end)
   end)
+end
+
+-- A request counted by the take at taken_at that leaves only now (its token was being
+-- fetched): counted anew from now when that was more than LATE ago. -> its count's time
+function Limiter:sent(spec, taken_at)
+  if not taken_at or self.now() - taken_at < LATE then return taken_at end
+  local keys, cost, at = self:keys(spec), self:cost(spec), taken_at
+  self.store:transact(function(shared, now)
+    touch(self, keys, shared, now, taken_at, cost, true)
+    at = now
+  end)
+  return at
 end
 
 -- The scope a 429 names: x-ms-throttle-scope "Tenant_Application/ReadWrite/app/tenant".
@@ -487,7 +502,7 @@ local function percentage(headers)
   return v
 end
 
-function Limiter:signal(keys, status, headers, sent_at, cost)
+function Limiter:signal(keys, status, headers, sent_at, cost, inner)
   headers = headers or {}
   local pct = percentage(headers)
   if status ~= 429 and not (pct and pct >= self.cfg.slow_at) then return nil end
@@ -501,7 +516,7 @@ function Limiter:signal(keys, status, headers, sent_at, cost)
     if secs > 3600 then secs = 3600 end
   end
   self.store:transact(function(shared, now)
-    touch(self, keys, shared, now, sent_at, cost)
+    if not inner then touch(self, keys, shared, now, sent_at, cost) end
     each_state(self, keys, shared, function(state, key, sc)
       local name = string_match(key, "^([%w_]+)/")
       if named and named ~= name then return end
@@ -515,6 +530,23 @@ function Limiter:signal(keys, status, headers, sent_at, cost)
     end)
   end)
   return secs
+end
+
+-- An answer came back for spec (resp nil: a transport failure, which Graph may have
+-- counted too), counted by the take at sent_at (its taken_at, or what sent() returned;
+-- nil: unknown): Graph counted the request at some time between the two, so its count
+-- moves to now (touch). A request inside a $batch (inner) moves
+-- nothing (the batch's own answer moved them all) but its throttle signals count.
+function Limiter:answered(spec, resp, sent_at, inner)
+  local h = resp and resp.headers
+  local keys = self:keys(spec)
+  local pct = h and percentage(h)
+  if resp and (resp.status == 429 or (pct and pct >= self.cfg.slow_at)) then
+    return self:signal(keys, resp.status, h, sent_at, self:cost(spec), inner)
+  end
+  if inner then return end
+  local cost = self:cost(spec)
+  self.store:transact(function(shared, now) touch(self, keys, shared, now, sent_at, cost) end)
 end
 
 function Limiter:close()

@@ -3,7 +3,8 @@
 --   p = pacer.new(engine, concurrency)
 --   p:allow(now, want) -> granted     requests the limiter lets go now (0: held; p.hold
 --                                     is then when to try again)
---   p:unused(n)                       granted requests that were not sent
+--   p:unused(n)                       granted requests that were not sent (of the last take,
+--                                     p.taken_at)
 --   p:answered(status, now)           a 429 halves the concurrency (once a second at
 --                                     most); successes bring it back, one per round
 --   p:tick(now)                       a hold that is over is forgotten
@@ -34,8 +35,9 @@ end
 function Pacer:allow(now, want)
   local lim = self.lim
   if not lim then return want end
-  local g, wait = lim:take(self.keys, want)
+  local g, wait = lim:take(self.keys, want, false, false, true)
   if g > 0 then
+    self.taken_at = lim.taken_at
     if self.held_since then
       self.throttled = self.throttled + (now - self.held_since)
       self.held_since = nil
@@ -49,7 +51,7 @@ function Pacer:allow(now, want)
 end
 
 function Pacer:unused(n)
-  if self.lim and n > 0 then self.lim:give(self.keys, n) end
+  if self.lim and n > 0 then self.lim:give(self.keys, n, self.taken_at) end
 end
 
 function Pacer:tick(now)
