@@ -36,6 +36,30 @@ describe("graphcomm.lines", function()
     assert.same({ { long, true }, { "z", false } }, all(long .. "\nz"))
   end)
 
+  it("ends at a read error and says why (a directory given as the file)", function()
+    local dir = os.tmpname()
+    os.remove(dir)
+    assert(os.execute("mkdir " .. dir))
+    local f = assert(io.open(dir, "rb"))
+    local n = 0
+    for _ in lines.each(f) do n = n + 1 end
+    assert.equal(0, n)
+    assert.matches("directory", lines.failed(f))
+    f:close()
+    local env = { stderr = { write = function() end } }
+    local count, err = fixes.check_file(env, dir)
+    assert.is_nil(count)
+    assert.equal("cannot read " .. dir .. ": Is a directory", err)
+    local fixcmd = require "graphcomm.fixcmd"
+    local said = {}
+    local code = fixcmd.run({ "/nonexistent-rule.lua", "--records", dir }, {
+      stdout = env.stderr, stdin = io.stdin, getenv = function() return nil end,
+      stderr = { write = function(_, ...) for _, x in ipairs({ ... }) do said[#said + 1] = x end end } })
+    os.remove(dir)
+    assert.equal(2, code)
+    assert.truthy(table.concat(said):find("cannot read " .. dir .. ": Is a directory", 1, true))
+  end)
+
   it("apply's input: a broken line with a NUL is one bad line, the fix after it is read", function()
     local good = '{"callRecordId":"r1","sessionId":"s1","body":{"isTest":true}}'
     local path = file_with('{"callRecordId":"r1\0junk\n' .. good .. "\n")

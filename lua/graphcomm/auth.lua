@@ -369,6 +369,8 @@ local function new_managed(opts, d)
   resource, err = resource_of(opts)
   if not resource then return nil, err end
   local cfg = { timeout = opts.timeout, connect_timeout = opts.connect_timeout }
+  -- One fetch may retry (auth_managed): a wait for it lasts as long as all its tries.
+  d.wait_limit = d.wait_limit * (managed.RETRIES + 1) + managed.RETRIES * managed.MAX_RETRY_WAIT
   local p = new_cached("managed identity", managed.fetcher(s, resource, cfg, d.send, d.redact, d.time, d.sleep),
     d, { flow = s.flow, endpoint = s.url, client_id = s.client_id, scope = resource })
   return with_store(p, opts, { s.url, s.flow, s.client_id or s.object_id or s.mi_res_id or "", resource })

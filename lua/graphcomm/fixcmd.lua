@@ -100,7 +100,9 @@ local function read_ids(env, path)
     local id = line:match("^%s*(.-)%s*$")
     if id ~= "" and id:sub(1, 1) ~= "#" then ids[#ids + 1] = id end
   end
+  local failed = lines.failed(f)
   if f ~= env.stdin then f:close() end
+  if failed then return nil, "cannot read " .. path .. ": " .. failed end
   if #ids == 0 then return nil, path .. " holds no call record id" end
   return ids
 end

@@ -88,7 +88,9 @@ function M.check_file(env, path, what_if)
       end
     end
   end
+  local failed = lines.failed(f)
   f:close()
+  if failed then return nil, "cannot read " .. path .. ": " .. failed end
   if bad > 0 then
     if bad > M.MAX_INPUT_ERRORS then say(env.stderr, "(", bad - M.MAX_INPUT_ERRORS, " more)") end
     return nil, bad .. " line" .. (bad == 1 and " is" or "s are") .. " not a fix; nothing was sent"
@@ -101,11 +103,16 @@ end
 function M.each(env, path, what_if)
   local f = path == "-" and env.stdin or assert(io.open(path, "rb"))
   local ln, bad = 0, 0
-  local next_line = lines.each(f)
+  local next_line = lines.each(f, f == env.stdin)
   local iter = function()
     while true do
       local line = next_line()
       if line == nil then
+        local failed = lines.failed(f)
+        if failed then           -- standard input: said and counted as a bad line
+          bad = bad + 1
+          say(env.stderr, "cannot read ", path, ": ", failed)
+        end
         if f ~= env.stdin then f:close() end
         return nil
       end
