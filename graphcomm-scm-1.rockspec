@@ -39,8 +39,8 @@ build = {
     ["graphcomm.core"] = {
       sources = {
         "csrc/crypto/digest.c", "csrc/crypto/jwt.c", "csrc/crypto/privfile.c",
-        "csrc/http/gzip.c", "csrc/http/http.c", "csrc/http/multi.c", "csrc/http/response.c",
-        "csrc/http/transfer.c",
+        "csrc/http/events.c", "csrc/http/gzip.c", "csrc/http/http.c", "csrc/http/multi.c",
+        "csrc/http/response.c", "csrc/http/transfer.c",
         "csrc/json/anyjson.c", "csrc/json/datetime.c", "csrc/json/encode.c", "csrc/json/entries.c",
         "csrc/json/jsonbuf.c", "csrc/json/number.c", "csrc/json/scalar.c", "csrc/json/schema.c",
         "csrc/json/schemainfo.c", "csrc/json/timespan.c", "csrc/json/walkerr.c",

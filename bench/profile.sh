@@ -2,6 +2,8 @@
 # bench/profile.sh: user-space instructions per request (callgrind) for graphcomm and its
 # baselines, each with the emulator's short token and a 1,500-byte JWT-shaped one.
 #   bench/profile.sh [N]     (default N=1000; builds must exist: make LUA=lua5.4, make LUA=luajit)
+# ONLY=TEXT runs only the rows whose label holds TEXT (e.g. ONLY="16 in flight");
+# BUILD_ROOT=DIR takes graphcomm's module from DIR/lua5.4 and DIR/luajit (default build/).
 # Each client runs twice under callgrind, with 200 and 200+N requests after the same
 # set-up; (Ir(200+N) - Ir(200)) / N is its cost per request, start-up excluded.  The VM has
 # no hardware counters, so instructions are counted, not timed.  See bench/PROFILE.md.
@@ -28,7 +30,7 @@ mkdir -p "$here/build/bench"
 cc -std=c99 -O2 -D_POSIX_C_SOURCE=200809L -o "$here/build/bench/curl_loop" "$here/bench/curl_loop.c" \
   $(pkg-config --cflags --libs libcurl 2>/dev/null || echo -lcurl)
 
-unset GRAPHCOMM_BUILD            # bench/common.lua picks build/<lua> of this tree
+unset GRAPHCOMM_BUILD            # per() sets it: build/<lua> of this tree, or BUILD_ROOT's
 # Ir of one run: callgrind's summary line.
 ir() {
   valgrind --tool=callgrind --callgrind-out-file="$out/cg" "$@" >"$out/log" 2>&1 \
@@ -50,6 +52,8 @@ cmd() {
 # Instructions per request: $1 = label, $2 = kind, $3 = token (none has a space).
 per() {
   local a b
+  case $1 in *"${ONLY:-}"*) ;; *) return ;; esac
+  case $2 in *:*) export GRAPHCOMM_BUILD=${BUILD_ROOT:-$here/build}/${2%%:*} ;; esac
   # shellcheck disable=SC2046
   a=$(ir $(cmd "$2" "$3" 0)) && b=$(ir $(cmd "$2" "$3" "$n")) \
     || { printf '%-48s %12s\n' "$1" failed; return; }

@@ -5,7 +5,8 @@
 -- MODE: table (a body table validated and encoded per call), session (a session
 -- object), bulk (update_sessions, 16 in flight or BENCH_CONCURRENCY, over the record's
 -- sessions). GRAPHCOMM_CA_FILE and BENCH_HTTP_VERSION ("1.1", "2tls") are passed to
--- connect (the TLS comparison in bench/PROFILE.md).
+-- connect (the TLS comparison in bench/PROFILE.md). With BENCH_REPORT set it prints
+-- "cpu_s <CPU seconds of the updates alone> hwm_kb <peak RSS>" (bench/multi_syscalls.sh).
 -- GRAPHCOMM_BASE_URL names the emulator (its short token is GRAPHCOMM_TOKEN; TOKEN may
 -- be another one it accepts).
 local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
@@ -34,6 +35,7 @@ local function body()
     failureInfo = { reason = "bench", stage = "midcall" } }
 end
 
+local cpu0 = os.clock()
 if mode == "bulk" then
   local i = 0
   local s = client:update_sessions(function()
@@ -45,5 +47,12 @@ if mode == "bulk" then
 else
   local b = mode == "table" and body() or assert(graphcomm.session(body()))
   for _ = 1, count do assert(client:update_session(crid, sid, b)) end
+end
+if os.getenv("BENCH_REPORT") then
+  local cpu = os.clock() - cpu0
+  local f = assert(io.open("/proc/self/status"))
+  local hwm = f:read("*a"):match("VmHWM:%s*(%d+)")
+  f:close()
+  print(("cpu_s %.6f hwm_kb %s"):format(cpu, hwm))
 end
 client:close()

@@ -16,11 +16,12 @@
  *
  * No Lua code runs while libcurl works: keys and bodies sit in the object's
  * uservalue (bodies pinned there, since libcurl reads them in place), and
- * results are turned into Lua values only after curl_multi_perform returns. */
+ * results are turned into Lua values only after libcurl returns. The wait for
+ * sockets and timers is events.c's (epoll on Linux). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include "lua/core.h"
+#include "http/events.h"
 #include "http/transfer.h"
 
 #define MULTI_MT "graphcomm.multi"
@@ -57,6 +58,7 @@ typedef struct gc_multi {
     long concurrency;
     lua_Integer requests, connections;
     gc_conn conn;
+    gc_events ev;
 } gc_multi;
 
 /* ---------------------------------------------------------------- lifetime */
@@ -94,10 +96,11 @@ static int l_close(lua_State *L)
     m->slots = NULL;
     m->spare = m->done = NULL;
     m->nslots = m->cap = m->nspare = m->ndone = m->inflight = 0;
-    curl_multi_cleanup(m->cm);
+    curl_multi_cleanup(m->cm);     /* may still close sockets through m->ev */
     m->cm = NULL;
     curl_easy_cleanup(m->tmpl);
     m->tmpl = NULL;
+    gc_events_free(&m->ev);
     lua_newtable(L);               /* let go of keys and bodies */
     set_refs(L, 1);
     return 0;
@@ -113,17 +116,14 @@ static int l_tostring(lua_State *L)
     return 1;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void setup_multi(lua_State *L, gc_multi *m)
 {
+    int err;
     if ((m->cm = curl_multi_init()) == NULL)
         luaL_error(L, "graphcomm: curl_multi_init failed");
+    if ((err = gc_events_init(&m->ev, m->cm)) != 0)
+        luaL_error(L, "graphcomm: cannot wait for sockets: %s", strerror(err));
+    gc_events_easy(&m->ev, m->tmpl);   /* slots are copies of tmpl */
     curl_multi_setopt(m->cm, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
     /* One host: concurrency HTTP/1.1 connections at most, all kept alive. */
     curl_multi_setopt(m->cm, CURLMOPT_MAX_HOST_CONNECTIONS, m->concurrency);
@@ -146,6 +146,7 @@ static int l_multi(lua_State *L)
         return luaL_error(L, "graphcomm: concurrency must be a number from 1 to 4096");
     m = lua_newuserdata(L, sizeof *m);
     memset(m, 0, sizeof *m);
+    gc_events_zero(&m->ev);
     m->concurrency = (long)conc;
     gc_setmetatable(L, MULTI_MT);  /* __gc from here on: nothing below can leak */
     lua_newtable(L);
@@ -265,45 +266,33 @@ static void collect(gc_multi *m)
     }
 }
 
-/* Seconds to curl_multi_poll's int milliseconds, rounded up and clamped: a
- * huge timeout (a Retry-After of years, math.huge) must not overflow the int.
- * A wait of a day at most per call; the caller's deadline loop goes on. */
-static int poll_ms(double secs)
-{
-    double ms = secs * 1000.0 + 1.0;
-    if (!(ms > 0))
-        return 0;
-    return ms >= 86400000.0 ? 86400000 : (int)ms;
-}
-
-/* Runs libcurl until `want` transfers have ended, or `linger` seconds after the
- * first one ended, or the time is up (CURLM_OK), or libcurl fails. Waiting for a
- * few answers rather than one means fewer wake-ups per request when the server is
- * the bottleneck; it costs no throughput as long as requests stay queued there.
- * Cost measured against a server answering after 20 ms (bench/multi_syscalls.sh,
- * bench/PROFILE.md): 7.1 system calls per item at 1 in flight, 12.7 at 16 and 64
- * (poll: 4 an item, then 9.7, as every wake-up polls every socket), 7.2 at 256 (many
- * answers per wake-up).  An event-driven loop (curl_multi_socket_action and epoll)
- * polls only the sockets that changed; issue 14's C prototype stayed near 7.7 with
- * less CPU.  Not done here: this loop remains, the comparison is open. */
+/* Lets libcurl work until `want` transfers have ended, or `linger` seconds
+ * after the first one ended, or the time is up (CURLM_OK), or libcurl fails.
+ * Waiting for a few answers rather than one means fewer wake-ups per request
+ * when the server is the bottleneck; it costs no throughput as long as requests
+ * stay queued there. Each round is one gc_events_wait: libcurl acts on what is
+ * due and ready. System calls per item against a server answering after 20 ms
+ * (bench/multi_syscalls.sh; bench/README.md, "The multi loop"): 5.8-6.7 from 1
+ * to 256 in flight with events.c's epoll loop; the curl_multi_perform +
+ * curl_multi_poll loop it replaced gave 7.1 at 1, 8.5-17.4 at 16 and 64 (every
+ * wake-up polled every socket, then libcurl checked each again), 7.1-8 at 256.
+ * User-space instructions per item are the same within 2% either way. */
 static CURLMcode drive(gc_multi *m, double timeout, int want, double linger)
 {
-    double now = now_s(), deadline = now + timeout, settle = -1, until;
+    double now = gc_now_s(), deadline = now + timeout, settle = -1, until;
     CURLMcode mc;
-    int running;
-    for (;;) {
-        if ((mc = curl_multi_perform(m->cm, &running)) != CURLM_OK)
-            return mc;
+    int first;
+    for (first = 1;; first = 0) {
         collect(m);
-        if (m->inflight == 0 || m->ndone >= want)
+        if (m->inflight == 0 || m->ndone >= want || m->ev.err != 0)
             return CURLM_OK;
-        now = now_s();
+        now = gc_now_s();
         if (m->ndone > 0 && settle < 0)
             settle = now + linger;
         until = settle >= 0 && settle < deadline ? settle : deadline;
-        if (until <= now)
+        if (until <= now && !first)    /* the first round looks even when the time is up */
             return CURLM_OK;
-        if ((mc = curl_multi_poll(m->cm, NULL, 0, poll_ms(until - now), NULL)) != CURLM_OK)
+        if ((mc = gc_events_wait(&m->ev, until - now)) != CURLM_OK)
             return mc;
     }
 }
@@ -356,6 +345,8 @@ static int l_poll(lua_State *L)
         if ((mc = drive(m, timeout, want, linger)) != CURLM_OK)
             return luaL_error(L, "graphcomm: curl_multi: %s", curl_multi_strerror(mc));
     }
+    if (m->ev.err != 0)
+        return luaL_error(L, "graphcomm: waiting for sockets: %s", strerror(m->ev.err));
     while (m->ndone > 0) {
         deliver(L, m, m->slots[m->done[0] - 1], 3, 4, 3 * n);
         memmove(m->done, m->done + 1, (size_t)(--m->ndone) * sizeof *m->done);
