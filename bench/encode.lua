@@ -1,12 +1,16 @@
 -- bench/encode.lua: the same realistic session table (about 1.5 KB of JSON)
 -- encoded by graphcomm (validating against the schema), lua-cjson (no
--- validation) and dkjson, in one process; prints ns per encode and ratios.
+-- validation) and dkjson, and made into a session object (graphcomm.session,
+-- and its :json()), in one process; prints ns per call and the ratios
+-- issue 14 sets targets for.
 -- Usage: lua5.4 bench/encode.lua [seconds per contender, default 0.5]
 -- (run from the repository root, or through `make bench` / scripts/bench).
 local flavour = rawget(_G, "jit") and "luajit" or _VERSION:gsub("Lua ", "lua")
+package.path = "lua/?.lua;" .. package.path
 package.cpath = (os.getenv("GRAPHCOMM_BUILD") or ("build/" .. flavour)) .. "/?.so;" .. package.cpath
 
 local core = require "graphcomm.core"
+local graphcomm = require "graphcomm"
 local cjson = require "cjson"
 local ok_dk, dkjson = pcall(require, "dkjson")
 local clock = os.clock
@@ -68,11 +72,14 @@ assert(#body > 1400 and #body < 1700, "bench body should be about 1.5 KB, is " .
 local contenders = {
   { "graphcomm.core.encode (validating)", function(t) return core.encode(t) end },
   { "cjson.encode (no validation)", cjson.encode },
+  { "graphcomm.session(tbl)", function(t) return graphcomm.session(t) end },
+  { "graphcomm.session(tbl):json()", function(t) return graphcomm.session(t):json() end },
 }
 if ok_dk then
   contenders[#contenders + 1] = { "dkjson.encode (no validation)", function(t) return dkjson.encode(t) end }
 end
 
+assert(graphcomm.session(session):json() == body)
 print(string.format("encode: %d-byte session body, %s, best of 7 interleaved rounds", #body, flavour))
 -- Rounds take turns (a, b, c, a, b, c, ...) so that load from other processes
 -- falls on every contender alike; each keeps its best round.
@@ -88,6 +95,14 @@ for _ = 1, 7 do
 end
 local base = results[2]
 for i, c in ipairs(contenders) do
-  print(string.format("  %-38s %9.0f ns/encode  %5.2fx cjson", c[1], results[i], results[i] / base))
+  print(string.format("  %-38s %9.0f ns/call    %5.2fx cjson", c[1], results[i], results[i] / base))
 end
+-- The session object's targets (issue 14), from the same rounds.
+print(string.format("  %-50s %6s  %s", "session objects (issue 14)", "ratio", "target"))
+local function target(name, a, b, limit)
+  local r = results[a] / results[b]
+  print(string.format("  %-50s %5.2fx  <= %.2fx %s", name, r, limit, r <= limit and "met" or "NOT MET"))
+end
+target("graphcomm.session(tbl) / core.encode(tbl)", 3, 1, 1.05)
+target("graphcomm.session(tbl):json() / cjson.encode(tbl)", 4, 2, 1.00)
 if not ok_dk then print("  dkjson not installed (apt-get install lua-dkjson)") end
