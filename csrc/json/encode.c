@@ -223,7 +223,7 @@ static void write_props(gc_walk *w, const gc_family *f, int type, objstate *o,
         if (!o->slot[i])
             continue;
         gc_path_push_name(w, p->name, f->namelen[i]);
-        if (!gc_family_allows(f, i, type)) {
+        if (f->owner[i] != type && !gc_family_allows(f, i, type)) {
             gc_walk_error(w, "a property of %s only: set \"@odata.type\" to \"%s\"",
                           gc_types[f->owner[i]].name, gc_types[f->owner[i]].odata);
         } else {
@@ -444,7 +444,7 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
     w.L = L;
     w.buf = buf;
     w.schema = schema;
-    w.nerrors = w.dropped = w.depth = w.npath = w.stopped = 0;
+    w.nerrors = w.dropped = w.depth = w.npath = w.stopped = w.inexact = 0;
     w.work = 0;
     w.budget = o->max_bytes > ((size_t)-1 - GC_WORK_FLOOR) / GC_WORK_PER_BYTE ? (size_t)-1
              : GC_WORK_PER_BYTE * o->max_bytes + GC_WORK_FLOOR;
@@ -471,5 +471,5 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
         lua_pushlstring(L, buf->data, buf->len);
     }
     lua_remove(L, w.errors);
-    return w.nerrors + w.dropped == 0;
+    return w.nerrors + w.dropped > 0 ? 0 : w.inexact ? GC_ENC_INEXACT : GC_ENC_EXACT;
 }

@@ -309,19 +309,39 @@ int gc_read_number(gc_walk *w, int idx, int t, double *d, int64_t *i)
 static void put_int(gc_walk *w, int64_t v, int idx)
 {
     char *p = gc_buf_reserve(w->L, w->buf, GC_NUM_BUFSZ);
+    int small = v > -(int64_t)TWO53 && v < (int64_t)TWO53;
     w->buf->len += (size_t)gc_fmt_int(p, v);
+    if (!small && !(lua_type(w->L, idx) == LUA_TNUMBER && gc_isinteger(w->L, idx)))
+        gc_walk_inexact(w);         /* the copy keeps a box, or a float */
     if (!w->build)
         return;
-    if (v > -(int64_t)TWO53 && v < (int64_t)TWO53)
+    if (small)
         lua_pushinteger(w->L, (lua_Integer)v);
     else
         lua_pushvalue(w->L, idx);   /* keep the int64 cdata (or marked table) itself */
 }
 
+void gc_walk_double_text(gc_walk *w, const char *text, int n)
+{
+#if LUA_VERSION_NUM >= 503
+    int i;
+    if (n == 2 && text[0] == '-' && text[1] == '0')
+        return;                     /* gc_readback reads "-0" as a float */
+    for (i = 0; i < n; i++)
+        if (text[i] == '.' || text[i] == 'e' || text[i] == 'E')
+            return;
+    gc_walk_inexact(w);
+#else
+    (void)w, (void)text, (void)n;   /* one number type: 3.0 is 3 */
+#endif
+}
+
 static void put_double(gc_walk *w, double d)
 {
     char *p = gc_buf_reserve(w->L, w->buf, GC_NUM_BUFSZ);
-    w->buf->len += (size_t)gc_fmt_double(p, d);
+    int n = gc_fmt_double(p, d);
+    w->buf->len += (size_t)n;
+    gc_walk_double_text(w, p, n);
     if (w->build)
         lua_pushnumber(w->L, (lua_Number)d);
 }
