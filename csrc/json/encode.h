@@ -29,6 +29,7 @@ typedef struct gc_walk {
     lua_State *L;
     gc_buf *buf;
     int schema;              /* absolute index of the schema registry table */
+    const gc_keys *keys;     /* its lookups by key address (pinned on the stack) */
     int errors;              /* absolute index of the error list (nil until the first) */
     int nerrors, dropped;
     int build;               /* also build the normalized copy */

@@ -115,11 +115,14 @@ static void walk_enum(gc_walk *w, const gc_prop *p, int idx, int t)
         enum_error(w, e, idx);
         return;
     }
-    lua_rawgeti(L, w->schema, GC_SCHEMA_ENUM_SLOT(p->ref));
-    lua_pushvalue(L, idx);
-    lua_rawget(L, -2);
-    i = (int)lua_tointeger(L, -1) - 1;
-    lua_pop(L, 2);
+    i = gc_keys_find(w->keys, GC_NTYPES + p->ref, lua_tostring(L, idx)) - 1;
+    if (i < 0) {
+        lua_rawgeti(L, w->schema, GC_SCHEMA_ENUM_SLOT(p->ref));
+        lua_pushvalue(L, idx);
+        lua_rawget(L, -2);
+        i = (int)lua_tointeger(L, -1) - 1;
+        lua_pop(L, 2);
+    }
     if (i < 0) {
         s = lua_tolstring(L, idx, &n);
         i = gc_enum_fold(p->ref, s, n);
