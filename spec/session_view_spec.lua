@@ -104,6 +104,11 @@ describe("a session object's table view", function()
       s = check({ AdditionalProperties = { f = 3.0, big = math.mininteger, huge = 2.0 ^ 53 } })
       assert.equal("float", math.type(s.AdditionalProperties.f))
       assert.equal("integer", math.type(s.AdditionalProperties.big))
+      local many = {}                    -- more whole floats than the object lists
+      for i = 1, 40 do many[i] = i % 2 == 0 and i + 0.0 or i end
+      s = check({ AdditionalProperties = { many = many } })
+      assert.equal("float", math.type(s.AdditionalProperties.many[40]))
+      assert.equal("integer", math.type(s.AdditionalProperties.many[39]))
     end
   end)
 
@@ -122,6 +127,23 @@ describe("a session object's table view", function()
     assert.equal(cjson.empty_array or core.empty_array, s.AdditionalProperties.a)
     assert.equal(core.array_mt, getmetatable(s.AdditionalProperties.c))
     assert.equal('{"a":[],"b":[],"c":[],"d":[]}', s:json())
+  end)
+
+  it("reports the errors core.encode does, also after a value that makes it build at once", function()
+    local marked = { AdditionalProperties = { a = core.empty_array } }
+    for _, t in ipairs{
+      { segments = { marked, { id = 5, media = { { streams = { { averageJitter = "x" } } } } } } },
+      { modalities = { "nope" }, segments = { marked } },
+      { segments = { marked }, AdditionalProperties = { bad = function() end } },
+    } do
+      local _, want = core.encode(t)
+      local s, err = core.session(t)
+      assert.is_nil(s)
+      assert.same(want.errors, err.errors)
+      assert.equal(tostring(want), tostring(err))
+    end
+    local ok = check({ segments = { marked, { id = "g2" } } })
+    assert.equal('{"segments":[{"a":[]},{"id":"g2"}]}', ok:json())
   end)
 
   it("is a snapshot: later changes to the caller's table do not reach it", function()

@@ -457,6 +457,10 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
     w.budget = o->max_bytes > ((size_t)-1 - GC_WORK_FLOOR) / GC_WORK_PER_BYTE ? (size_t)-1
              : GC_WORK_PER_BYTE * o->max_bytes + GC_WORK_FLOOR;
     w.build = o->build;
+    w.stop_inexact = o->stop_inexact && !o->build;
+    w.floats = o->floats;
+    if (w.floats)
+        w.floats->n = 0;
     w.allow_unknown = o->allow_unknown;
     buf->len = 0;
     buf->over = 0;
@@ -464,6 +468,11 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
     lua_pushnil(L);
     w.errors = lua_gettop(L);
     gc_walk_object(&w, o->type, idx, o->odata_type);
+    if (w.inexact && w.stop_inexact) {
+        lua_remove(L, w.errors);
+        lua_remove(L, keys);
+        return GC_ENC_INEXACT;
+    }
     num[gc_fmt_int(num, (int64_t)o->max_bytes)] = '\0';
     w.npath = 0;
     if (buf->over || buf->len > o->max_bytes)

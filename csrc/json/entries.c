@@ -3,20 +3,20 @@
  * core.null. Each function keeps its JSON buffer as upvalue 2 between calls,
  * so a typical encode allocates nothing but the result string.
  *
- * A session object is a userdata holding its root type, with a uservalue
- * table { JSON text, normalized table or nil }. The text, made at creation,
+ * A session object is a userdata holding its root type, and two parts (see
+ * get_part): its JSON text and its normalized table. The text, made at creation,
  * is the snapshot: later changes to the caller's table cannot reach it. The
  * normalized table (totable, s.name, core.normalize) is made from the text on
  * first use, so creating one costs about what core.encode does; when the
  * creating walk saw values its text does not keep (gc_walk_inexact: markers,
- * 64-bit boxes, whole floats on 5.3+), it is made at once, by a second walk
- * in build mode whose text and table both become the object. */
+ * 64-bit boxes), it stops there and the object is made as before, by a walk
+ * in build mode whose text and table both become it. Whole floats, which the
+ * text writes as integers, are listed by offset (gc_floats) instead. */
 #include <string.h>
 #include "json/encode.h"
 
 #define GC_SESSION_MT "graphcomm.session"
 #define BUF_KEEP_MAX ((size_t)1 << 20)   /* larger buffers are not kept */
-
 
 void gc_open_session(lua_State *L);
 
@@ -36,9 +36,10 @@ static int opt_bool(lua_State *L, int opts, const char *k)
 static void read_opts(lua_State *L, int opts, gc_encode_opts *o, int build)
 {
     o->type = GC_T_SESSION;
-    o->allow_unknown = o->odata_type = 0;
+    o->allow_unknown = o->odata_type = o->stop_inexact = 0;
     o->build = build;
     o->max_bytes = GC_DEFAULT_MAX_BYTES;
+    o->floats = NULL;
     if (lua_isnoneornil(L, opts))
         return;
     luaL_checktype(L, opts, LUA_TTABLE);
@@ -96,11 +97,14 @@ static int walk(lua_State *L, const gc_encode_opts *o)
     return r;
 }
 
-/* Reads the arguments (table, opts) and walks; see walk. */
-static int run(lua_State *L, int build, gc_encode_opts *o)
+/* Reads the arguments (table, opts) and walks; see walk. A session's first
+ * walk (fl: where its floats go) stops at an inexact value. */
+static int run(lua_State *L, int build, gc_floats *fl, gc_encode_opts *o)
 {
     luaL_checktype(L, 1, LUA_TTABLE);
     read_opts(L, 2, o, build);
+    o->stop_inexact = fl != NULL;
+    o->floats = fl;
     lua_settop(L, 2);
     return walk(L, o);
 }
@@ -112,7 +116,8 @@ static int is_session(lua_State *L, int idx)
     return gc_testudata(L, idx, GC_SESSION_MT) != NULL;
 }
 
-/* A session's parts: 1 = JSON text, 2 = normalized table (or nil). Lua 5.4
+/* A session's parts: 1 = JSON text, 2 = normalized table, or until it is
+ * made nil or a string holding the text's gc_floats offsets. Lua 5.4
  * keeps them as two user values (no table to allocate); earlier Luas in a
  * uservalue (environment) table. */
 #define PART_JSON 1
@@ -178,20 +183,28 @@ static void session_json(lua_State *L, int idx)
 static void session_table(lua_State *L, int idx, int schema)
 {
     gc_encode_opts o;
+    gc_floats fl;
     size_t n;
     const char *json;
     int top;
     get_part(L, idx, PART_TABLE);
-    if (!lua_isnil(L, -1))
+    if (lua_istable(L, -1))
         return;
+    fl.n = 0;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        const char *s = lua_tolstring(L, -1, &n);
+        fl.n = (int)(n / sizeof(uint32_t) < GC_MAX_FLOATS ? n / sizeof(uint32_t) : GC_MAX_FLOATS);
+        memcpy(fl.at, s, (size_t)fl.n * sizeof(uint32_t));
+    }
     top = lua_gettop(L);
     o.type = *(const int *)lua_touserdata(L, idx);
     o.allow_unknown = o.build = 1;
-    o.odata_type = 0;
+    o.odata_type = o.stop_inexact = 0;
     o.max_bytes = (size_t)-1;
+    o.floats = NULL;
     session_json(L, idx);                 /* top + 1: the text, pinned while read */
     json = lua_tolstring(L, top + 1, &n);
-    gc_readback(L, json, n);              /* top + 2 */
+    gc_readback(L, json, n, &fl);         /* top + 2 */
     if (!gc_encode(L, top + 2, &o, gc_buf_push(L), schema) || !lua_rawequal(L, top + 1, -1))
         luaL_error(L, "graphcomm: a session body does not read back as itself (internal error)");
     lua_pushvalue(L, -2);                 /* the normalized table */
@@ -229,7 +242,7 @@ static int l_encode(lua_State *L)
         session_json(L, 1);
         return 1;
     }
-    if (run(L, 0, &o))
+    if (run(L, 0, NULL, &o))
         return 1;
     lua_pushnil(L);
     lua_insert(L, -2);
@@ -244,7 +257,7 @@ static int l_normalize(lua_State *L)
         deep_copy(L, lua_gettop(L));
         return 1;
     }
-    if (run(L, 1, &o)) {
+    if (run(L, 1, NULL, &o)) {
         lua_pop(L, 1);
         return 1;
     }
@@ -258,15 +271,18 @@ static int l_normalize(lua_State *L)
 static int l_session(lua_State *L)
 {
     gc_encode_opts o;
+    gc_floats fl;
     int r, built = 0, top;
     if (is_session(L, 1)) {
         lua_settop(L, 1);
         return 1;
     }
-    r = run(L, 0, &o);
+    r = run(L, 0, &fl, &o);
     if (r == GC_ENC_INEXACT) {
         lua_settop(L, 2);
         o.build = built = 1;
+        o.stop_inexact = 0;
+        o.floats = NULL;
         r = walk(L, &o);
     }
     if (!r) {
@@ -278,8 +294,11 @@ static int l_session(lua_State *L)
     new_session(L, o.type);
     lua_pushvalue(L, top);
     set_part(L, top + 1, PART_JSON);
-    if (built) {
-        lua_pushvalue(L, top - 1);
+    if (built || fl.n > 0) {
+        if (built)
+            lua_pushvalue(L, top - 1);
+        else
+            lua_pushlstring(L, (const char *)fl.at, (size_t)fl.n * sizeof(uint32_t));
         set_part(L, top + 1, PART_TABLE);
     }
     lua_pushvalue(L, lua_upvalueindex(3));   /* the metatable */

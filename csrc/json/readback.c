@@ -13,6 +13,8 @@ typedef struct reader {
     lua_State *L;
     const char *start, *p, *end;
     int depth;
+    const gc_floats *floats;   /* offsets of whole floats, or NULL */
+    int next_float;            /* the first of them not yet reached */
 } reader;
 
 static void value(reader *r);
@@ -92,14 +94,26 @@ static void string(reader *r)
     luaL_pushresult(&b);
 }
 
-/* Integers (no '.', no exponent, not "-0") within int64 as Lua integers,
- * everything else through strtod with the locale's decimal point. */
+/* 1 if the number at r->p is a float the writer wrote as an integer. */
+static int listed_float(reader *r)
+{
+    const gc_floats *f = r->floats;
+    if (f == NULL || r->next_float >= f->n
+        || f->at[r->next_float] != (uint32_t)(r->p - r->start))
+        return 0;
+    r->next_float++;
+    return 1;
+}
+
+/* Integers (no '.', no exponent, not "-0", not listed as floats) within int64
+ * as Lua integers, everything else through strtod with the locale's decimal
+ * point. */
 static void number(reader *r)
 {
     lua_State *L = r->L;
     const char *s = r->p;
     char tmp[GC_NUM_BUFSZ + 1], *stop;
-    int is_float = 0, neg = *s == '-';
+    int is_float = listed_float(r), neg = *s == '-';
     size_t n, i;
     uint64_t u = 0;
     double d;
@@ -191,13 +205,15 @@ static void value(reader *r)
     }
 }
 
-void gc_readback(lua_State *L, const char *s, size_t n)
+void gc_readback(lua_State *L, const char *s, size_t n, const gc_floats *floats)
 {
     reader r;
     r.L = L;
     r.start = r.p = s;
     r.end = s + n;
     r.depth = 0;
+    r.floats = floats;
+    r.next_float = 0;
     value(&r);
     if (r.p != r.end)
         bad(&r);

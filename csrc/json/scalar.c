@@ -333,7 +333,10 @@ void gc_walk_double_text(gc_walk *w, const char *text, int n)
     for (i = 0; i < n; i++)
         if (text[i] == '.' || text[i] == 'e' || text[i] == 'E')
             return;
-    gc_walk_inexact(w);
+    if (w->floats && w->floats->n < GC_MAX_FLOATS && w->buf->len <= UINT32_MAX)
+        w->floats->at[w->floats->n++] = (uint32_t)(text - w->buf->data);
+    else
+        gc_walk_inexact(w);
 #else
     (void)w, (void)text, (void)n;   /* one number type: 3.0 is 3 */
 #endif
