@@ -8,7 +8,7 @@ set -eu
 cd "$(dirname "$0")/.."
 lua=${1:-lua5.4}
 flavour=$($lua -e 'print(rawget(_G, "jit") and "luajit" or _VERSION:gsub("Lua ", "lua"))')
-export GRAPHCOMM_BUILD=${GRAPHCOMM_BUILD:-build/$flavour}
+export GRAPHCOMM_BUILD="${GRAPHCOMM_BUILD:-build/$flavour}"
 count() {  # $1 contender, $2 calls -> instructions
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$lua" bench/encode.lua --calls "$1" "$2" 2>&1 |
     awk '/refs:/ { gsub(",", "", $4); print $4 }'
