@@ -1,16 +1,26 @@
 -- bench/encode.lua: the same realistic session table (about 1.5 KB of JSON)
 -- encoded by graphcomm (validating against the schema), lua-cjson (no
--- validation) and dkjson, in one process; prints ns per encode and ratios.
--- Usage: lua5.4 bench/encode.lua [seconds per contender, default 0.5]
--- (run from the repository root, or through `make bench` / scripts/bench).
+-- validation) and dkjson, and made into a session object (graphcomm.session,
+-- and its :json()), in one process; prints ns per call and the ratios
+-- issue 14 sets targets for.
+-- Usage: lua5.4 bench/encode.lua [SECONDS [ROUNDS]]   (seconds per contender,
+-- default 0.5, in ROUNDS rounds, default 15; from the repository root, or
+-- through `make bench` / scripts/bench).
+--   lua5.4 bench/encode.lua --calls NAME N   makes N calls of one contender
+--   (encode, cjson, session, json, dkjson) and nothing else, for callgrind
+--   (bench/README.md, section Encoder).
 local flavour = rawget(_G, "jit") and "luajit" or _VERSION:gsub("Lua ", "lua")
+package.path = "lua/?.lua;" .. package.path
 package.cpath = (os.getenv("GRAPHCOMM_BUILD") or ("build/" .. flavour)) .. "/?.so;" .. package.cpath
 
 local core = require "graphcomm.core"
+local graphcomm = require "graphcomm"
 local cjson = require "cjson"
 local ok_dk, dkjson = pcall(require, "dkjson")
 local clock = os.clock
-local budget = tonumber(arg and arg[1]) or 0.5
+local calls = arg and arg[1] == "--calls"
+local budget = not calls and tonumber(arg and arg[1]) or 0.5
+local rounds = not calls and tonumber(arg and arg[2]) or 15
 
 local function stream(direction, jitter, loss)
   return {
@@ -52,7 +62,7 @@ local function round(encode, n)
   return (clock() - t0) / n * 1e9
 end
 
-local function calibrate(encode)   -- n for one round of about budget/7 s
+local function calibrate(encode)   -- n for one round of about budget/rounds s
   local n, t = 16, 0
   repeat
     n = n * 2
@@ -60,20 +70,34 @@ local function calibrate(encode)   -- n for one round of about budget/7 s
     for _ = 1, n do encode(session) end
     t = clock() - t0
   until t > 0.02
-  return math.max(1, math.floor(n * (budget / 7) / t))
+  return math.max(1, math.floor(n * (budget / rounds) / t))
 end
 
 local body = assert(core.encode(session))
 assert(#body > 1400 and #body < 1700, "bench body should be about 1.5 KB, is " .. #body)
 local contenders = {
-  { "graphcomm.core.encode (validating)", function(t) return core.encode(t) end },
-  { "cjson.encode (no validation)", cjson.encode },
+  { "graphcomm.core.encode (validating)", function(t) return core.encode(t) end, "encode" },
+  { "cjson.encode (no validation)", cjson.encode, "cjson" },
+  { "graphcomm.session(tbl)", function(t) return graphcomm.session(t) end, "session" },
+  { "graphcomm.session(tbl):json()", function(t) return graphcomm.session(t):json() end, "json" },
 }
 if ok_dk then
-  contenders[#contenders + 1] = { "dkjson.encode (no validation)", function(t) return dkjson.encode(t) end }
+  contenders[#contenders + 1] = { "dkjson.encode (no validation)", function(t) return dkjson.encode(t) end,
+    "dkjson" }
+end
+if calls then
+  for _, c in ipairs(contenders) do
+    if c[3] == arg[2] then
+      for _ = 1, assert(tonumber(arg[3]), "--calls NAME N") do c[2](session) end
+      os.exit(0)
+    end
+  end
+  error("--calls: no contender " .. tostring(arg[2]))
 end
 
-print(string.format("encode: %d-byte session body, %s, best of 7 interleaved rounds", #body, flavour))
+assert(graphcomm.session(session):json() == body)
+print(string.format("encode: %d-byte session body, %s, best of %d interleaved rounds", #body, flavour,
+  rounds))
 -- Rounds take turns (a, b, c, a, b, c, ...) so that load from other processes
 -- falls on every contender alike; each keeps its best round.
 local results, sizes = {}, {}
@@ -81,13 +105,21 @@ for i, c in ipairs(contenders) do
   sizes[i] = calibrate(c[2])
   results[i] = math.huge
 end
-for _ = 1, 7 do
+for _ = 1, rounds do
   for i, c in ipairs(contenders) do
     results[i] = math.min(results[i], round(c[2], sizes[i]))
   end
 end
 local base = results[2]
 for i, c in ipairs(contenders) do
-  print(string.format("  %-38s %9.0f ns/encode  %5.2fx cjson", c[1], results[i], results[i] / base))
+  print(string.format("  %-38s %9.0f ns/call    %5.2fx cjson", c[1], results[i], results[i] / base))
 end
+-- The session object's targets (issue 14), from the same rounds.
+print(string.format("  %-50s %6s  %s", "session objects (issue 14)", "ratio", "target"))
+local function target(name, a, b, limit)
+  local r = results[a] / results[b]
+  print(string.format("  %-50s %5.2fx  <= %.2fx %s", name, r, limit, r <= limit and "met" or "NOT MET"))
+end
+target("graphcomm.session(tbl) / core.encode(tbl)", 3, 1, 1.05)
+target("graphcomm.session(tbl):json() / cjson.encode(tbl)", 4, 2, 1.00)
 if not ok_dk then print("  dkjson not installed (apt-get install lua-dkjson)") end

@@ -4,7 +4,8 @@
  * raw strings; integers and doubles of any bit pattern; booleans, null,
  * markers; tables, fields, elements, shared references and cycles), then
  * the first table built goes through core.encode, core.session (with
- * json/totable/field access/tostring) and core.normalize under lua_pcall.
+ * json/totable/field access/tostring; the table view must equal
+ * core.normalize exactly) and core.normalize under lua_pcall.
  * The oracle: every body encode accepts is strict RFC 8259 JSON (read by
  * strict_json.c, which shares no code with the encoder) and decodes to the
  * normalized copy (extras folded back from AdditionalProperties, numbers
@@ -208,10 +209,22 @@ static const char exercise[] =
     "  local n = assert(core.normalize(t, opts), 'encode accepted, normalize refused')\n"
     "  assert(same(n, decoded), 'the JSON does not decode to the normalized copy')\n"
     "end\n"
+    /* the session's view (read back from its text) is the normalized copy exactly */
+    "local function exact(a, b)\n"
+    "  if type(a) ~= type(b) or getmetatable(a) ~= getmetatable(b) then return false end\n"
+    "  if type(a) == 'number' then\n"
+    "    return math.type(a) == math.type(b) and a == b and (a ~= 0 or 1 / a == 1 / b)\n"
+    "  end\n"
+    "  if type(a) ~= 'table' then return rawequal(a, b) end\n"
+    "  for k, v in next, a do if not exact(v, rawget(b, k)) then return false end end\n"
+    "  for k in next, b do if rawget(a, k) == nil then return false end end\n"
+    "  return true\n"
+    "end\n"
     "local s = core.session(t, opts)\n"
     "if s then\n"
     "  assert(s:json() == body, 'session json differs from encode')\n"
     "  local n = s:totable()\n"
+    "  assert(exact(n, core.normalize(t, opts)), 'session view differs from normalize')\n"
     "  local again = core.encode(n, opts)\n"
     "  assert(again == body, 'normalized copy encodes differently')\n"
     "  local _ = s.id, s.Segments, s['@odata.type'], tostring(s)\n"

@@ -295,6 +295,8 @@ static void walk_empty(gc_walk *w, int idx, int array)
 {
     lua_State *L = w->L;
     gc_buf_put(L, w->buf, array ? "[]" : "{}", 2);
+    if (array)
+        gc_walk_inexact(w);             /* the copy keeps the marker metatable */
     if (!w->build)
         return;
     lua_newtable(L);
@@ -334,22 +336,32 @@ static void walk_any_table(gc_walk *w, int idx)
 
 /* ----------------------------------------------------------------- values */
 
+static void not_json(gc_walk *w, int idx)
+{
+    gc_walk_error(w, "%s cannot be written as JSON", gc_describe(w->L, idx));
+    lua_pop(w->L, 1);
+    if (w->build)
+        lua_pushnil(w->L);
+}
+
 static void walk_any_number(gc_walk *w, int idx)
 {
     lua_State *L = w->L;
     char *p;
     double d = 0;
     int64_t i = 0;
-    int k = gc_read_number(w, idx, lua_type(L, idx), &d, &i);
+    int k = gc_read_number(w, idx, lua_type(L, idx), &d, &i), n;
     if (k == 0 || k == 3 || (k == 1 && (d != d || d - d != 0))) {
-        gc_walk_error(w, "%s cannot be written as JSON", gc_describe(L, idx));
-        lua_pop(L, 1);
-        if (w->build)
-            lua_pushnil(L);
+        not_json(w, idx);
         return;
     }
     p = gc_buf_reserve(L, w->buf, GC_NUM_BUFSZ);
-    w->buf->len += (size_t)(k == 2 ? gc_fmt_int(p, i) : gc_fmt_double(p, d));
+    n = k == 2 ? gc_fmt_int(p, i) : gc_fmt_double(p, d);
+    w->buf->len += (size_t)n;
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        gc_walk_inexact(w);             /* the copy keeps the box itself */
+    else if (k == 1)
+        gc_walk_double_text(w, p, n);
     if (w->build)
         lua_pushvalue(L, idx);
 }
@@ -382,16 +394,18 @@ void gc_walk_any(gc_walk *w, int idx)
             walk_any_table(w, idx);
         return;
     case LUA_TLIGHTUSERDATA:
-        if (gc_is_null(L, idx) || gc_is_empty_array_marker(L, idx)) {
-            gc_buf_put(L, w->buf, gc_is_null(L, idx) ? "null" : "[]", gc_is_null(L, idx) ? 4 : 2);
+        if (gc_is_null(L, idx)) {
+            gc_buf_put(L, w->buf, "null", 4);
+            break;
+        }
+        if (gc_is_empty_array_marker(L, idx)) {
+            gc_buf_put(L, w->buf, "[]", 2);
+            gc_walk_inexact(w);         /* the copy keeps the marker */
             break;
         }
         /* fall through */
     default:
-        gc_walk_error(w, "%s cannot be written as JSON", gc_describe(L, idx));
-        lua_pop(L, 1);
-        if (w->build)
-            lua_pushnil(L);
+        not_json(w, idx);
         return;
     }
     if (w->build)

@@ -59,13 +59,16 @@ static void keep_extra(gc_walk *w, objstate *o)
     lua_rawset(L, o->extras);
 }
 
-/* 1 + property index, GC_LK_ODATA, GC_LK_ADDPROP or 0, for the key at -2. */
-static int lookup(gc_walk *w, const gc_family *f, objstate *o)
+/* 1 + property index, GC_LK_ODATA, GC_LK_ADDPROP or 0, for the key at -2
+ * (a string) in an object of a type of family `type`. */
+static int lookup(gc_walk *w, int type, const gc_family *f, objstate *o)
 {
     lua_State *L = w->L;
     size_t n;
-    const char *s;
-    int r;
+    const char *s = lua_tostring(L, -2);
+    int r = gc_keys_find(w->keys, type, s);
+    if (r != 0)
+        return r;
     lua_pushvalue(L, -2);
     lua_rawget(L, o->lk);
     r = (int)lua_tointeger(L, -1);
@@ -76,9 +79,10 @@ static int lookup(gc_walk *w, const gc_family *f, objstate *o)
     return gc_lookup_fold(f, s, n);
 }
 
-static void collect(gc_walk *w, const gc_family *f, int open, int idx, objstate *o)
+static void collect(gc_walk *w, int type, int open, int idx, objstate *o)
 {
     lua_State *L = w->L;
+    const gc_family *f = gc_family_of(type);
     lua_pushnil(L);
     while (lua_next(L, idx)) {
         int r, *dst;
@@ -88,7 +92,7 @@ static void collect(gc_walk *w, const gc_family *f, int open, int idx, objstate 
             lua_pop(L, 2);
             continue;
         }
-        r = lookup(w, f, o);
+        r = lookup(w, type, f, o);
         dst = r > 0 ? &o->slot[r - 1] : r == GC_LK_ODATA ? &o->odata
             : r == GC_LK_ADDPROP ? &o->addprop : NULL;
         if (dst && *dst) {
@@ -223,7 +227,7 @@ static void write_props(gc_walk *w, const gc_family *f, int type, objstate *o,
         if (!o->slot[i])
             continue;
         gc_path_push_name(w, p->name, f->namelen[i]);
-        if (!gc_family_allows(f, i, type)) {
+        if (f->owner[i] != type && !gc_family_allows(f, i, type)) {
             gc_walk_error(w, "a property of %s only: set \"@odata.type\" to \"%s\"",
                           gc_types[f->owner[i]].name, gc_types[f->owner[i]].odata);
         } else {
@@ -288,7 +292,7 @@ void gc_walk_object(gc_walk *w, int type, int idx, int force_odata)
         lua_createtable(L, 0, 8);
         result = lua_gettop(L);
     }
-    collect(w, f, open, idx, &o);
+    collect(w, type, open, idx, &o);
     final = resolve_type(w, type, &o);
     if (o.addprop)
         merge_additional(w, f, type, &o);
@@ -441,14 +445,22 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
 {
     gc_walk w;
     char num[GC_NUM_BUFSZ];
+    int keys;
     w.L = L;
     w.buf = buf;
     w.schema = schema;
-    w.nerrors = w.dropped = w.depth = w.npath = w.stopped = 0;
+    lua_rawgeti(L, schema, GC_SCHEMA_KEYS_SLOT);
+    w.keys = (const gc_keys *)lua_touserdata(L, -1);
+    keys = lua_gettop(L);
+    w.nerrors = w.dropped = w.depth = w.npath = w.stopped = w.inexact = 0;
     w.work = 0;
     w.budget = o->max_bytes > ((size_t)-1 - GC_WORK_FLOOR) / GC_WORK_PER_BYTE ? (size_t)-1
              : GC_WORK_PER_BYTE * o->max_bytes + GC_WORK_FLOOR;
     w.build = o->build;
+    w.stop_inexact = o->stop_inexact && !o->build;
+    w.floats = o->floats;
+    if (w.floats)
+        w.floats->n = 0;
     w.allow_unknown = o->allow_unknown;
     buf->len = 0;
     buf->over = 0;
@@ -456,6 +468,11 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
     lua_pushnil(L);
     w.errors = lua_gettop(L);
     gc_walk_object(&w, o->type, idx, o->odata_type);
+    if (w.inexact && w.stop_inexact) {
+        lua_remove(L, w.errors);
+        lua_remove(L, keys);
+        return GC_ENC_INEXACT;
+    }
     num[gc_fmt_int(num, (int64_t)o->max_bytes)] = '\0';
     w.npath = 0;
     if (buf->over || buf->len > o->max_bytes)
@@ -471,5 +488,6 @@ int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int s
         lua_pushlstring(L, buf->data, buf->len);
     }
     lua_remove(L, w.errors);
-    return w.nerrors + w.dropped == 0;
+    lua_remove(L, keys);
+    return w.nerrors + w.dropped > 0 ? 0 : w.inexact ? GC_ENC_INEXACT : GC_ENC_EXACT;
 }

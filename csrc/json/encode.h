@@ -25,16 +25,30 @@ typedef struct gc_seg {
     lua_Integer index;
 } gc_seg;
 
+/* Where the text has whole floats written as integers ("3" for 3.0, Lua 5.3+):
+ * the byte offsets of those numbers, in order, so that gc_readback can read
+ * them back as floats. More than GC_MAX_FLOATS make the walk inexact. */
+#define GC_MAX_FLOATS 32
+typedef struct gc_floats {
+    int n;
+    uint32_t at[GC_MAX_FLOATS];
+} gc_floats;
+
 typedef struct gc_walk {
     lua_State *L;
     gc_buf *buf;
     int schema;              /* absolute index of the schema registry table */
+    const gc_keys *keys;     /* its lookups by key address (pinned on the stack) */
     int errors;              /* absolute index of the error list (nil until the first) */
     int nerrors, dropped;
     int build;               /* also build the normalized copy */
     int allow_unknown;
     int depth, npath;
     int stopped;             /* past max_bytes or the work budget: walk no further */
+    int inexact;             /* the normalized copy holds a value its JSON text does not
+                              * read back as (gc_readback): see gc_walk_inexact */
+    int stop_inexact;        /* then stop the walk (see gc_encode_opts) */
+    gc_floats *floats;       /* NULL: whole floats make the walk inexact */
     size_t work, budget;     /* table visits and entries read, and their cap */
     gc_seg path[GC_MAX_DEPTH + 8];
     const void *tables[GC_MAX_DEPTH + 8];   /* tables being walked: cycles */
@@ -45,13 +59,28 @@ typedef struct gc_encode_opts {
     int allow_unknown;
     int odata_type;          /* write @odata.type on the root even when absent */
     int build;
+    int stop_inexact;        /* not build: stop at the first inexact value, push
+                              * nothing and return GC_ENC_INEXACT (the caller walks
+                              * again in build mode) */
     size_t max_bytes;
+    gc_floats *floats;       /* filled by the walk when not NULL (see gc_floats) */
 } gc_encode_opts;
 
 /* The entry point. On success pushes (normalized table if build, then) the
- * JSON string and returns 1; otherwise pushes a validation error object and
- * returns 0. schema is the absolute index of the schema registry. */
+ * JSON string and returns GC_ENC_EXACT or GC_ENC_INEXACT; otherwise pushes a
+ * validation error object and returns 0. schema is the absolute index of the
+ * schema registry. GC_ENC_EXACT: the normalized copy is what walking
+ * gc_readback(JSON text) again in build mode gives (so it can be made later,
+ * from the text alone); GC_ENC_INEXACT: it is not (see gc_walk_inexact). */
+#define GC_ENC_EXACT   1
+#define GC_ENC_INEXACT 2
 int gc_encode(lua_State *L, int idx, const gc_encode_opts *o, gc_buf *buf, int schema);
+
+/* readback.c: pushes the Lua value of JSON text the encoder wrote: objects
+ * and arrays as plain tables, null as graphcomm.null, a number without '.' or
+ * exponent as an integer unless its offset is in floats (NULL: none), others
+ * as doubles. Raises on text it did not write. */
+void gc_readback(lua_State *L, const char *s, size_t n, const gc_floats *floats);
 
 /* encode.c */
 void gc_walk_value(gc_walk *w, const gc_prop *p, int idx);
@@ -60,6 +89,15 @@ void gc_walk_object(gc_walk *w, int type, int idx, int force_odata);
  * element (p passed through to it). */
 typedef void (*gc_elem_fn)(gc_walk *w, const gc_prop *p, int idx);
 void gc_walk_elements(gc_walk *w, int idx, lua_Integer n, gc_elem_fn elem, const gc_prop *p);
+
+/* The normalized copy keeps what reading the JSON text back would not give:
+ * a marker, a 64-bit box, a float written as an integer (Lua 5.3+) past
+ * what w->floats can list. */
+#define gc_walk_inexact(w) ((w)->inexact = 1, (w)->stopped |= (w)->stop_inexact)
+/* After a double was written as text[0..n) (in the buffer): when the text
+ * reads back as an integer and Lua tells integers from floats, lists its
+ * offset in w->floats, or marks the walk inexact. */
+void gc_walk_double_text(gc_walk *w, const char *text, int n);
 
 /* scalar.c: a non-null leaf value of p's kind; t is lua_type(L, idx) */
 void gc_walk_scalar(gc_walk *w, const gc_prop *p, int idx, int t);

@@ -115,11 +115,14 @@ static void walk_enum(gc_walk *w, const gc_prop *p, int idx, int t)
         enum_error(w, e, idx);
         return;
     }
-    lua_rawgeti(L, w->schema, GC_SCHEMA_ENUM_SLOT(p->ref));
-    lua_pushvalue(L, idx);
-    lua_rawget(L, -2);
-    i = (int)lua_tointeger(L, -1) - 1;
-    lua_pop(L, 2);
+    i = gc_keys_find(w->keys, GC_NTYPES + p->ref, lua_tostring(L, idx)) - 1;
+    if (i < 0) {
+        lua_rawgeti(L, w->schema, GC_SCHEMA_ENUM_SLOT(p->ref));
+        lua_pushvalue(L, idx);
+        lua_rawget(L, -2);
+        i = (int)lua_tointeger(L, -1) - 1;
+        lua_pop(L, 2);
+    }
     if (i < 0) {
         s = lua_tolstring(L, idx, &n);
         i = gc_enum_fold(p->ref, s, n);
@@ -309,19 +312,42 @@ int gc_read_number(gc_walk *w, int idx, int t, double *d, int64_t *i)
 static void put_int(gc_walk *w, int64_t v, int idx)
 {
     char *p = gc_buf_reserve(w->L, w->buf, GC_NUM_BUFSZ);
+    int small = v > -(int64_t)TWO53 && v < (int64_t)TWO53;
     w->buf->len += (size_t)gc_fmt_int(p, v);
+    if (!small && !(lua_type(w->L, idx) == LUA_TNUMBER && gc_isinteger(w->L, idx)))
+        gc_walk_inexact(w);         /* the copy keeps a box, or a float */
     if (!w->build)
         return;
-    if (v > -(int64_t)TWO53 && v < (int64_t)TWO53)
+    if (small)
         lua_pushinteger(w->L, (lua_Integer)v);
     else
         lua_pushvalue(w->L, idx);   /* keep the int64 cdata (or marked table) itself */
 }
 
+void gc_walk_double_text(gc_walk *w, const char *text, int n)
+{
+#if LUA_VERSION_NUM >= 503
+    int i;
+    if (n == 2 && text[0] == '-' && text[1] == '0')
+        return;                     /* gc_readback reads "-0" as a float */
+    for (i = 0; i < n; i++)
+        if (text[i] == '.' || text[i] == 'e' || text[i] == 'E')
+            return;
+    if (w->floats && w->floats->n < GC_MAX_FLOATS && w->buf->len <= UINT32_MAX)
+        w->floats->at[w->floats->n++] = (uint32_t)(text - w->buf->data);
+    else
+        gc_walk_inexact(w);
+#else
+    (void)w, (void)text, (void)n;   /* one number type: 3.0 is 3 */
+#endif
+}
+
 static void put_double(gc_walk *w, double d)
 {
     char *p = gc_buf_reserve(w->L, w->buf, GC_NUM_BUFSZ);
-    w->buf->len += (size_t)gc_fmt_double(p, d);
+    int n = gc_fmt_double(p, d);
+    w->buf->len += (size_t)n;
+    gc_walk_double_text(w, p, n);
     if (w->build)
         lua_pushnumber(w->L, (lua_Number)d);
 }

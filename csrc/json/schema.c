@@ -484,13 +484,66 @@ static void families_build(void)
         family_build(i);
 }
 
+static unsigned count_keys(lua_State *L, int t)
+{
+    unsigned n = 0;
+    lua_pushnil(L);
+    while (lua_next(L, t)) {
+        n++;
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+/* With the registry on top: its gc_keys userdata, filled from lookup tables
+ * 1..GC_SCHEMA_TABLES (keys are strings, values non-zero integers). */
+static void push_keys(lua_State *L)
+{
+    int reg = lua_gettop(L), t;
+    unsigned cap[GC_SCHEMA_TABLES], total = 0;
+    size_t size;
+    gc_keys *k;
+    for (t = 0; t < GC_SCHEMA_TABLES; t++) {
+        unsigned n;
+        lua_rawgeti(L, reg, t + 1);
+        n = count_keys(L, lua_gettop(L));
+        lua_pop(L, 1);
+        for (cap[t] = 4; cap[t] < n + n / 2 + 1; cap[t] *= 2)
+            ;
+        total += cap[t];
+    }
+    /* one block: the header, the keys, the values */
+    size = sizeof(gc_keys) + total * (sizeof(void *) + 1);
+    k = (gc_keys *)lua_newuserdata(L, size);
+    memset(k, 0, size);
+    k->key = (const void **)(void *)(k + 1);
+    k->value = (signed char *)(void *)(k->key + total);
+    for (total = 0, t = 0; t < GC_SCHEMA_TABLES; t++) {
+        k->off[t] = total;
+        k->mask[t] = cap[t] - 1;
+        total += cap[t];
+        lua_rawgeti(L, reg, t + 1);
+        lua_pushnil(L);
+        while (lua_next(L, -2)) {
+            const void *p = lua_tostring(L, -2);
+            unsigned i = gc_key_hash(p) & k->mask[t];
+            while (k->key[k->off[t] + i] != NULL)
+                i = (i + 1) & k->mask[t];
+            k->key[k->off[t] + i] = p;
+            k->value[k->off[t] + i] = (signed char)lua_tointeger(L, -1);
+            lua_pop(L, 1);
+        }
+        lua_pop(L, 1);
+    }
+}
+
 void gc_schema_push(lua_State *L)
 {
     /* Once a process: nginx may open the module in several threads' states. */
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     int i;
     pthread_once(&once, families_build);
-    lua_createtable(L, GC_NTYPES + GC_NENUMS, 0);
+    lua_createtable(L, GC_SCHEMA_KEYS_SLOT, 0);
     for (i = 0; i < GC_NTYPES; i++) {
         push_family_lookup(L, &families[i]);
         lua_rawseti(L, -2, i + 1);
@@ -499,4 +552,6 @@ void gc_schema_push(lua_State *L)
         push_enum_lookup(L, &gc_enums[i]);
         lua_rawseti(L, -2, GC_SCHEMA_ENUM_SLOT(i));
     }
+    push_keys(L);
+    lua_rawseti(L, -2, GC_SCHEMA_KEYS_SLOT);
 }

@@ -82,8 +82,43 @@ int gc_lookup_fold(const gc_family *f, const char *key, size_t len);
 int gc_enum_fold(int e, const char *s, size_t len);  /* case-insensitive; -1 */
 
 /* Pushes the schema registry table: [t+1] = lookup for type family t,
- * [GC_NTYPES+e+1] = exact-spelling lookup for enum e. */
+ * [GC_NTYPES+e+1] = exact-spelling lookup for enum e, [GC_SCHEMA_KEYS_SLOT]
+ * = the same lookups by key address (gc_keys). */
 void gc_schema_push(lua_State *L);
 #define GC_SCHEMA_ENUM_SLOT(e) (GC_NTYPES + (e) + 1)
+#define GC_SCHEMA_TABLES (GC_NTYPES + GC_NENUMS)
+#define GC_SCHEMA_KEYS_SLOT (GC_SCHEMA_TABLES + 1)
+
+/* The lookup tables' answers by the address of their key strings (a userdata
+ * in the registry, one open-addressing table per lookup table, two thirds
+ * full at most). Lua interns short strings, so a name the caller wrote is usually
+ * the very string a lookup table holds, and its address finds the answer
+ * without a Lua table read; anything else misses (0) and is read as before.
+ * Addresses are compared, never followed, and the strings they name stay
+ * alive as the registry's keys, so no other string can take one's address. */
+typedef struct gc_keys {
+    unsigned off[GC_SCHEMA_TABLES], mask[GC_SCHEMA_TABLES];
+    const void **key;        /* the tables, one after another (NULL: free) */
+    signed char *value;      /* each key's value (all fit: -2 to GC_FAMILY_MAX) */
+} gc_keys;
+
+static inline unsigned gc_key_hash(const void *p)
+{
+    return (unsigned)(((unsigned long long)(size_t)p * 0x9E3779B97F4A7C15ull) >> 32);
+}
+
+/* Lookup table `table` (t for family t, GC_NTYPES + e for enum e): the value
+ * its key at address p has, or 0. */
+static inline int gc_keys_find(const gc_keys *k, int table, const void *p)
+{
+    const void *const *key = k->key + k->off[table];
+    unsigned m = k->mask[table], i = gc_key_hash(p) & m;
+    for (;; i = (i + 1) & m) {
+        if (key[i] == p)
+            return k->value[k->off[table] + i];
+        if (key[i] == NULL)
+            return 0;
+    }
+}
 
 #endif
