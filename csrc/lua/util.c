@@ -1,5 +1,7 @@
 /* util.c: small system services the Lua layer needs and Lua lacks:
- * random UUIDs, a monotonic clock and a sleep with sub-second precision. */
+ * random UUIDs, a monotonic clock, a sleep with sub-second precision, and the
+ * percent-encoding of a URL path segment (every update encodes two ids: a Lua
+ * pattern over them cost Lua 5.4 about 12,000 instructions a request). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -82,8 +84,48 @@ static int l_sleep(lua_State *L)
     return 0;
 }
 
+/* ---------------------------------------------------------------- URL segments */
+
+/* RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~". */
+static int unreserved(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+        || c == '-' || c == '.' || c == '_' || c == '~';
+}
+
+/* core.encode_id(s) -> s with every byte but the unreserved ones as %XX (upper-case
+ * hex); s itself when it needs none (no new string). */
+static int l_encode_id(lua_State *L)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n, i;
+    const char *s = luaL_checklstring(L, 1, &n);
+    luaL_Buffer b;
+    for (i = 0; i < n && unreserved((unsigned char)s[i]); i++)
+        ;
+    if (i == n) {
+        lua_settop(L, 1);
+        return 1;
+    }
+    luaL_buffinit(L, &b);
+    luaL_addlstring(&b, s, i);
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (unreserved(c)) {
+            luaL_addchar(&b, (char)c);
+        } else {
+            luaL_addchar(&b, '%');
+            luaL_addchar(&b, hex[c >> 4]);
+            luaL_addchar(&b, hex[c & 15]);
+        }
+    }
+    luaL_pushresult(&b);
+    return 1;
+}
+
 static const luaL_Reg util_funcs[] = {
     { "uuid4", l_uuid4 },
+    { "encode_id", l_encode_id },
     { "now", l_now },
     { "sleep", l_sleep },
     { NULL, NULL }
