@@ -9,7 +9,11 @@
  * "2", "2tls" = "auto" = default, "2-prior-knowledge"), timeout (100 s) and
  * connect_timeout (10 s) in seconds, max_body in bytes (16 MiB).
  * A request: { method, url, headers = { "Name: value", ... }, body, timeout, connect_timeout }.
- * A response: { status, headers = { [lower-case name] = value }, body, http_version }.
+ * A response: { status, headers = { [lower-case name] = value }, body, http_version,
+ * head, request_id, client_request_id }: head is the header block as received (status
+ * line first); headers is built from it on first access
+ * (metatable graphcomm.response), request_id and client_request_id are read from it
+ * directly (nil when absent; repeats joined by ", " as in headers).
  * A transport error (metatable graphcomm.error): { kind = "transport", code, message,
  * curl_code, retryable }. */
 #ifndef GRAPHCOMM_TRANSFER_H
@@ -75,7 +79,8 @@ void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *heade
 void gc_push_response(lua_State *L, CURL *e, gc_xfer *x);
 void gc_push_failure(lua_State *L, CURL *e, gc_xfer *x, CURLcode rc);
 /* The header block data[0..len) (status line first, lines ending in LF or
- * CRLF) as a table of lower-case names; lower-cases the names in place.
+ * CRLF) as a table of lower-case names; lower-cases the names in place (the
+ * reader behind resp.headers).
  * Repeated names are joined by ", "; lines without a name are skipped. */
 void gc_push_header_block(lua_State *L, char *data, size_t len);
 

@@ -1,0 +1,93 @@
+-- Response headers built on first access (issue 14): the libcurl transports keep the
+-- header block (resp.head) and read the two ids from it in C; resp.headers and
+-- info.headers are the same tables they were, whenever they are first asked for.
+local graphcomm = require "graphcomm"
+local core = require "graphcomm.core"
+local emu = require "helpers.emulator"
+local clients = require "helpers.client"
+
+local LUA52 = _VERSION ~= "Lua 5.1" and not rawget(_G, "jit")
+
+local function keys(t)
+  local out = {}
+  for k in pairs(t) do out[#out + 1] = k end
+  table.sort(out)
+  return out
+end
+
+describe("lazy response headers", function()
+  local e, client, crid, sid
+
+  setup(function()
+    e = emu.shared()
+    client = clients.connect(e)
+    crid, sid = clients.ids(client)
+  end)
+
+  teardown(function() client:close() end)
+
+  before_each(function() clients.fresh(e) end)
+
+  local function update()
+    local ok, info = client:update_session(crid, sid, { modalities = { "audio" } })
+    assert.is_true(ok, info)
+    return info
+  end
+
+  it("gives info.headers as a plain table of lower-case names, the ids agreeing", function()
+    local info = update()
+    local h = info.headers
+    assert.is_table(h)
+    assert.is_nil(getmetatable(h))
+    assert.equal(h, info.headers)                    -- built once, then kept
+    assert.equal(h, rawget(info, "headers"))
+    assert.is_string(h["request-id"])
+    assert.equal(h["request-id"], info.request_id)
+    assert.equal(h["client-request-id"], info.client_request_id)
+    for k, v in pairs(h) do
+      assert.equal(k:lower(), k)
+      assert.is_string(v)
+    end
+    assert.is_nil(h["Request-Id"])
+    assert.is_nil(info.no_such_field)
+  end)
+
+  it("lists headers in pairs(info) like the other fields", function()
+    local info = update()
+    if LUA52 then
+      assert.same({ "body", "client_request_id", "headers", "http_version", "request_id",
+        "status" }, keys(info))
+    end
+    local _ = info.headers
+    assert.same({ "body", "client_request_id", "headers", "http_version", "request_id",
+      "status" }, keys(info))
+  end)
+
+  it("reads mixed-case and repeated ids as the headers table does", function()
+    e:fault({ match = "/sessions/" .. sid, method = "PATCH", status = 204,
+      headers = { ["X-Mixed-Case"] = "Value", ["Request-ID"] = "second-id",
+        ["CLIENT-request-ID"] = "their-id" }, body = "" })
+    local info = update()
+    assert.equal("Value", info.headers["x-mixed-case"])
+    assert.matches("second%-id", info.headers["request-id"])
+    assert.equal(info.headers["request-id"], info.request_id)
+    assert.matches("their%-id", info.headers["client-request-id"])
+    assert.equal(info.headers["client-request-id"], info.client_request_id)
+  end)
+
+  it("keeps the block and builds resp.headers on first access in core.http", function()
+    local h = core.http{}
+    local resp = assert(h:send{ method = "GET", url = e.base_url .. "/v1.0/communications/callRecords/"
+      .. crid .. "?$select=id", headers = { "Authorization: Bearer " .. e.token } })
+    h:close()
+    assert.equal(200, resp.status)
+    assert.matches("^HTTP/[%d.]+ 200", resp.head)
+    assert.is_nil(rawget(resp, "headers"))
+    local headers = resp.headers
+    assert.same(headers, rawget(resp, "headers"))
+    assert.matches("^application/json", headers["content-type"])
+    assert.equal(headers["request-id"], resp.request_id)
+    assert.equal(headers["client-request-id"], resp.client_request_id)
+    assert.is_nil(resp.something_else)
+  end)
+end)
