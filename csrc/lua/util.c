@@ -34,7 +34,8 @@ static int read_random(unsigned char *buf, size_t n)
     return 0;
 }
 
-/* core.uuid4() -> "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (RFC 4122 version 4). */
+/* core.uuid4([prefix]) -> "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (RFC 4122 version 4)
+ * [, prefix .. that id] (a header line and its value in one call). */
 static int l_uuid4(lua_State *L)
 {
     static const char hex[] = "0123456789abcdef";
@@ -51,8 +52,17 @@ static int l_uuid4(lua_State *L)
         out[o++] = hex[b[i] >> 4];
         out[o++] = hex[b[i] & 15];
     }
+    if (lua_isnoneornil(L, 1)) {
+        lua_pushlstring(L, out, sizeof out);
+        return 1;
+    }
+    luaL_checkstring(L, 1);
+    lua_settop(L, 1);
     lua_pushlstring(L, out, sizeof out);
-    return 1;
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_concat(L, 2);
+    return 2;
 }
 
 /* ---------------------------------------------------------------- time */

@@ -5,12 +5,14 @@
 -- function, shared by the blocking loop (perform) and by bulk's many-in-flight loop:
 --
 --   e = engine.new(cfg, transport, auth, secrets)   (graphcomm.client does this)
---   x = e:exchange(spec [, inner])   one logical request's state (attempts, redirects...)
+--   x = e:exchange(spec [, inner])   one logical request's state (attempts, redirects...);
+--                                    spec is the exchange's from then on (not copied)
 --   req = e:build(x) | nil, err      the next attempt's request (credentials, headers)
 --   e:step(x, resp, terr) -> "done", ok, info_or_err
 --                          | "again", seconds, why     (why: redirect, renew,
 --                                                       uncompressed, retry)
---   e:perform(spec) -> true, info | nil, err           build/send/step until done
+--   e:perform(spec) -> true, info | nil, err           build/send/step until done (spec
+--                                                       handed over as to exchange)
 --
 -- The order of the step, written once (docs/design.md):
 --   transport failure -> retry when the server cannot have acted, else a transport error
@@ -119,12 +121,14 @@ end
 -- Exchanges
 ------------------------------------------------------------------------------
 
+-- The exchange owns spec from here on: a redirect retargets it, the engine marks
+-- it (gzip, retry_attempt, client_request_id). Every caller hands over a table of
+-- its own (client:request's is options.check's copy of the caller's).
 function Engine:exchange(spec, inner)
-  local s = {}
-  for k, v in pairs(spec) do s[k] = v end
   local cm = self.cfg.compress_min
-  if not inner and cm and s.body and #s.body >= cm then s.gzip = true end
-  return { spec = s, attempt = 0, redirects = 0, inner = inner, waited = 0,
+  local body = spec.body
+  if not inner and cm and body and #body >= cm then spec.gzip = true end
+  return { spec = spec, attempt = 0, redirects = 0, inner = inner, waited = 0,
     req = false, token = false }
 end
 
@@ -218,7 +222,7 @@ function Engine:show(resp, terr)
 end
 
 function Engine:step(x, resp, terr)
-  if not x.inner then self:show(resp, terr) end
+  if self.cfg.debug and not x.inner then self:show(resp, terr) end
   if self.limiter then   -- Graph's limits (a $batch's items were counted with the batch)
     self.limiter:answered(x.spec, resp, x.limited_at, x.inner)
   end

@@ -10,8 +10,8 @@
 --   params.UPDATE: update_session's option names and types
 -- Wrong types raise (naming update_session); bad values come back as err.
 
-local type, pairs, ipairs, tostring, error, getmetatable =
-      type, pairs, ipairs, tostring, error, getmetatable
+local type, pairs, ipairs, tostring, error, getmetatable, setmetatable =
+      type, pairs, ipairs, tostring, error, getmetatable, setmetatable
 local string_format, table_sort, table_concat = string.format, table.sort, table.concat
 
 local core = require "graphcomm.core"
@@ -128,7 +128,11 @@ local function check_body(body, argn)
   end
 end
 
+-- No options: one shared empty table (update_session only reads its options).
+local NO_OPTS = setmetatable({}, { __newindex = function() error("graphcomm: NO_OPTS is read-only", 2) end })
+
 local function check_opts(opts, argn)
+  if opts == nil then return NO_OPTS end
   return options.check(opts, M.UPDATE, "update_session", argn, 4)
 end
 

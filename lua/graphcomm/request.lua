@@ -283,6 +283,27 @@ end
 -- The request
 ------------------------------------------------------------------------------
 
+-- The lines every request of this kind starts with: Authorization (for this token)
+-- or none, the constant lines, Content-Type when a body goes along; then false, a
+-- slot the next line takes (the list never grows for the client-request-id line).
+-- Cached in cfg per token (cfg.lead, reset when the token changes).
+local CONTENT_TYPE = "Content-Type: application/json"
+
+local function leading_lines(cfg, authorized, with_body)
+  local k = (authorized and 2 or 0) + (with_body and 1 or 0) + 1
+  local lead = cfg.lead
+  if not lead then lead = {}; cfg.lead = lead end
+  local lines = lead[k]
+  if lines then return lines end
+  lines = {}
+  if authorized then lines[1] = cfg.authz_line end
+  for _, line in ipairs(cfg.header_lines) do lines[#lines + 1] = line end
+  if with_body then lines[#lines + 1] = CONTENT_TYPE end
+  lines[#lines + 1] = false
+  lead[k] = lines
+  return lines
+end
+
 local CREDENTIAL_HEADERS = { authorization = true, cookie = true, ["proxy-authorization"] = true }
 
 local function header_name(line)
@@ -311,26 +332,21 @@ function M.build(cfg, spec, authorization)
     url = cfg.prefix .. spec.path
   end
   if spec.query then url = url .. M.query(spec.query) end
-  -- The list starts as one constructor (sized once; filling an empty table grows it
-  -- three times on the way).
-  local h
-  if authorization and not spec.cross_origin then
+  local authorized = authorization and not spec.cross_origin
+  if authorized and authorization ~= cfg.authz_value then
     -- The line is checked and built once per token, not once per request.
-    if authorization ~= cfg.authz_value then
-      if bad_value(authorization) then
-        return nil, errors.auth("the token contains CR, LF or NUL")
-      end
-      cfg.authz_value, cfg.authz_line = authorization, "Authorization: " .. authorization
+    if bad_value(authorization) then
+      return nil, errors.auth("the token contains CR, LF or NUL")
     end
-    h = { cfg.authz_line, unpack(cfg.header_lines) }
-  else
-    h = { unpack(cfg.header_lines) }
+    cfg.authz_value, cfg.authz_line = authorization, "Authorization: " .. authorization
+    cfg.lead = nil
   end
-  local n = #h
   local body = spec.body
+  local lead = leading_lines(cfg, authorized, body ~= nil)
+  -- One constructor, sized once: the constant lines and a slot for the next one.
+  local h = { unpack(lead) }
+  local n = #lead - 1
   if body then
-    n = n + 1
-    h[n] = "Content-Type: application/json"
     if spec.gzip then
       body = core.gzip(body)
       n = n + 1
@@ -347,12 +363,15 @@ function M.build(cfg, spec, authorization)
     n = n + 1
     h[n] = "Retry-Attempt: " .. spec.retry_attempt
   end
+  local line
   if id == nil then
-    id = uuid4()
+    id, line = uuid4("client-request-id: ")
   elseif type(id) ~= "string" or bad_value(id) then
     return nil, errors.validation("client-request-id must be a string without CR, LF or NUL")
+  else
+    line = "client-request-id: " .. id
   end
-  h[n + 1] = "client-request-id: " .. id
+  h[n + 1] = line
   return { method = spec.method or "GET", url = url, headers = h, body = body,
     timeout = cfg.timeout, connect_timeout = cfg.connect_timeout, client_request_id = id }
 end
