@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "lua/core.h"
@@ -96,46 +97,94 @@ static int l_sleep(lua_State *L)
 
 /* ---------------------------------------------------------------- URL segments */
 
-/* RFC 3986 unreserved: ALPHA / DIGIT / "-" / "." / "_" / "~". */
-static int unreserved(unsigned char c)
+/* RFC 3986 unreserved bytes: ALPHA / DIGIT / "-" / "." / "_" / "~" (filled by gc_open_util). */
+static unsigned char unreserved[256];
+
+static void init_unreserved(void)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-        || c == '-' || c == '.' || c == '_' || c == '~';
+    int c;
+    for (c = 0; c < 256; c++)
+        unreserved[c] = (unsigned char)((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~');
 }
 
-/* core.encode_id(s) -> s with every byte but the unreserved ones as %XX (upper-case
- * hex); s itself when it needs none (no new string). */
-static int l_encode_id(lua_State *L)
+/* The length of s[0..n) percent-encoded: every byte but the unreserved ones as %XX. */
+static size_t encoded_len(const char *s, size_t n)
+{
+    size_t i, len = n;
+    for (i = 0; i < n; i++)
+        if (!unreserved[(unsigned char)s[i]])
+            len += 2;
+    return len;
+}
+
+/* Writes s[0..n) percent-encoded (upper-case hex) at out; returns the end. */
+static char *put_encoded(char *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789ABCDEF";
-    size_t n, i;
+    size_t i;
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (unreserved[c]) {
+            *out++ = (char)c;
+        } else {
+            *out++ = '%';
+            *out++ = hex[c >> 4];
+            *out++ = hex[c & 15];
+        }
+    }
+    return out;
+}
+
+/* core.path(text1, id1 [, text2, id2 ...]) -> text1 .. id1 percent-encoded .. text2 ..
+ * (the texts as they are): a Graph path in one call, built in one piece of memory (a
+ * userdata when it is long: nothing leaks if Lua runs out of memory). */
+static int l_path(lua_State *L)
+{
+    int i, n = lua_gettop(L);
+    size_t total = 0;
+    char small[512], *buf, *p;
+    luaL_argcheck(L, n >= 2 && n % 2 == 0, n, "text and id pairs expected");
+    for (i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = luaL_checklstring(L, i, &len);
+        total += i % 2 ? len : encoded_len(s, len);
+    }
+    buf = total <= sizeof small ? small : lua_newuserdata(L, total);
+    p = buf;
+    for (i = 1; i <= n; i++) {
+        size_t len;
+        const char *s = lua_tolstring(L, i, &len);
+        if (i % 2) {
+            memcpy(p, s, len);
+            p += len;
+        } else {
+            p = put_encoded(p, s, len);
+        }
+    }
+    lua_pushlstring(L, buf, total);
+    return 1;
+}
+
+/* core.encode_id(s) -> s percent-encoded as in core.path; s itself when it needs none. */
+static int l_encode_id(lua_State *L)
+{
+    size_t n, len;
     const char *s = luaL_checklstring(L, 1, &n);
-    luaL_Buffer b;
-    for (i = 0; i < n && unreserved((unsigned char)s[i]); i++)
-        ;
-    if (i == n) {
+    len = encoded_len(s, n);
+    if (len == n) {
         lua_settop(L, 1);
         return 1;
     }
-    luaL_buffinit(L, &b);
-    luaL_addlstring(&b, s, i);
-    for (; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (unreserved(c)) {
-            luaL_addchar(&b, (char)c);
-        } else {
-            luaL_addchar(&b, '%');
-            luaL_addchar(&b, hex[c >> 4]);
-            luaL_addchar(&b, hex[c & 15]);
-        }
-    }
-    luaL_pushresult(&b);
-    return 1;
+    lua_pushliteral(L, "");
+    lua_insert(L, 1);
+    return l_path(L);
 }
 
 static const luaL_Reg util_funcs[] = {
     { "uuid4", l_uuid4 },
     { "encode_id", l_encode_id },
+    { "path", l_path },
     { "now", l_now },
     { "sleep", l_sleep },
     { NULL, NULL }
@@ -143,5 +192,6 @@ static const luaL_Reg util_funcs[] = {
 
 void gc_open_util(lua_State *L)
 {
+    init_unreserved();
     gc_setfuncs(L, util_funcs);
 }

@@ -37,7 +37,7 @@ local function pct(c) return string_format("%%%02X", string_byte(c)) end
 
 -- RFC 3986 unreserved characters stay; everything else is percent-encoded
 -- (core.encode_id, in C: a Lua pattern over two ids was a tenth of an update on Lua 5.4).
-local encode_id = core.encode_id
+local encode_id, encoded_path = core.encode_id, core.path
 M.encode_id = encode_id
 
 local function check_id(v, what)
@@ -64,21 +64,21 @@ function M.session_path(crid, sid)
   local s
   s, err = check_id(sid, "SessionId")
   if not s then return nil, err end
-  return "/communications/callRecords/" .. encode_id(c) .. "/sessions/" .. encode_id(s)
+  return encoded_path("/communications/callRecords/", c, "/sessions/", s)
 end
 
 -- The call record's path (graphcomm.read), with session_path's encoding and refusals.
 function M.record_path(crid)
   local c, err = check_id(crid, "CallRecordId")
   if not c then return nil, err end
-  return "/communications/callRecords/" .. encode_id(c)
+  return encoded_path("/communications/callRecords/", c)
 end
 
 -- A change-notification subscription's path (graphcomm.subscriptions), encoded alike.
 function M.subscription_path(id)
   local v, err = check_id(id, "id")
   if not v then return nil, err end
-  return "/subscriptions/" .. encode_id(v)
+  return encoded_path("/subscriptions/", v)
 end
 
 local DEFAULT_PORT = { http = 80, https = 443 }
