@@ -4,6 +4,7 @@
  * pattern over them cost Lua 5.4 about 12,000 instructions a request). */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -35,6 +36,44 @@ static int read_random(unsigned char *buf, size_t n)
     return 0;
 }
 
+/* Random bytes for ids, read from the kernel POOL bytes at a time: one system call
+ * per 32 ids instead of one per id (every request carries a new client-request-id).
+ * A mutex guards the pool (Lua states in several threads share it), and a forked
+ * child starts with an empty one, so parent and child never hand out the same bytes. */
+#define POOL 512
+static unsigned char pool[POOL];
+static size_t pool_left;
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void pool_forget(void)
+{
+    pool_left = 0;
+}
+
+static void pool_init(void)
+{
+    pthread_atfork(NULL, NULL, pool_forget);
+}
+
+static int pool_take(unsigned char *buf, size_t n)
+{
+    int rc = 0;
+    pthread_once(&pool_once, pool_init);
+    pthread_mutex_lock(&pool_lock);
+    if (pool_left < n) {
+        rc = read_random(pool, POOL);
+        pool_left = rc == 0 ? POOL : 0;
+    }
+    if (rc == 0) {
+        memcpy(buf, pool + POOL - pool_left, n);
+        memset(pool + POOL - pool_left, 0, n);
+        pool_left -= n;
+    }
+    pthread_mutex_unlock(&pool_lock);
+    return rc;
+}
+
 /* core.uuid4([prefix]) -> "xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx" (RFC 4122 version 4)
  * [, prefix .. that id] (a header line and its value in one call). */
 static int l_uuid4(lua_State *L)
@@ -43,7 +82,7 @@ static int l_uuid4(lua_State *L)
     unsigned char b[16];
     char out[36];
     int i, o = 0;
-    if (read_random(b, sizeof b) != 0)
+    if (pool_take(b, sizeof b) != 0)
         return luaL_error(L, "graphcomm: cannot read /dev/urandom");
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
