@@ -8,11 +8,14 @@ local clients = require "helpers.client"
 
 local LUA52 = _VERSION ~= "Lua 5.1" and not rawget(_G, "jit")
 
-local function keys(t)
-  local out = {}
-  for k in pairs(t) do out[#out + 1] = k end
-  table.sort(out)
-  return out
+local FIELDS = { body = true, client_request_id = true, headers = true, http_version = true,
+  request_id = true, status = true }
+
+-- The set of names pairs(t) lists.
+local function listed(t)
+  local seen = {}
+  for k in pairs(t) do seen[k] = true end
+  return seen
 end
 
 describe("lazy response headers", function()
@@ -54,13 +57,9 @@ describe("lazy response headers", function()
 
   it("lists headers in pairs(info) like the other fields", function()
     local info = update()
-    if LUA52 then
-      assert.same({ "body", "client_request_id", "headers", "http_version", "request_id",
-        "status" }, keys(info))
-    end
+    if LUA52 then assert.same(FIELDS, listed(info)) end
     local _ = info.headers
-    assert.same({ "body", "client_request_id", "headers", "http_version", "request_id",
-      "status" }, keys(info))
+    assert.same(FIELDS, listed(info))
   end)
 
   it("reads mixed-case and repeated ids as the headers table does", function()
