@@ -87,12 +87,19 @@ local function send_on(key, opts, req)
   return h:send(req)
 end
 
+-- The response as a plain table: run_worker_thread copies no metatable, so the
+-- headers core.http builds on first access (from resp.head) are built here.
+local function plain_response(resp)
+  local _ = resp.headers
+  return setmetatable(resp, nil)
+end
+
 -- -> resp | false, transport error | false, nil, message of an error raised
 -- (re-raised by the caller, so misuse raises as it does outside nginx).
 function M.thread_send(key, opts, req)
   local ok, resp, err = pcall(send_on, key, opts, req)
   if not ok then return false, nil, tostring(resp) end
-  if resp then return resp end
+  if resp then return plain_response(resp) end
   return false, plain_error(err)
 end
 
