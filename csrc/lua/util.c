@@ -46,14 +46,21 @@ static size_t pool_left;
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
+/* fork() holds the lock across itself, so that a child never starts with it taken by a
+ * thread it does not have; the child then starts with the pool empty. */
+static void pool_before_fork(void) { pthread_mutex_lock(&pool_lock); }
+static void pool_after_fork(void) { pthread_mutex_unlock(&pool_lock); }
+
 static void pool_forget(void)
 {
     pool_left = 0;
+    memset(pool, 0, sizeof pool);
+    pthread_mutex_unlock(&pool_lock);
 }
 
 static void pool_init(void)
 {
-    pthread_atfork(NULL, NULL, pool_forget);
+    pthread_atfork(pool_before_fork, pool_after_fork, pool_forget);
 }
 
 static int pool_take(unsigned char *buf, size_t n)

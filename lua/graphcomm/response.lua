@@ -7,8 +7,7 @@
 --   response.graph_error(resp) -> the decoded { code, message, innerError } | nil
 --   response.utc_date(s) -> "YYYY-MM-DDTHH:MM:SSZ" for Graph's offset-less innerError.date
 
-local type, tostring, next, rawget, setmetatable, getmetatable =
-      type, tostring, next, rawget, setmetatable, getmetatable
+local type, tostring = type, tostring
 local string_match, string_find, string_sub = string.match, string.find, string.sub
 
 local cjson = require "cjson.safe"
@@ -82,31 +81,12 @@ local function http_error(resp, req)
 end
 
 -- The libcurl transports' answers carry their header block (resp.head) and build
--- resp.headers from it on first access (csrc/http/response.c), with request_id and
--- client_request_id read from the block: most results are never asked for their
--- headers, so info builds them on first access too (pairs sees them on 5.2 and later).
-local function info_index(info, k)
-  if k ~= "headers" then return nil end
-  local h = getmetatable(info).resp.headers
-  rawset(info, "headers", h)
-  return h
-end
-
-local function info_pairs(info)
-  local _ = info.headers
-  return next, info, nil
-end
-
-local function lazy_info(resp, req)
-  return setmetatable({ status = resp.status, body = resp.body, request_id = resp.request_id,
-    client_request_id = resp.client_request_id or (req and req.client_request_id),
-    http_version = resp.http_version }, { __index = info_index, __pairs = info_pairs, resp = resp })
-end
-
+-- resp.headers from it on first access (csrc/http/response.c). A result's info is a
+-- plain table with its headers in it (pairs and cjson.encode see every field), so
+-- they are built here.
 function M.result(resp, req)
   local status = resp.status
   if status >= 200 and status < 300 then
-    if resp.head ~= nil and rawget(resp, "headers") == nil then return true, lazy_info(resp, req) end
     local headers = resp.headers
     return true, { status = status, headers = headers, body = resp.body,
       request_id = headers["request-id"],
