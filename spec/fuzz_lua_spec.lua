@@ -131,6 +131,14 @@ describe("property: request ids", function()
       if type(c) == "string" then check_segment("encode_id", c, request.encode_id(c)) end
     end
   end)
+
+  it("encodes one id, whatever else a call passes along (a gsub's count)", function()
+    local core = require "graphcomm.core"
+    assert.equal("ab", core.encode_id("ab", "x"))
+    assert.equal("a%20b", core.encode_id("a b", "x"))
+    assert.equal("a%20b", core.encode_id("a b", "/t/", "c d"))
+    assert.equal("a%20b", core.encode_id(("a_b"):gsub("_", " ")))
+  end)
 end)
 
 describe("property: base URLs", function()

@@ -207,4 +207,35 @@ describe("core.multi's sockets", function()
     assert.equal(before, open_sockets())
     c:close()
   end)
+
+  if rawget(_G, "jit") then
+    local ffi = require "ffi"
+    pcall(ffi.cdef, [[ int fork(void); int waitpid(int pid, int *status, int options);
+      void _exit(int code); ]])
+
+    -- The child shares the parent's epoll instance: were its close to take the kept-alive
+    -- socket out of epoll, the parent's next request on it would wait for its timeout.
+    it("lets a forked child close its copy (never using it) and the parent go on", function()
+      local rec = bulk.new_record(e, 2)
+      local m = core.multi{ concurrency = 1 }
+      m:add(patch_req(e, rec, 1), 1)
+      local n, out = m:poll(10)
+      assert.equal(1, n)
+      assert.equal(204, out[2].status)
+      local pid = ffi.C.fork()
+      if pid == 0 then
+        local used, err = pcall(m.add, m, patch_req(e, rec, 2), 2)
+        m:close()
+        ffi.C._exit((not used and tostring(err):find("made before a fork", 1, true)) and 0 or 1)
+      end
+      local status = ffi.new("int[1]")
+      assert.equal(pid, ffi.C.waitpid(pid, status, 0))
+      assert.equal(0, status[0])                    -- the child was refused, then closed
+      m:add(patch_req(e, rec, 2, { timeout = 3 }), 2)
+      n, out = m:poll(10)
+      assert.equal(1, n)
+      assert.equal(204, out[2].status, tostring(out[3] and out[3].code))
+      m:close()
+    end)
+  end
 end)

@@ -40,9 +40,24 @@ static int wait_ms(double secs)
 
 #ifdef GC_EVENTS_EPOLL
 
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+/* A forked child shares its parent's epoll instances (EPOLL_CLOEXEC acts on exec only),
+ * and epoll_ctl there changes the parent's: a child closing an inherited multi would
+ * take the parent's kept-alive sockets out of epoll and stall its next request. So
+ * every fork is counted (in the child), and an inherited loop never calls epoll_ctl. */
+static volatile unsigned fork_count;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void count_fork(void) { fork_count++; }
+static void watch_forks(void) { pthread_atfork(NULL, NULL, count_fork); }
+
+int gc_events_inherited(const gc_events *ev)
+{
+    return ev->ep >= 0 && ev->forks != fork_count;
+}
 
 /* fds[fd]: F_OURS while the socket is open, what epoll watches (CURL_POLL_IN/OUT
  * bits) and, shifted by WANT_SHIFT, what libcurl wants. */
@@ -64,6 +79,7 @@ void gc_events_zero(gc_events *ev)
     ev->timer_at = -1;
     ev->fds = NULL;
     ev->nfds = 0;
+    ev->forks = 0;
 }
 
 static int ours(const gc_events *ev, curl_socket_t s)
@@ -88,6 +104,10 @@ static int watch(gc_events *ev, curl_socket_t s, int watched, int want, uint64_t
     struct epoll_event e;
     e.events = epoll_bits(want);
     e.data.u64 = data;
+    if (gc_events_inherited(ev)) {
+        errno = ECHILD;
+        return -1;
+    }
     if (watched)
         return epoll_ctl(ev->ep, EPOLL_CTL_MOD, s, &e);
     return epoll_ctl(ev->ep, EPOLL_CTL_ADD, s, &e);
@@ -96,7 +116,8 @@ static int watch(gc_events *ev, curl_socket_t s, int watched, int want, uint64_t
 static void unwatch(gc_events *ev, curl_socket_t s)
 {
     struct epoll_event e = { 0, { 0 } };   /* ignored, but kernels before 2.6.9 read it */
-    (void)epoll_ctl(ev->ep, EPOLL_CTL_DEL, s, &e);
+    if (!gc_events_inherited(ev))
+        (void)epoll_ctl(ev->ep, EPOLL_CTL_DEL, s, &e);
 }
 
 /* CURLMOPT_SOCKETFUNCTION */
@@ -112,7 +133,10 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
         *f = (unsigned char)(F_OURS | watched | (want << WANT_SHIFT));
         /* Not wanted: left in epoll until it wakes (or closes); see the top. */
         if (want != 0 && want != watched) {
-            if (watch(ev, s, watched, want, (uint64_t)s) == 0)
+            /* epoll's record and ours disagree (the socket left epoll some other way):
+             * the other call then */
+            if (watch(ev, s, watched, want, (uint64_t)s) == 0 ||
+                ((errno == ENOENT || errno == EEXIST) && watch(ev, s, !watched, want, (uint64_t)s) == 0))
                 *f = (unsigned char)(F_OURS | want | (want << WANT_SHIFT));
             else
                 failed(ev);
@@ -177,8 +201,10 @@ static int on_close(void *clientp, curl_socket_t s)
 
 int gc_events_init(gc_events *ev, CURLM *cm)
 {
+    pthread_once(&fork_once, watch_forks);
     if ((ev->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
         return errno ? errno : EIO;
+    ev->forks = fork_count;
     ev->cm = cm;
     curl_multi_setopt(cm, CURLMOPT_SOCKETFUNCTION, on_socket);
     curl_multi_setopt(cm, CURLMOPT_SOCKETDATA, ev);
@@ -299,6 +325,12 @@ CURLMcode gc_events_wait(gc_events *ev, double secs)
 void gc_events_free(gc_events *ev)
 {
     gc_events_zero(ev);
+}
+
+int gc_events_inherited(const gc_events *ev)
+{
+    (void)ev;
+    return 0;
 }
 
 #endif

@@ -27,6 +27,7 @@ typedef struct gc_events {
     double timer_at;        /* when libcurl wants CURL_SOCKET_TIMEOUT (monotonic s); < 0: never */
     unsigned char *fds;     /* by descriptor number: the sockets this loop opened (see events.c) */
     int nfds;
+    unsigned forks;         /* fork_count when it was made (events.c) */
 #endif
 } gc_events;
 
@@ -41,6 +42,9 @@ void gc_events_easy(gc_events *ev, CURL *e);
 CURLMcode gc_events_wait(gc_events *ev, double secs);
 /* After curl_multi_cleanup (whose callbacks may still come here). */
 void gc_events_free(gc_events *ev);
+/* Whether ev was made in a parent process: its epoll instance is shared with the
+ * parent, so this process only closes it (never changes it) and may not wait on it. */
+int gc_events_inherited(const gc_events *ev);
 
 /* CLOCK_MONOTONIC in seconds. */
 double gc_now_s(void);

@@ -68,6 +68,8 @@ static gc_multi *check_multi(lua_State *L)
     gc_multi *m = luaL_checkudata(L, 1, MULTI_MT);
     if (m->cm == NULL)
         luaL_error(L, "attempt to use a closed multi");
+    if (gc_events_inherited(&m->ev))
+        luaL_error(L, "graphcomm: this multi was made before a fork(): make a new one in this process");
     return m;
 }
 
@@ -345,8 +347,11 @@ static int l_poll(lua_State *L)
         if ((mc = drive(m, timeout, want, linger)) != CURLM_OK)
             return luaL_error(L, "graphcomm: curl_multi: %s", curl_multi_strerror(mc));
     }
-    if (m->ev.err != 0)
-        return luaL_error(L, "graphcomm: waiting for sockets: %s", strerror(m->ev.err));
+    if (m->ev.err != 0) {      /* said once: what finished still comes on the next poll */
+        int err = m->ev.err;
+        m->ev.err = 0;
+        return luaL_error(L, "graphcomm: waiting for sockets: %s", strerror(err));
+    }
     while (m->ndone > 0) {
         deliver(L, m, m->slots[m->done[0] - 1], 3, 4, 3 * n);
         memmove(m->done, m->done + 1, (size_t)(--m->ndone) * sizeof *m->done);

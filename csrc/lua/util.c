@@ -143,10 +143,12 @@ static int l_sleep(lua_State *L)
 
 /* ---------------------------------------------------------------- URL segments */
 
-/* RFC 3986 unreserved bytes: ALPHA / DIGIT / "-" / "." / "_" / "~" (filled by gc_open_util). */
+/* RFC 3986 unreserved bytes: ALPHA / DIGIT / "-" / "." / "_" / "~" (filled once, for
+ * every Lua state of the process, however many threads open the module). */
 static unsigned char unreserved[256];
+static pthread_once_t unreserved_once = PTHREAD_ONCE_INIT;
 
-static void init_unreserved(void)
+static void fill_unreserved(void)
 {
     int c;
     for (c = 0; c < 256; c++)
@@ -217,11 +219,10 @@ static int l_encode_id(lua_State *L)
 {
     size_t n, len;
     const char *s = luaL_checklstring(L, 1, &n);
+    lua_settop(L, 1);          /* one id: what a gsub's count would add is not a path */
     len = encoded_len(s, n);
-    if (len == n) {
-        lua_settop(L, 1);
+    if (len == n)
         return 1;
-    }
     lua_pushliteral(L, "");
     lua_insert(L, 1);
     return l_path(L);
@@ -238,6 +239,6 @@ static const luaL_Reg util_funcs[] = {
 
 void gc_open_util(lua_State *L)
 {
-    init_unreserved();
+    pthread_once(&unreserved_once, fill_unreserved);
     gc_setfuncs(L, util_funcs);
 }
