@@ -275,6 +275,9 @@ describe("auth", function()
       assert.is_false(ok)
       assert.matches("a string of 204 bytes", err, 1, true)
       assert.is_nil(err:find("xxxx", 1, true))
+      local _, cerr = require("graphcomm.auth_cache").settings(long)   -- auth.new's own check
+      assert.matches("got a string of 204 bytes", tostring(cerr), 1, true)
+      assert.is_nil(tostring(cerr):find("xxxx", 1, true))
       local c = assert(graphcomm.connect{ token = "eyJ0.abc", base_url = "http://127.0.0.1:9",
         token_cache = { path = "/tmp/graphcomm-never-used" } })
       c:close()

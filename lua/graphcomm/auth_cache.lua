@@ -20,6 +20,7 @@ local type, tostring, tonumber, pcall, pairs, setmetatable =
 local concat = table.concat
 
 local util = require "graphcomm.auth_util"
+local redact = require "graphcomm.redact"
 
 local auth_error, core, cjson = util.error, util.core, util.cjson
 
@@ -29,10 +30,7 @@ function M.settings(value, env)
   env = env or {}
   if value == true or value == "file" then value = {} end
   if type(value) ~= "table" then
-    local got = type(value)    -- a short word is echoed (it is no secret); anything else by its size
-    if got == "string" then
-      got = (#value <= 32 and not value:find("%c")) and ("%q"):format(value) or ("a string of " .. #value .. " bytes")
-    end
+    local got = type(value) == "string" and (redact.shown(value)) or type(value)
     return nil, auth_error("token_cache must be true, \"file\" or { path = folder }, got " .. got)
   end
   for k in pairs(value) do

@@ -281,9 +281,11 @@ local function free(e, sc, life, now, need, past_pause)
   return room, life
 end
 
+local function slot_of(t, sc) return math_floor(t * M.SLOTS / sc.per) end
+
 -- Counts n requests at now; unanswered: they are under way (else answered).
 local function add(e, sc, n, now, unanswered)
-  local slot = math_floor(now * M.SLOTS / sc.per)
+  local slot = slot_of(now, sc)
   local s = e.s
   local last = s[#s]
   if not (last and last[1] == slot) then
@@ -296,7 +298,6 @@ local function add(e, sc, n, now, unanswered)
   e.n = e.n + n
 end
 
-local function slot_of(t, sc) return math_floor(t * M.SLOTS / sc.per) end
 
 -- Takes up to n requests off the slot with id `id` (the slot of their take: never
 -- another's), or without id off the newest slots.

@@ -22,7 +22,8 @@ local errors = require "graphcomm.errors"
 local request = require "graphcomm.request"
 local retry = require "graphcomm.retry"
 local auth = require "graphcomm.auth"
-local controls = require("graphcomm.redact").controls
+local redact = require "graphcomm.redact"
+local controls = redact.controls
 local limiter = require "graphcomm.limiter"
 
 local M = {}
@@ -170,8 +171,9 @@ local CACHE_FIELDS = { "path", "shared_dict" }
 M.CONNECT.token_cache = function(v)
   local tv = type(v)
   if tv == "boolean" or v == "file" then return true end
-  if tv == "string" then   -- a short word is echoed (it is no secret); anything else by its size
-    if #v > 32 or v:find("%c") then return false, "a string of " .. #v .. " bytes is not \"file\"" end
+  if tv == "string" then   -- a token given here by mistake is not echoed (redact.shown)
+    local shown, whole = redact.shown(v)
+    if not whole then return false, shown .. " is not \"file\"" end
     return false, M.unknown("value", v, { "file" }) .. " (true, \"file\" or a table)"
   end
   if tv ~= "table" then return false, "boolean, \"file\" or table expected, got " .. tv end

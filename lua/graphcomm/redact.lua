@@ -158,6 +158,14 @@ end
 
 M.MARK = MARK
 M.base64 = base64
+-- A string a caller gave where a word was expected, as an error may show it: a short
+-- word itself (quoted), anything longer or with controls by its size only (it may be a
+-- token given to the wrong option). -> text, whether it shows s itself
+function M.shown(s)
+  if #s <= 32 and not s:find("%c") then return "'" .. s .. "'", true end
+  return "a string of " .. #s .. " bytes", false
+end
+
 M.percent = function(s) return percent(s, "%%%02X") end
 
 return M
