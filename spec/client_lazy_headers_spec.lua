@@ -1,6 +1,6 @@
--- Response headers built on first access (issue 14): the libcurl transports keep the
--- header block (resp.head) and read the two ids from it in C; resp.headers is built
--- when first asked for; a result's info stays a plain table with its headers.
+-- Response headers (issue 14): the libcurl transports keep the header block (resp.head,
+-- as received) and build resp.headers and the two ids from it in C, in one pass; the
+-- response and a result's info are plain tables with their headers in them.
 local graphcomm = require "graphcomm"
 local core = require "graphcomm.core"
 local emu = require "helpers.emulator"
@@ -73,19 +73,40 @@ describe("lazy response headers", function()
     assert.equal(info.headers["client-request-id"], info.client_request_id)
   end)
 
-  it("keeps the block and builds resp.headers on first access in core.http", function()
+  it("keeps the block as received and builds resp.headers at once in core.http", function()
     local h = core.http{}
     local resp = assert(h:send{ method = "GET", url = e.base_url .. "/v1.0/communications/callRecords/"
       .. crid .. "?$select=id", headers = { "Authorization: Bearer " .. e.token } })
     h:close()
     assert.equal(200, resp.status)
     assert.matches("^HTTP/[%d.]+ 200", resp.head)
-    assert.is_nil(rawget(resp, "headers"))
-    local headers = resp.headers
-    assert.same(headers, rawget(resp, "headers"))
+    assert.matches("\nContent%-Type: ", resp.head)          -- names not lower-cased in head
+    assert.is_nil(getmetatable(resp))
+    local headers = rawget(resp, "headers")
+    assert.is_table(headers)
+    assert.is_nil(getmetatable(headers))
     assert.matches("^application/json", headers["content-type"])
     assert.equal(headers["request-id"], resp.request_id)
     assert.equal(headers["client-request-id"], resp.client_request_id)
     assert.is_nil(resp.something_else)
+  end)
+
+  it("gives the same plain response from core.multi, ids from the headers", function()
+    local m = core.multi{}
+    m:add({ method = "GET", url = e.base_url .. "/v1.0/communications/callRecords/" .. crid
+      .. "?$select=id", headers = { "Authorization: Bearer " .. e.token } }, "key")
+    local n, out = 0, nil
+    while n == 0 do n, out = m:poll(5) end
+    m:close()
+    assert.equal("key", out[1])
+    local resp = assert(out[2], out[3])
+    assert.equal(200, resp.status)
+    assert.is_nil(getmetatable(resp))
+    assert.matches("\nContent%-Type: ", resp.head)
+    local headers = rawget(resp, "headers")
+    assert.matches("^application/json", headers["content-type"])
+    assert.is_string(resp.request_id)
+    assert.equal(headers["request-id"], resp.request_id)
+    assert.equal(headers["client-request-id"], resp.client_request_id)
   end)
 end)

@@ -80,6 +80,9 @@ static struct curl_slist *pinned_headers(lua_State *L, gc_http *h, const gc_req 
     return h->nodes;
 }
 
+/* The field names (transfer.h): send's upvalue. */
+#define KEYS lua_upvalueindex(1)
+
 /* http:send(req) -> resp | nil, err   (the transport interface in HACKING.md).
  * resp.new_connections is 0 when the kept-alive connection served the request. */
 static int l_send(lua_State *L)
@@ -90,7 +93,7 @@ static int l_send(lua_State *L)
     CURLcode rc;
     long connects = 0;
     lua_settop(L, 2);
-    gc_req_read(L, 2, &h->conn, &r);           /* the request's strings stay pinned above */
+    gc_req_read(L, 2, KEYS, &h->conn, &r);           /* the request's strings stay pinned above */
     list = pinned_headers(L, h, &r);
     /* From here to the response nothing may raise a Lua error. */
     gc_req_apply(h->easy, &h->xfer, &r, list);
@@ -103,11 +106,12 @@ static int l_send(lua_State *L)
         gc_xfer_trim(&h->xfer);
         return 2;
     }
-    gc_push_response(L, h->easy, &h->xfer);
+    gc_push_response(L, KEYS, h->easy, &h->xfer);
     gc_xfer_trim(&h->xfer);
     curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &connects);
+    gc_push_key(L, KEYS, GC_K_NEW_CONNECTIONS);
     lua_pushinteger(L, (lua_Integer)connects);
-    lua_setfield(L, -2, "new_connections");
+    lua_rawset(L, -3);
     return 1;
 }
 
@@ -137,8 +141,7 @@ static int l_tostring(lua_State *L)
 }
 
 static const luaL_Reg http_methods[] = {
-    { "send", l_send },
-    { "close", l_close },
+    { "close", l_close },               /* send, with its upvalue: gc_open_http */
     { NULL, NULL }
 };
 
@@ -152,6 +155,12 @@ static const luaL_Reg http_meta[] = {
 void gc_open_http(lua_State *L)
 {
     gc_new_class(L, HTTP_MT, http_meta, http_methods);
+    luaL_getmetatable(L, HTTP_MT);
+    lua_getfield(L, -1, "__index");
+    gc_push_keys(L);
+    lua_pushcclosure(L, l_send, 1);
+    lua_setfield(L, -2, "send");
+    lua_pop(L, 2);
     lua_pushcfunction(L, l_http);
     lua_setfield(L, -2, "http");
 }

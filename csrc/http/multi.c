@@ -46,6 +46,7 @@ typedef struct slot {
     gc_xfer x;
     CURLcode result;
     int id, state;
+    int pipewait;          /* CURLOPT_PIPEWAIT as last set: 0 not known, 1 off, 2 on */
 } slot;
 
 typedef struct gc_multi {
@@ -206,6 +207,9 @@ static slot *take_slot(lua_State *L, gc_multi *m)
     return m->slots[m->spare[m->nspare - 1] - 1];
 }
 
+/* The field names (transfer.h): the upvalue of add and poll. */
+#define KEYS lua_upvalueindex(1)
+
 /* m:add(req, key) */
 static int l_add(lua_State *L)
 {
@@ -214,11 +218,12 @@ static int l_add(lua_State *L)
     CURLMcode mc;
     gc_req r;
     slot *s;
+    int pipewait;
     luaL_checktype(L, 2, LUA_TTABLE);
     luaL_argcheck(L, !lua_isnoneornil(L, 3), 3, "a key is required");
     lua_settop(L, 3);
     get_refs(L, 1);                /* 4; the request's values follow at 5..8 */
-    gc_req_read(L, 2, &m->conn, &r);
+    gc_req_read(L, 2, KEYS, &m->conn, &r);
     s = take_slot(L, m);
     lua_pushvalue(L, 3);
     lua_rawseti(L, 4, 2 * s->id - 1);
@@ -233,7 +238,10 @@ static int l_add(lua_State *L)
     gc_req_apply(s->easy, &s->x, &r, list);
     /* Over TLS a transfer waits for a connection that may multiplex (h2) rather
      * than open another; plain http is HTTP/1.1 here, one request a connection. */
-    curl_easy_setopt(s->easy, CURLOPT_PIPEWAIT, strncmp(r.url, "https:", 6) == 0 ? 1L : 0L);
+    pipewait = strncmp(r.url, "https:", 6) == 0 ? 2 : 1;
+    if (s->pipewait != pipewait)
+        s->pipewait = curl_easy_setopt(s->easy, CURLOPT_PIPEWAIT, pipewait == 2 ? 1L : 0L)
+            == CURLE_OK ? pipewait : 0;
     if ((mc = curl_multi_add_handle(m->cm, s->easy)) != CURLM_OK)
         return luaL_error(L, "graphcomm: curl_multi_add_handle: %s", curl_multi_strerror(mc));
     m->nspare--;
@@ -300,13 +308,14 @@ static CURLMcode drive(gc_multi *m, double timeout, int want, double linger)
 }
 
 /* Hands one finished slot to Lua as out[base+1..base+3]; the slot is spare
- * only once all three are stored, so a memory error loses nothing. */
+ * only once all three are stored, so a memory error loses nothing.  Runs inside
+ * l_poll (KEYS is its upvalue). */
 static void deliver(lua_State *L, gc_multi *m, slot *s, int out, int refs, int base)
 {
     lua_rawgeti(L, refs, 2 * s->id - 1);
     lua_rawseti(L, out, base + 1);
     if (s->result == CURLE_OK) {
-        gc_push_response(L, s->easy, &s->x);
+        gc_push_response(L, KEYS, s->easy, &s->x);
         lua_rawseti(L, out, base + 2);
         lua_pushnil(L);
     } else {
@@ -384,9 +393,8 @@ static int l_stats(lua_State *L)
     return 1;
 }
 
+/* add and poll, with their upvalue: gc_open_multi. */
 static const luaL_Reg multi_methods[] = {
-    { "add", l_add },
-    { "poll", l_poll },
     { "pending", l_pending },
     { "stats", l_stats },
     { "close", l_close },
@@ -403,6 +411,15 @@ static const luaL_Reg multi_meta[] = {
 void gc_open_multi(lua_State *L)
 {
     gc_new_class(L, MULTI_MT, multi_meta, multi_methods);
+    luaL_getmetatable(L, MULTI_MT);
+    lua_getfield(L, -1, "__index");
+    gc_push_keys(L);
+    lua_pushvalue(L, -1);
+    lua_pushcclosure(L, l_add, 1);
+    lua_setfield(L, -3, "add");
+    lua_pushcclosure(L, l_poll, 1);
+    lua_setfield(L, -2, "poll");
+    lua_pop(L, 2);
     lua_pushcfunction(L, l_multi);
     lua_setfield(L, -2, "multi");
 }

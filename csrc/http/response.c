@@ -111,32 +111,39 @@ static int split_line(const char *line, size_t n, size_t *nlen, const char **v, 
     return 1;
 }
 
-/* The header lines of a block: every line after the first (the status line),
- * without its CR; fn is called with each one's name and value. */
-typedef void (*header_fn)(lua_State *L, int t, const char *name, size_t nlen,
-                          const char *v, size_t vlen);
+/* Names a block can tell apart without asking Lua; a block with more header lines
+ * than this asks rawget for the rest (correct either way, only slower). */
+#define SEEN_MAX 48
 
-static void each_header(lua_State *L, int t, const char *data, size_t len, header_fn fn)
+/* The table one header block fills, and what the pass over it has seen so far. */
+typedef struct block {
+    lua_State *L;
+    int headers;                /* the headers table (absolute index) */
+    int resp, keys;             /* the response and the key list; 0 for no response */
+    int nseen;
+    const char *seen[SEEN_MAX]; /* the names met so far, lower-cased in the block */
+    size_t seen_len[SEEN_MAX];
+} block;
+
+/* 1 when name (lower-case) may already be in the table: met before in this block,
+ * or no room left to remember it; otherwise it is remembered and 0 returned. */
+static int repeated(block *b, const char *name, size_t nlen)
 {
-    const char *p = data, *end = len ? data + len : data;
-    int first = 1;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *stop = nl ? nl : end;
-        size_t n = (size_t)(stop - p), nlen, vlen;
-        const char *v;
-        if (n > 0 && p[n - 1] == '\r')
-            n--;
-        if (!first && n > 0 && split_line(p, n, &nlen, &v, &vlen))
-            fn(L, t, p, nlen, v, vlen);
-        first = 0;
-        p = nl ? nl + 1 : end;
-    }
+    int i;
+    for (i = 0; i < b->nseen; i++)
+        if (b->seen_len[i] == nlen && memcmp(b->seen[i], name, nlen) == 0)
+            return 1;
+    if (b->nseen == SEEN_MAX)
+        return 1;
+    b->seen[b->nseen] = name;
+    b->seen_len[b->nseen++] = nlen;
+    return 0;
 }
 
-/* t[key] (the key on top of the stack, popped) takes the value v; a repeated name
- * is joined by ", ", and an empty repeat adds nothing (no "a, "). */
-static void merge(lua_State *L, int t, const char *v, size_t vlen)
+/* The value a repeated name (the key on top of the stack) takes: what the table
+ * holds joined by ", " with v, or v when it holds nothing or "".  Pushes it and
+ * returns 1, or pushes nothing and returns 0 for an empty repeat (no "a, "). */
+static int joined(lua_State *L, int t, const char *v, size_t vlen)
 {
     lua_pushvalue(L, -1);
     lua_rawget(L, t);
@@ -144,127 +151,115 @@ static void merge(lua_State *L, int t, const char *v, size_t vlen)
         lua_pop(L, 1);
         lua_pushlstring(L, v, vlen);
     } else if (vlen == 0) {
-        lua_pop(L, 2);
-        return;
+        lua_pop(L, 1);
+        return 0;
     } else {
         lua_pushliteral(L, ", ");
         lua_pushlstring(L, v, vlen);
         lua_concat(L, 3);
     }
-    lua_rawset(L, t);
-}
-
-static void put_header(lua_State *L, int t, const char *name, size_t nlen,
-                       const char *v, size_t vlen)
-{
-    lua_pushlstring(L, name, nlen);
-    merge(L, t, v, vlen);
-}
-
-/* Whether name[0..nlen) is lit (lower-case) in any case. */
-static int is_name(const char *name, size_t nlen, const char *lit, size_t llen)
-{
-    size_t i;
-    if (nlen != llen)
-        return 0;
-    for (i = 0; i < nlen; i++) {
-        char c = name[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c + 32);
-        if (c != lit[i])
-            return 0;
-    }
     return 1;
 }
 
-#define IS(name, nlen, lit) is_name(name, nlen, lit, sizeof(lit) - 1)
-
-/* The two ids every result reports, as resp.request_id and resp.client_request_id:
- * read without building the headers table. */
-static void put_id(lua_State *L, int t, const char *name, size_t nlen,
-                   const char *v, size_t vlen)
+/* The response field a header is also reported as (name lower-case), or 0. */
+static int id_key(const char *name, size_t nlen)
 {
-    if (IS(name, nlen, "request-id"))
-        lua_pushliteral(L, "request_id");
-    else if (IS(name, nlen, "client-request-id"))
-        lua_pushliteral(L, "client_request_id");
-    else
-        return;
-    merge(L, t, v, vlen);
+    if (nlen == 10 && memcmp(name, "request-id", 10) == 0)
+        return GC_K_REQUEST_ID;
+    if (nlen == 17 && memcmp(name, "client-request-id", 17) == 0)
+        return GC_K_CLIENT_REQUEST_ID;
+    return 0;
 }
 
-/* The header names of a block lower-cased in place (the status line as it is). */
-static void lower_names(char *data, size_t len)
+/* headers[name] = v (joined with an earlier value of the name); with a response,
+ * request-id and client-request-id also set resp.request_id / client_request_id
+ * to the same string, so the two always agree. */
+static void put_header(block *b, const char *name, size_t nlen, const char *v, size_t vlen)
+{
+    lua_State *L = b->L;
+    int id = b->resp != 0 ? id_key(name, nlen) : 0;
+    lua_pushlstring(L, name, nlen);
+    if (!repeated(b, name, nlen))
+        lua_pushlstring(L, v, vlen);
+    else if (!joined(L, b->headers, v, vlen)) {
+        lua_pop(L, 1);
+        return;
+    }
+    if (id != 0) {
+        gc_push_key(L, b->keys, id);
+        lua_pushvalue(L, -2);
+        lua_rawset(L, b->resp);
+    }
+    lua_rawset(L, b->headers);
+}
+
+/* One pass over a header block: every line after the first (the status line),
+ * without its CR, that has a name; the name is lower-cased in place, then put. */
+static void each_header(block *b, char *data, size_t len)
 {
     char *p = data, *end = len ? data + len : data;
     int first = 1;
     while (p < end) {
         char *nl = memchr(p, '\n', (size_t)(end - p));
         char *stop = nl ? nl : end;
-        char *colon = first ? NULL : memchr(p, ':', (size_t)(stop - p));
-        if (colon != NULL)
-            lower(p, (size_t)(colon - p));
+        size_t n = (size_t)(stop - p), nlen, vlen;
+        const char *v;
+        if (n > 0 && p[n - 1] == '\r')
+            n--;
+        if (!first && n > 0 && split_line(p, n, &nlen, &v, &vlen)) {
+            lower(p, nlen);
+            put_header(b, p, nlen, v, vlen);
+        }
         first = 0;
         p = nl ? nl + 1 : end;
     }
 }
 
+/* Pushes an empty headers table and fills it from data[0..len). */
+static void push_headers(block *b, char *data, size_t len)
+{
+    lua_createtable(b->L, 0, 12);
+    b->headers = lua_gettop(b->L);
+    b->nseen = 0;
+    each_header(b, data, len);
+}
+
 void gc_push_header_block(lua_State *L, char *data, size_t len)
 {
-    lower_names(data, len);
-    lua_createtable(L, 0, 12);
-    each_header(L, lua_gettop(L), data, len, put_header);
+    block b;
+    b.L = L;
+    b.resp = b.keys = 0;
+    push_headers(&b, data, len);
 }
 
-/* __index of a response: resp.headers is built from resp.head on first use and
- * kept in resp (most answers are read for their status and ids only). */
-static int l_response_index(lua_State *L)
-{
-    size_t len;
-    const char *head;
-    char *copy;
-    if (lua_type(L, 2) != LUA_TSTRING || strcmp(lua_tostring(L, 2), "headers") != 0)
-        return 0;
-    lua_pushliteral(L, "head");
-    lua_rawget(L, 1);                   /* 3: the block, anchored on the stack */
-    head = lua_tolstring(L, 3, &len);
-    if (head == NULL)
-        return 0;
-    copy = lua_newuserdata(L, len ? len : 1);   /* 4: names are lower-cased in a copy */
-    memcpy(copy, head, len);
-    gc_push_header_block(L, copy, len);
-    lua_pushliteral(L, "headers");
-    lua_pushvalue(L, -2);
-    lua_rawset(L, 1);
-    return 1;
-}
-
-#define RESPONSE_MT "graphcomm.response"
-
-void gc_push_response(lua_State *L, CURL *e, gc_xfer *x)
+void gc_push_response(lua_State *L, int keys, CURL *e, gc_xfer *x)
 {
     long status = 0, version = 0;
-    int t;
+    block b;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(e, CURLINFO_HTTP_VERSION, &version);
-    /* Room for every field: status, head, body, http_version, the two ids, one a
-     * transport adds (http.c: new_connections) and headers once built (a full
-     * table would be rehashed on every request). */
+    /* Room for every field: status, head, headers, body, http_version, the two ids
+     * and one a transport adds (http.c: new_connections); a full table would be
+     * rehashed on every request. */
     lua_createtable(L, 0, 8);
-    t = lua_gettop(L);
+    b.L = L;
+    b.resp = lua_gettop(L);
+    b.keys = keys;
+    gc_push_key(L, keys, GC_K_STATUS);
     lua_pushinteger(L, (lua_Integer)status);
-    lua_setfield(L, t, "status");
+    lua_rawset(L, b.resp);
+    gc_push_key(L, keys, GC_K_HEAD);
     lua_pushlstring(L, x->head.data ? x->head.data : "", x->head.len);
-    lua_setfield(L, t, "head");
-    each_header(L, t, x->head.data, x->head.len, put_id);
+    lua_rawset(L, b.resp);
+    /* resp.head holds its own copy now: the names are lower-cased in x->head. */
+    gc_push_key(L, keys, GC_K_HEADERS);
+    push_headers(&b, x->head.data, x->head.len);
+    lua_rawset(L, b.resp);
+    gc_push_key(L, keys, GC_K_BODY);
     lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
-    lua_setfield(L, t, "body");
+    lua_rawset(L, b.resp);
+    gc_push_key(L, keys, GC_K_HTTP_VERSION);
     lua_pushnumber(L, version == CURL_HTTP_VERSION_2_0 ? 2 : version == CURL_HTTP_VERSION_1_0 ? 1.0
                    : version == 30 ? 3 : 1.1);
-    lua_setfield(L, t, "http_version");
-    if (luaL_newmetatable(L, RESPONSE_MT)) {
-        lua_pushcfunction(L, l_response_index);
-        lua_setfield(L, -2, "__index");
-    }
-    lua_setmetatable(L, t);
+    lua_rawset(L, b.resp);
 }

@@ -12,6 +12,23 @@
 #define MAX_HEAD_BYTES (1024u * 1024u)
 #define KEEP_BUF_BYTES (256u * 1024u)
 
+/* ---------------------------------------------------------------- field names */
+
+void gc_push_keys(lua_State *L)
+{
+    static const char *const names[GC_K_LAST] = {
+        "status", "head", "headers", "body", "http_version", "request_id",
+        "client_request_id", "new_connections", "url", "method", "timeout",
+        "connect_timeout"
+    };
+    int k;
+    lua_createtable(L, GC_K_LAST, 0);
+    for (k = 1; k <= GC_K_LAST; k++) {
+        lua_pushstring(L, names[k - 1]);
+        lua_rawseti(L, -2, k);
+    }
+}
+
 /* ---------------------------------------------------------------- buffers */
 
 static int buf_append(gc_bytes *b, const char *p, size_t n)
@@ -147,18 +164,24 @@ static const char *opt_string(lua_State *L, int idx, const char *name)
     return s;                   /* still referenced by the options table */
 }
 
-/* Seconds in opts[name] as milliseconds; dflt when absent or negative. */
-static long opt_ms(lua_State *L, int idx, const char *name, long dflt)
+/* The seconds on top of the stack (popped), the option name, as milliseconds; dflt
+ * when nil or negative. */
+static long pop_ms(lua_State *L, const char *name, long dflt)
 {
-    lua_Number s;
-    lua_getfield(L, idx, name);
-    s = luaL_optnumber(L, -1, -1);
+    lua_Number s = luaL_optnumber(L, -1, -1);
     lua_pop(L, 1);
     if (s != s)
         luaL_error(L, "graphcomm: %s must be a number of seconds (got nan)", name);
     if (s < 0)
         return dflt;
     return s * 1000 > 2147483647.0 ? 2147483647L : (long)(s * 1000);
+}
+
+/* Seconds in opts[name] as milliseconds; dflt when absent or negative. */
+static long opt_ms(lua_State *L, int idx, const char *name, long dflt)
+{
+    lua_getfield(L, idx, name);
+    return pop_ms(L, name, dflt);
 }
 
 static size_t opt_max_body(lua_State *L, int idx)
@@ -250,6 +273,16 @@ static int bad_header(const char *s, size_t n)
         || memchr(s, '\0', n) != NULL;
 }
 
+/* As a C string, the length of s[0..len) (up to a NUL in it), and whether that string
+ * holds CR or LF: a method or URL goes to libcurl as a C string. */
+static int bad_c_string(const char *s, size_t *len)
+{
+    const char *nul = memchr(s, '\0', *len);
+    if (nul != NULL)
+        *len = (size_t)(nul - s);
+    return memchr(s, '\r', *len) != NULL || memchr(s, '\n', *len) != NULL;
+}
+
 /* Checks every header line before anything is allocated, so no error is raised later. */
 static int check_headers(lua_State *L, int tidx)
 {
@@ -272,24 +305,34 @@ static int check_headers(lua_State *L, int tidx)
     return n;
 }
 
-void gc_req_read(lua_State *L, int req, const gc_conn *c, gc_req *r)
+/* req[key k] on top of the stack: lua_gettable, so a metatable is honoured as
+ * lua_getfield would, but with a kept key. */
+static void get_req(lua_State *L, int req, int keys, int k)
+{
+    gc_push_key(L, keys, k);
+    lua_gettable(L, req);
+}
+
+void gc_req_read(lua_State *L, int req, int keys, const gc_conn *c, gc_req *r)
 {
     int base = lua_gettop(L);
     luaL_checktype(L, req, LUA_TTABLE);
-    lua_getfield(L, req, "url");               /* base + 1 */
-    r->url = luaL_checkstring(L, base + 1);
-    lua_getfield(L, req, "method");            /* base + 2 */
-    r->method = luaL_optstring(L, base + 2, "GET");
-    lua_getfield(L, req, "body");              /* base + 3: pinned while libcurl reads it */
+    get_req(L, req, keys, GC_K_URL);           /* base + 1 */
+    r->url = luaL_checklstring(L, base + 1, &r->ulen);
+    get_req(L, req, keys, GC_K_METHOD);        /* base + 2 */
+    r->method = luaL_optlstring(L, base + 2, "GET", &r->mlen);
+    get_req(L, req, keys, GC_K_BODY);          /* base + 3: pinned while libcurl reads it */
     r->blen = 0;
     r->body = luaL_optlstring(L, base + 3, NULL, &r->blen);
-    lua_getfield(L, req, "headers");           /* base + 4 */
+    get_req(L, req, keys, GC_K_HEADERS);       /* base + 4 */
     r->headers = base + 4;
     r->nheaders = check_headers(L, base + 4);
-    if (bad_header(r->method, strlen(r->method)) || bad_header(r->url, strlen(r->url)))
+    if (bad_c_string(r->method, &r->mlen) || bad_c_string(r->url, &r->ulen))
         luaL_error(L, "graphcomm: CR, LF or NUL in the method or URL");
-    r->timeout_ms = opt_ms(L, req, "timeout", c->timeout_ms);
-    r->connect_timeout_ms = opt_ms(L, req, "connect_timeout", c->connect_timeout_ms);
+    get_req(L, req, keys, GC_K_TIMEOUT);
+    r->timeout_ms = pop_ms(L, "timeout", c->timeout_ms);
+    get_req(L, req, keys, GC_K_CONNECT_TIMEOUT);
+    r->connect_timeout_ms = pop_ms(L, "connect_timeout", c->connect_timeout_ms);
 }
 
 /* The strings stay alive in the headers table on the stack; libcurl copies them. */
@@ -311,62 +354,124 @@ struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r)
     return list;
 }
 
-/* Method and body; the caller keeps the body string alive for the transfer. */
-static void set_method(CURL *e, const char *method, const char *body, size_t blen)
+/* ---------------------------------------------------------------- applying a request
+ *
+ * gc_req_apply sets only what differs from what it set for the previous request on
+ * the handle (x->set): libcurl keeps every option until it is set again, and
+ * curl_easy_perform changes none of them (redirects are not followed), so skipping
+ * an option that holds the value already leaves the handle exactly as setting it
+ * would.  The body pointer, the header list and the CURLU are set every time. */
+
+enum { KIND_HEAD = 1, KIND_BODY, KIND_PLAIN };
+
+/* Method and body; the caller keeps the body string alive for the transfer.  The
+ * full sequence runs when the method or its kind changed; for the same method again
+ * the options it set still hold, only the body (and a new size) is set. */
+static void set_method(CURL *e, gc_applied *a, const char *method, size_t mlen,
+                       const char *body, size_t blen)
 {
-    int get = strcmp(method, "GET") == 0, head = strcmp(method, "HEAD") == 0;
-    int post = strcmp(method, "POST") == 0;
-    curl_easy_setopt(e, CURLOPT_NOBODY, head ? 1L : 0L);
-    if (head)
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, NULL);
-    else if (body != NULL || post || strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0) {
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body != NULL ? body : "");
-        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body != NULL ? blen : 0));
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, post ? NULL : method);
+    int head = strcmp(method, "HEAD") == 0, post = strcmp(method, "POST") == 0;
+    int kind = head ? KIND_HEAD
+        : body != NULL || post || strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0
+        ? KIND_BODY : KIND_PLAIN;
+    curl_off_t size = (curl_off_t)(body != NULL ? blen : 0);
+    CURLcode rc = CURLE_OK;
+    if (kind == a->method_kind && mlen < sizeof a->method
+        && memcmp(method, a->method, mlen + 1) == 0) {
+        if (kind == KIND_BODY) {
+            curl_easy_setopt(e, CURLOPT_POSTFIELDS, body != NULL ? body : "");
+            if (size != a->postsize)
+                curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, size);
+            a->postsize = size;
+        }
+        return;
+    }
+#define SET(o, v) if (rc == CURLE_OK) rc = curl_easy_setopt(e, o, v)
+    SET(CURLOPT_NOBODY, head ? 1L : 0L);
+    if (kind == KIND_HEAD) {
+        SET(CURLOPT_CUSTOMREQUEST, NULL);
+    } else if (kind == KIND_BODY) {
+        SET(CURLOPT_POSTFIELDS, body != NULL ? body : "");
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, size);
+        SET(CURLOPT_CUSTOMREQUEST, post ? NULL : method);
     } else {
-        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-        curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, get ? NULL : method);
+        SET(CURLOPT_HTTPGET, 1L);
+        SET(CURLOPT_CUSTOMREQUEST, strcmp(method, "GET") == 0 ? NULL : method);
+    }
+#undef SET
+    /* Remembered only when every option took (a failed one leaves libcurl's state
+     * unknown) and the method fits. */
+    a->method_kind = rc == CURLE_OK && mlen < sizeof a->method ? kind : 0;
+    if (a->method_kind != 0) {
+        memcpy(a->method, method, mlen + 1);
+        a->postsize = size;
     }
 }
 
 #if GC_HAVE_CURLU
-/* Bytes that libcurl's URL parser keeps as they are in a path or query (RFC 3986
- * unreserved, sub-delims, ':', '@', '/', '?'): only such targets take the fast path
- * below, so it sends what a full parse would.  Not '%': libcurl 7.88 writes the hex
- * of a percent-encoding set as a part in lower case, the full parse keeps it as is. */
-static int plain_target(const char *p)
+/* Whether byte c is one that libcurl's URL parser keeps as it is in a path or query
+ * (RFC 3986 unreserved, sub-delims, ':', '@', '/', '?'). Not '%': libcurl 7.88 writes
+ * the hex of a percent-encoding set as a part in lower case, the full parse keeps it
+ * as is. */
+static int plain_byte(unsigned char c)
 {
-    static const char punct[] = "-._~!$&'()*+,;=:@/?";
-    for (; *p != '\0'; p++) {
-        unsigned char c = (unsigned char)*p;
-        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
-            continue;
-        if (strchr(punct, c) == NULL)
-            return 0;
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
+        return 1;
+    switch (c) {
+    case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
+    case '(': case ')': case '*': case '+': case ',': case ';': case '=': case ':':
+    case '@': case '/': case '?':
+        return 1;
+    default:
+        return 0;
     }
+}
+
+/* Whether the target t (NUL-terminated) holds plain bytes only: only such targets
+ * take the fast path below, so it sends what a full parse would.  *plen: the length
+ * of its path (up to the first '?'); *q: that '?', or NULL. */
+static int plain_target(const char *t, size_t *plen, const char **q)
+{
+    const char *p;
+    *q = NULL;
+    for (p = t; *p != '\0'; p++) {
+        if (!plain_byte((unsigned char)*p))
+            return 0;
+        if (*p == '?' && *q == NULL)
+            *q = p;
+    }
+    *plen = (size_t)((*q != NULL ? *q : p) - t);
     return 1;
 }
 
 /* Sets only the path and query on the kept CURLU when url has the origin it holds
  * and a plain target (libcurl then skips parsing the whole URL, about a fifth of
- * its work per request); 0 when done, -1 when the URL must be parsed in full. */
+ * its work per request); a path or an absent query the CURLU holds already is not
+ * set again.  0 when done, -1 when the URL must be parsed in full. */
 static int set_target(gc_xfer *x, const char *url)
 {
+    gc_applied *a = &x->set;
     const char *t = url + x->origin.len, *q;
     size_t plen;
     if (x->origin.len == 0 || strncmp(url, x->origin.data, x->origin.len) != 0 || *t != '/'
-        || !plain_target(t))
+        || !plain_target(t, &plen, &q))
         return -1;
-    q = strchr(t, '?');
     if (q != NULL && q[1] == '\0')
         return -1;               /* an empty query: leave the spelling to libcurl */
-    plen = q != NULL ? (size_t)(q - t) : strlen(t);
-    x->target.len = 0;
-    if (buf_append(&x->target, t, plen) != 0 || buf_append(&x->target, "", 1) != 0)
-        return -1;
-    if (curl_url_set(x->url, CURLUPART_PATH, x->target.data, 0) != CURLUE_OK
-        || curl_url_set(x->url, CURLUPART_QUERY, q != NULL ? q + 1 : NULL, 0) != CURLUE_OK)
-        return -1;
+    if (!a->path_ok || x->target.len != plen + 1 || memcmp(x->target.data, t, plen) != 0) {
+        a->path_ok = 0;
+        x->target.len = 0;
+        if (buf_append(&x->target, t, plen) != 0 || buf_append(&x->target, "", 1) != 0
+            || curl_url_set(x->url, CURLUPART_PATH, x->target.data, 0) != CURLUE_OK)
+            return -1;
+        a->path_ok = 1;
+    }
+    if (q != NULL || !a->no_query) {
+        a->no_query = 0;
+        if (curl_url_set(x->url, CURLUPART_QUERY, q != NULL ? q + 1 : NULL, 0) != CURLUE_OK)
+            return -1;
+        a->no_query = q == NULL;
+    }
     return 0;
 }
 
@@ -376,6 +481,7 @@ static int set_whole(gc_xfer *x, const char *url)
 {
     const char *sep = strstr(url, "://"), *slash;
     x->origin.len = 0;
+    x->set.path_ok = x->set.no_query = 0;   /* whatever the parse leaves */
     if (x->url == NULL && (x->url = curl_url()) == NULL)
         return -1;
     if (curl_url_set(x->url, CURLUPART_URL, url,
@@ -393,6 +499,8 @@ static int set_whole(gc_xfer *x, const char *url)
 static void set_url(CURL *e, gc_xfer *x, const char *url)
 {
 #if GC_HAVE_CURLU
+    /* Set on every request even when it is the same CURLU: setting it is what
+     * makes libcurl read the URL from it again. */
     if (set_target(x, url) == 0 || set_whole(x, url) == 0) {
         curl_easy_setopt(e, CURLOPT_CURLU, x->url);
         return;
@@ -408,18 +516,30 @@ static void set_url(CURL *e, gc_xfer *x, const char *url)
  * rebuilds its list of encodings for every request that asks, which costs an update
  * (204, no body) about a tenth of its time on a local server.  Both transports, so
  * bulk PATCHes no longer send an Accept-Encoding their 204s never use. */
-static void accept_encoding(CURL *e, const char *method)
+static void accept_encoding(CURL *e, gc_applied *a, const char *method)
 {
     int reads = strcmp(method, "GET") == 0 || strcmp(method, "POST") == 0;
-    curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, reads ? "" : NULL);
+    int which = reads ? 1 : 2;
+    if (a->encoding != which)
+        a->encoding = curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, reads ? "" : NULL) == CURLE_OK
+            ? which : 0;
+}
+
+static void set_timeouts(CURL *e, gc_applied *a, long timeout_ms, long connect_timeout_ms)
+{
+    if (a->timeouts && a->timeout_ms == timeout_ms && a->connect_timeout_ms == connect_timeout_ms)
+        return;
+    a->timeout_ms = timeout_ms;
+    a->connect_timeout_ms = connect_timeout_ms;
+    a->timeouts = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK
+        && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms) == CURLE_OK;
 }
 
 void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *headers)
 {
-    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, r->timeout_ms);
-    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, r->connect_timeout_ms);
+    set_timeouts(e, &x->set, r->timeout_ms, r->connect_timeout_ms);
     set_url(e, x, r->url);
-    set_method(e, r->method, r->body, r->blen);
-    accept_encoding(e, r->method);
+    set_method(e, &x->set, r->method, r->mlen, r->body, r->blen);
+    accept_encoding(e, &x->set, r->method);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers);
 }

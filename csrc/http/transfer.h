@@ -9,11 +9,11 @@
  * "2", "2tls" = "auto" = default, "2-prior-knowledge"), timeout (100 s) and
  * connect_timeout (10 s) in seconds, max_body in bytes (16 MiB).
  * A request: { method, url, headers = { "Name: value", ... }, body, timeout, connect_timeout }.
- * A response: { status, headers = { [lower-case name] = value }, body, http_version,
- * head, request_id, client_request_id }: head is the header block as received (status
- * line first); headers is built from it on first access
- * (metatable graphcomm.response), request_id and client_request_id are read from it
- * directly (nil when absent; repeats joined by ", " as in headers).
+ * A response (a plain table): { status, headers = { [lower-case name] = value }, body,
+ * http_version, head, request_id, client_request_id }: head is the header block as
+ * received (status line first); headers, request_id and client_request_id are built
+ * from it at once, in one pass (the ids nil when absent; a repeated name joined by
+ * ", " as in headers).
  * A transport error (metatable graphcomm.error): { kind = "transport", code, message,
  * curl_code, retryable }. */
 #ifndef GRAPHCOMM_TRANSFER_H
@@ -24,6 +24,18 @@
 #include "lua/compat.h"
 
 #define GC_DEFAULT_MAX_BODY (16u * 1024u * 1024u)
+
+/* Field names as Lua strings, made once (gc_push_keys) and held as an upvalue by the
+ * transports' methods: t[key] with a kept key skips the hashing of a C string that
+ * lua_getfield and lua_setfield do on every call.  keys: an absolute or upvalue index. */
+enum gc_key {
+    GC_K_STATUS = 1, GC_K_HEAD, GC_K_HEADERS, GC_K_BODY, GC_K_HTTP_VERSION,
+    GC_K_REQUEST_ID, GC_K_CLIENT_REQUEST_ID, GC_K_NEW_CONNECTIONS,
+    GC_K_URL, GC_K_METHOD, GC_K_TIMEOUT, GC_K_CONNECT_TIMEOUT,
+    GC_K_LAST = GC_K_CONNECT_TIMEOUT
+};
+void gc_push_keys(lua_State *L);                    /* a new list: keys[k] = the name */
+#define gc_push_key(L, keys, k) lua_rawgeti(L, (keys), (k))
 
 /* A growable byte buffer owned by C (inside a userdata: no Lua error strands it). */
 typedef struct gc_bytes {
@@ -37,6 +49,20 @@ typedef struct gc_conn {
     size_t max_body;
 } gc_conn;
 
+/* The request options gc_req_apply last set on a handle, so that a value that did
+ * not change is not set again (each curl_easy_setopt costs, a string one copies).
+ * All zero (a new handle, or a copy of the template) means nothing is known. */
+typedef struct gc_applied {
+    int timeouts;               /* 1: the two below are set */
+    long timeout_ms, connect_timeout_ms;
+    int encoding;               /* CURLOPT_ACCEPT_ENCODING: 1 "", 2 NULL */
+    int method_kind;            /* what set_method set for method: 1 HEAD, 2 a body, 3 none */
+    char method[16];            /* NUL-terminated */
+    curl_off_t postsize;        /* CURLOPT_POSTFIELDSIZE_LARGE, with method_kind 2 */
+    int path_ok;                /* 1: target holds the path the kept url has */
+    int no_query;               /* 1: the kept url has no query */
+} gc_applied;
+
 /* One transfer's response and failure state; attached to a handle once. */
 typedef struct gc_xfer {
     gc_bytes body;              /* response body of the current exchange */
@@ -46,14 +72,15 @@ typedef struct gc_xfer {
     char errbuf[CURL_ERROR_SIZE];
     CURLU *url;                 /* the last URL, kept parsed (NULL until needed) */
     gc_bytes origin;            /* "scheme://authority" that url holds; empty when none */
-    gc_bytes target;            /* scratch: the path of the request, NUL-terminated */
+    gc_bytes target;            /* the path last set on url, NUL-terminated */
+    gc_applied set;             /* what gc_req_apply last set on the handle */
 } gc_xfer;
 
 /* A request read from its Lua table; the strings stay valid while the four
  * values gc_req_read pushed (url, method, body, headers) stay on the stack. */
 typedef struct gc_req {
     const char *url, *method, *body;
-    size_t blen;
+    size_t ulen, mlen, blen;
     int headers;                /* stack index of the headers list (or nil) */
     int nheaders;
     long timeout_ms, connect_timeout_ms;
@@ -68,19 +95,21 @@ void gc_xfer_trim(gc_xfer *x);     /* gives back large buffers, keeps small ones
 void gc_xfer_free(gc_xfer *x);
 
 /* Reads and checks the request at req (raises on misuse, allocates nothing). */
-void gc_req_read(lua_State *L, int req, const gc_conn *c, gc_req *r);
+void gc_req_read(lua_State *L, int req, int keys, const gc_conn *c, gc_req *r);
 /* The header list ("Expect:" first), or NULL when memory runs out. */
 struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r);
 /* URL, method, body, headers and timeouts on e (x: the handle's collector, which
  * keeps the parsed URL); nothing here raises. */
 void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *headers);
 
-/* response.c: the response table, or the transport error object, of a finished transfer. */
-void gc_push_response(lua_State *L, CURL *e, gc_xfer *x);
+/* response.c: the response table, or the transport error object, of a finished transfer.
+ * gc_push_response lower-cases the header names in x->head (resp.head is a copy as
+ * received): the collector is emptied after it anyway. */
+void gc_push_response(lua_State *L, int keys, CURL *e, gc_xfer *x);
 void gc_push_failure(lua_State *L, CURL *e, gc_xfer *x, CURLcode rc);
 /* The header block data[0..len) (status line first, lines ending in LF or
- * CRLF) as a table of lower-case names; lower-cases the names in place (the
- * reader behind resp.headers).
+ * CRLF) as a table of lower-case names; lower-cases the names in place (what
+ * resp.headers is built with; fuzz/fuzz_headers.c checks it).
  * Repeated names are joined by ", "; lines without a name are skipped. */
 void gc_push_header_block(lua_State *L, char *data, size_t len);
 
