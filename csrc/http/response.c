@@ -161,13 +161,29 @@ static int joined(lua_State *L, int t, const char *v, size_t vlen)
     return 1;
 }
 
-/* The response field a header is also reported as (name lower-case), or 0. */
-static int id_key(const char *name, size_t nlen)
+/* The key of a common header name (lower-case), or 0: such a name is pushed from
+ * the key list rather than made into a string for every response. */
+static int name_key(const char *n, size_t len)
 {
-    if (nlen == 10 && memcmp(name, "request-id", 10) == 0)
-        return GC_K_REQUEST_ID;
-    if (nlen == 17 && memcmp(name, "client-request-id", 17) == 0)
-        return GC_K_CLIENT_REQUEST_ID;
+#define IS(lit, k) if (memcmp(n, lit, len) == 0) return k
+    switch (len) {
+    case 4: IS("date", GC_K_H_DATE); IS("vary", GC_K_H_VARY); break;
+    case 6: IS("server", GC_K_H_SERVER); break;
+    case 8: IS("location", GC_K_H_LOCATION); break;
+    case 10: IS("request-id", GC_K_H_REQUEST_ID); IS("connection", GC_K_H_CONNECTION); break;
+    case 11: IS("retry-after", GC_K_H_RETRY_AFTER); break;
+    case 12: IS("content-type", GC_K_H_CONTENT_TYPE); break;
+    case 13: IS("cache-control", GC_K_H_CACHE_CONTROL); IS("odata-version", GC_K_H_ODATA_VERSION);
+        break;
+    case 14: IS("content-length", GC_K_H_CONTENT_LENGTH); break;
+    case 16: IS("content-encoding", GC_K_H_CONTENT_ENCODING); break;
+    case 17: IS("client-request-id", GC_K_H_CLIENT_REQUEST_ID);
+        IS("transfer-encoding", GC_K_H_TRANSFER_ENCODING); break;
+    case 19: IS("x-ms-ags-diagnostic", GC_K_H_DIAGNOSTIC); break;
+    case 25: IS("strict-transport-security", GC_K_H_STRICT_TRANSPORT_SECURITY); break;
+    default: break;
+    }
+#undef IS
     return 0;
 }
 
@@ -177,8 +193,13 @@ static int id_key(const char *name, size_t nlen)
 static void put_header(block *b, const char *name, size_t nlen, const char *v, size_t vlen)
 {
     lua_State *L = b->L;
-    int id = b->resp != 0 ? id_key(name, nlen) : 0;
-    lua_pushlstring(L, name, nlen);
+    int k = b->keys != 0 ? name_key(name, nlen) : 0;
+    int id = k == GC_K_H_REQUEST_ID ? GC_K_REQUEST_ID
+        : k == GC_K_H_CLIENT_REQUEST_ID ? GC_K_CLIENT_REQUEST_ID : 0;
+    if (k != 0)
+        gc_push_key(L, b->keys, k);
+    else
+        lua_pushlstring(L, name, nlen);
     if (!repeated(b, name, nlen))
         lua_pushlstring(L, v, vlen);
     else if (!joined(L, b->headers, v, vlen)) {

@@ -19,7 +19,11 @@ void gc_push_keys(lua_State *L)
     static const char *const names[GC_K_LAST] = {
         "status", "head", "headers", "body", "http_version", "request_id",
         "client_request_id", "new_connections", "url", "method", "timeout",
-        "connect_timeout"
+        "connect_timeout",
+        "date", "vary", "server", "location", "connection", "request-id", "retry-after",
+        "content-type", "cache-control", "odata-version", "content-length",
+        "content-encoding", "client-request-id", "transfer-encoding", "x-ms-ags-diagnostic",
+        "strict-transport-security"
     };
     int k;
     lua_createtable(L, GC_K_LAST, 0);
@@ -409,23 +413,23 @@ static void set_method(CURL *e, gc_applied *a, const char *method, size_t mlen,
 }
 
 #if GC_HAVE_CURLU
-/* Whether byte c is one that libcurl's URL parser keeps as it is in a path or query
- * (RFC 3986 unreserved, sub-delims, ':', '@', '/', '?'). Not '%': libcurl 7.88 writes
- * the hex of a percent-encoding set as a part in lower case, the full parse keeps it
- * as is. */
-static int plain_byte(unsigned char c)
-{
-    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z'))
-        return 1;
-    switch (c) {
-    case '-': case '.': case '_': case '~': case '!': case '$': case '&': case '\'':
-    case '(': case ')': case '*': case '+': case ',': case ';': case '=': case ':':
-    case '@': case '/': case '?':
-        return 1;
-    default:
-        return 0;
-    }
-}
+/* The bytes that libcurl's URL parser keeps as they are in a path or query (RFC 3986
+ * unreserved, sub-delims, ':', '@', '/'; '?' is 2): a table, since every byte of every
+ * target is looked up.  Not '%': libcurl 7.88 writes the hex of a percent-encoding set
+ * as a part in lower case, the full parse keeps it as is. */
+static const unsigned char plain_bytes[256] = {
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1,
+    ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1,
+    ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1,
+    ['y'] = 1, ['z'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
+    ['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
+    ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1,
+    ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['-'] = 1, ['.'] = 1,
+    ['_'] = 1, ['~'] = 1, ['!'] = 1, ['$'] = 1, ['&'] = 1, ['\''] = 1, ['('] = 1, [')'] = 1,
+    ['*'] = 1, ['+'] = 1, [','] = 1, [';'] = 1, ['='] = 1, [':'] = 1, ['@'] = 1, ['/'] = 1,
+    ['?'] = 2,
+};
 
 /* Whether the target t (NUL-terminated) holds plain bytes only: only such targets
  * take the fast path below, so it sends what a full parse would.  *plen: the length
@@ -434,10 +438,15 @@ static int plain_target(const char *t, size_t *plen, const char **q)
 {
     const char *p;
     *q = NULL;
-    for (p = t; *p != '\0'; p++) {
-        if (!plain_byte((unsigned char)*p))
+    for (p = t;; p++) {
+        unsigned char k = plain_bytes[(unsigned char)*p];
+        if (k == 1)
+            continue;
+        if (*p == '\0')
+            break;
+        if (k == 0)
             return 0;
-        if (*p == '?' && *q == NULL)
+        if (*q == NULL)
             *q = p;
     }
     *plen = (size_t)((*q != NULL ? *q : p) - t);

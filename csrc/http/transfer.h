@@ -32,7 +32,13 @@ enum gc_key {
     GC_K_STATUS = 1, GC_K_HEAD, GC_K_HEADERS, GC_K_BODY, GC_K_HTTP_VERSION,
     GC_K_REQUEST_ID, GC_K_CLIENT_REQUEST_ID, GC_K_NEW_CONNECTIONS,
     GC_K_URL, GC_K_METHOD, GC_K_TIMEOUT, GC_K_CONNECT_TIMEOUT,
-    GC_K_LAST = GC_K_CONNECT_TIMEOUT
+    /* response header names Graph sends (lower-case), pushed without making a string */
+    GC_K_H_DATE, GC_K_H_VARY, GC_K_H_SERVER, GC_K_H_LOCATION, GC_K_H_CONNECTION,
+    GC_K_H_REQUEST_ID, GC_K_H_RETRY_AFTER, GC_K_H_CONTENT_TYPE, GC_K_H_CACHE_CONTROL,
+    GC_K_H_ODATA_VERSION, GC_K_H_CONTENT_LENGTH, GC_K_H_CONTENT_ENCODING,
+    GC_K_H_CLIENT_REQUEST_ID, GC_K_H_TRANSFER_ENCODING, GC_K_H_DIAGNOSTIC,
+    GC_K_H_STRICT_TRANSPORT_SECURITY,
+    GC_K_LAST = GC_K_H_STRICT_TRANSPORT_SECURITY
 };
 void gc_push_keys(lua_State *L);                    /* a new list: keys[k] = the name */
 #define gc_push_key(L, keys, k) lua_rawgeti(L, (keys), (k))
