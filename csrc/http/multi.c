@@ -42,7 +42,7 @@ enum { SLOT_FREE, SLOT_BUSY, SLOT_DONE };
  * caller's key and refs[2*id] the pinned body while the slot is busy. */
 typedef struct slot {
     CURL *easy;
-    struct curl_slist *headers;
+    gc_headers headers;    /* the current request's header list */
     gc_xfer x;
     CURLcode result;
     int id, state;
@@ -79,7 +79,7 @@ static void slot_free(gc_multi *m, slot *s)
     if (s->state == SLOT_BUSY)
         curl_multi_remove_handle(m->cm, s->easy);
     curl_easy_cleanup(s->easy);
-    curl_slist_free_all(s->headers);
+    gc_headers_free(&s->headers);
     gc_xfer_free(&s->x);
     free(s);
 }
@@ -230,10 +230,10 @@ static int l_add(lua_State *L)
     lua_pushvalue(L, 7);           /* the body, pinned: libcurl reads it in place */
     lua_rawseti(L, 4, 2 * s->id);
     /* From here on nothing raises until the handle is added. */
-    if ((list = gc_req_headers(L, &r)) == NULL)
+    if ((list = gc_req_headers(L, &r, &s->headers)) == NULL) {
+        curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, NULL);   /* the old list may be gone */
         return luaL_error(L, "graphcomm: out of memory building headers");
-    curl_slist_free_all(s->headers);
-    s->headers = list;
+    }
     gc_xfer_reset(&s->x, m->conn.max_body);
     gc_req_apply(s->easy, &s->x, &r, list);
     /* Over TLS a transfer waits for a connection that may multiplex (h2) rather

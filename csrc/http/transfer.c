@@ -339,23 +339,50 @@ void gc_req_read(lua_State *L, int req, int keys, const gc_conn *c, gc_req *r)
     r->connect_timeout_ms = pop_ms(L, "connect_timeout", c->connect_timeout_ms);
 }
 
-/* The strings stay alive in the headers table on the stack; libcurl copies them. */
-struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r)
+/* The lines are copied one after the other, each with its NUL, into h->text (which
+ * may move while it grows), then the nodes are pointed at them: no allocation once the
+ * storage has grown to the size of a request's headers, where curl_slist_append made
+ * two a line (and curl_slist_free_all freed them).  No line holds a NUL (gc_req_read
+ * checked), so each ends at the first one. */
+struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r, gc_headers *h)
 {
-    struct curl_slist *list = curl_slist_append(NULL, "Expect:");
-    int i;
-    for (i = 1; list != NULL && i <= r->nheaders; i++) {
-        struct curl_slist *next;
-        lua_rawgeti(L, r->headers, i);
-        next = curl_slist_append(list, lua_tostring(L, -1));
-        lua_pop(L, 1);
-        if (next == NULL) {
-            curl_slist_free_all(list);
+    static const char expect[] = "Expect:";
+    int i, n = r->nheaders + 1;
+    char *p;
+    if (n > h->nnodes) {
+        struct curl_slist *grown = realloc(h->nodes, (size_t)n * sizeof *grown);
+        if (grown == NULL)
             return NULL;
-        }
-        list = next;
+        h->nodes = grown;
+        h->nnodes = n;
     }
-    return list;
+    h->text.len = 0;
+    if (buf_append(&h->text, expect, sizeof expect) != 0)
+        return NULL;
+    for (i = 1; i < n; i++) {
+        size_t len;
+        const char *line;
+        int failed;
+        lua_rawgeti(L, r->headers, i);
+        line = lua_tolstring(L, -1, &len);
+        failed = buf_append(&h->text, line, len + 1);
+        lua_pop(L, 1);
+        if (failed)
+            return NULL;
+    }
+    for (i = 0, p = h->text.data; i < n; i++, p += strlen(p) + 1) {
+        h->nodes[i].data = p;
+        h->nodes[i].next = i + 1 < n ? &h->nodes[i + 1] : NULL;
+    }
+    return h->nodes;
+}
+
+void gc_headers_free(gc_headers *h)
+{
+    free(h->nodes);
+    h->nodes = NULL;
+    h->nnodes = 0;
+    buf_free(&h->text);
 }
 
 /* ---------------------------------------------------------------- applying a request

@@ -82,6 +82,15 @@ typedef struct gc_xfer {
     gc_applied set;             /* what gc_req_apply last set on the handle */
 } gc_xfer;
 
+/* A request's header list kept by a handle of the multi transport, whose transfers
+ * outlive the call: nodes pointing into text, a copy of the lines; both are reused by
+ * the handle's next request. */
+typedef struct gc_headers {
+    struct curl_slist *nodes;
+    int nnodes;
+    gc_bytes text;
+} gc_headers;
+
 /* A request read from its Lua table; the strings stay valid while the four
  * values gc_req_read pushed (url, method, body, headers) stay on the stack. */
 typedef struct gc_req {
@@ -102,8 +111,9 @@ void gc_xfer_free(gc_xfer *x);
 
 /* Reads and checks the request at req (raises on misuse, allocates nothing). */
 void gc_req_read(lua_State *L, int req, int keys, const gc_conn *c, gc_req *r);
-/* The header list ("Expect:" first), or NULL when memory runs out. */
-struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r);
+/* The header list ("Expect:" first) built in h, or NULL when memory runs out. */
+struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r, gc_headers *h);
+void gc_headers_free(gc_headers *h);
 /* URL, method, body, headers and timeouts on e (x: the handle's collector, which
  * keeps the parsed URL); nothing here raises. */
 void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *headers);
