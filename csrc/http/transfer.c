@@ -406,7 +406,7 @@ static void set_method(CURL *e, gc_applied *a, const char *method, size_t mlen,
         : body != NULL || post || strcmp(method, "PATCH") == 0 || strcmp(method, "PUT") == 0
         ? KIND_BODY : KIND_PLAIN;
     curl_off_t size = (curl_off_t)(body != NULL ? blen : 0);
-    CURLcode rc = CURLE_OK;
+    int ok = 1;
     if (kind == a->method_kind && mlen < sizeof a->method
         && memcmp(method, a->method, mlen + 1) == 0) {
         if (kind == KIND_BODY) {
@@ -417,7 +417,7 @@ static void set_method(CURL *e, gc_applied *a, const char *method, size_t mlen,
         }
         return;
     }
-#define SET(o, v) if (rc == CURLE_OK) rc = curl_easy_setopt(e, o, v)
+#define SET(o, v) ok &= curl_easy_setopt(e, o, v) == CURLE_OK
     SET(CURLOPT_NOBODY, head ? 1L : 0L);
     if (kind == KIND_HEAD) {
         SET(CURLOPT_CUSTOMREQUEST, NULL);
@@ -432,7 +432,7 @@ static void set_method(CURL *e, gc_applied *a, const char *method, size_t mlen,
 #undef SET
     /* Remembered only when every option took (a failed one leaves libcurl's state
      * unknown) and the method fits. */
-    a->method_kind = rc == CURLE_OK && mlen < sizeof a->method ? kind : 0;
+    a->method_kind = ok && mlen < sizeof a->method ? kind : 0;
     if (a->method_kind != 0) {
         memcpy(a->method, method, mlen + 1);
         a->postsize = size;
@@ -563,12 +563,14 @@ static void accept_encoding(CURL *e, gc_applied *a, const char *method)
 
 static void set_timeouts(CURL *e, gc_applied *a, long timeout_ms, long connect_timeout_ms)
 {
+    int ok;
     if (a->timeouts && a->timeout_ms == timeout_ms && a->connect_timeout_ms == connect_timeout_ms)
         return;
+    ok = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK;
+    ok &= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms) == CURLE_OK;
+    a->timeouts = ok;
     a->timeout_ms = timeout_ms;
     a->connect_timeout_ms = connect_timeout_ms;
-    a->timeouts = curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout_ms) == CURLE_OK
-        && curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms) == CURLE_OK;
 }
 
 void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *headers)
