@@ -77,6 +77,26 @@ describe("a transport's handle reused for changing requests", function()
     check_log(e)
   end)
 
+  it("sends every header line of a long list, on both transports", function()
+    local headers = { "Authorization: Bearer " .. e.token }
+    for k = 1, 24 do headers[#headers + 1] = ("X-Line-%d: value %d"):format(k, k) end
+    local req = { method = "GET", url = e.base_url .. PREFIX .. "/a", headers = headers }
+    local h = core.http{}
+    assert.is_table((h:send(req)))
+    h:close()
+    local m = core.multi{}
+    m:add(req, 1)
+    local n = 0
+    while n == 0 do n = m:poll(5) end
+    m:close()
+    local log = e:requests()
+    assert.equal(2, #log)
+    for _, r in ipairs(log) do
+      for k = 1, 24 do assert.equal("value " .. k, r.headers["x-line-" .. k]) end
+      assert.equal("Bearer " .. e.token, r.headers.authorization)
+    end
+  end)
+
   it("applies a request's own timeout, and the handle's again after it", function()
     e:fault{ match = PREFIX .. "/slow", delay_ms = 400, count = -1 }
     local h = core.http{}

@@ -55,9 +55,9 @@ static int l_http(lua_State *L)
 /* The request's header list, "Expect:" first (no 100-continue wait), as nodes owned
  * by the transport that point at the request's own strings: one exchange runs within
  * this call, the headers table stays pinned on the stack meanwhile, and libcurl only
- * reads the lines.  So nothing is copied or allocated per request, unlike
- * curl_slist_append (a malloc and a strdup a line), which the multi transport needs
- * because its transfers outlive the call.  Raises only before libcurl is involved. */
+ * reads the lines.  So nothing is copied or allocated per request, unlike the multi
+ * transport, which copies the lines because its transfers outlive the call.  Raises
+ * only before libcurl is involved. */
 static struct curl_slist *pinned_headers(lua_State *L, gc_http *h, const gc_req *r)
 {
     static char expect[] = "Expect:";
@@ -71,9 +71,8 @@ static struct curl_slist *pinned_headers(lua_State *L, gc_http *h, const gc_req 
     }
     h->nodes[0].data = expect;
     for (i = 1; i < n; i++) {
-        lua_rawgeti(L, r->headers, i);
-        h->nodes[i].data = (char *)lua_tostring(L, -1);   /* kept alive by the table */
-        lua_pop(L, 1);
+        size_t len;
+        h->nodes[i].data = (char *)gc_req_line(L, r, i, &len);   /* kept alive by the table */
         h->nodes[i - 1].next = &h->nodes[i];
     }
     h->nodes[n - 1].next = NULL;

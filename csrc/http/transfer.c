@@ -287,8 +287,9 @@ static int bad_c_string(const char *s, size_t *len)
     return memchr(s, '\r', *len) != NULL || memchr(s, '\n', *len) != NULL;
 }
 
-/* Checks every header line before anything is allocated, so no error is raised later. */
-static int check_headers(lua_State *L, int tidx)
+/* Checks every header line before anything is allocated, so no error is raised later;
+ * the first ones are kept in r (the table on the stack keeps them alive). */
+static int check_headers(lua_State *L, int tidx, gc_req *r)
 {
     int i, n;
     if (lua_isnil(L, tidx))
@@ -304,9 +305,26 @@ static int check_headers(lua_State *L, int tidx)
         s = lua_tolstring(L, -1, &len);
         if (bad_header(s, len))
             luaL_error(L, "graphcomm: req.headers[%d] holds CR, LF or NUL", i);
+        if (i <= GC_REQ_LINES) {
+            r->line[i - 1] = s;
+            r->line_len[i - 1] = len;
+        }
         lua_pop(L, 1);
     }
     return n;
+}
+
+const char *gc_req_line(lua_State *L, const gc_req *r, int i, size_t *len)
+{
+    const char *s;
+    if (i <= GC_REQ_LINES) {
+        *len = r->line_len[i - 1];
+        return r->line[i - 1];
+    }
+    lua_rawgeti(L, r->headers, i);
+    s = lua_tolstring(L, -1, len);
+    lua_pop(L, 1);
+    return s;                   /* still referenced by the headers table */
 }
 
 /* req[key k] on top of the stack: lua_gettable, so a metatable is honoured as
@@ -330,7 +348,7 @@ void gc_req_read(lua_State *L, int req, int keys, const gc_conn *c, gc_req *r)
     r->body = luaL_optlstring(L, base + 3, NULL, &r->blen);
     get_req(L, req, keys, GC_K_HEADERS);       /* base + 4 */
     r->headers = base + 4;
-    r->nheaders = check_headers(L, base + 4);
+    r->nheaders = check_headers(L, base + 4, r);
     if (bad_c_string(r->method, &r->mlen) || bad_c_string(r->url, &r->ulen))
         luaL_error(L, "graphcomm: CR, LF or NUL in the method or URL");
     get_req(L, req, keys, GC_K_TIMEOUT);
@@ -361,13 +379,8 @@ struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r, gc_headers *h)
         return NULL;
     for (i = 1; i < n; i++) {
         size_t len;
-        const char *line;
-        int failed;
-        lua_rawgeti(L, r->headers, i);
-        line = lua_tolstring(L, -1, &len);
-        failed = buf_append(&h->text, line, len + 1);
-        lua_pop(L, 1);
-        if (failed)
+        const char *line = gc_req_line(L, r, i, &len);
+        if (buf_append(&h->text, line, len + 1) != 0)
             return NULL;
     }
     for (i = 0, p = h->text.data; i < n; i++, p += strlen(p) + 1) {

@@ -93,12 +93,16 @@ typedef struct gc_headers {
 
 /* A request read from its Lua table; the strings stay valid while the four
  * values gc_req_read pushed (url, method, body, headers) stay on the stack. */
+#define GC_REQ_LINES 16
 typedef struct gc_req {
     const char *url, *method, *body;
     size_t ulen, mlen, blen;
     int headers;                /* stack index of the headers list (or nil) */
     int nheaders;
     long timeout_ms, connect_timeout_ms;
+    /* the first header lines as gc_req_read checked them (the table keeps them) */
+    const char *line[GC_REQ_LINES];
+    size_t line_len[GC_REQ_LINES];
 } gc_req;
 
 /* Handle options from the table at opts; returns 0, or -1 when libcurl refuses one. */
@@ -111,6 +115,8 @@ void gc_xfer_free(gc_xfer *x);
 
 /* Reads and checks the request at req (raises on misuse, allocates nothing). */
 void gc_req_read(lua_State *L, int req, int keys, const gc_conn *c, gc_req *r);
+/* Header line i (1-based) of a request read by gc_req_read, and its length. */
+const char *gc_req_line(lua_State *L, const gc_req *r, int i, size_t *len);
 /* The header list ("Expect:" first) built in h, or NULL when memory runs out. */
 struct curl_slist *gc_req_headers(lua_State *L, const gc_req *r, gc_headers *h);
 void gc_headers_free(gc_headers *h);
