@@ -148,8 +148,9 @@ function methods.update_session(self, a, b, c, d)
   local json
   json, err = params.body_json(body, opts.allow_unknown)
   if not json then return nil, err end
-  add_header_secrets(e.secrets, opts.headers)
-  local spec = { method = "PATCH", path = path, body = json, headers = opts.headers,
+  local headers = opts.headers
+  if headers ~= nil then add_header_secrets(e.secrets, headers) end
+  local spec = { method = "PATCH", path = path, body = json, headers = headers,
     client_request_id = opts.client_request_id }
   local confirm = opts.confirm
   if opts.what_if or (confirm ~= nil and confirm ~= false) then

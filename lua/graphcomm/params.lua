@@ -115,9 +115,20 @@ local function cmdlet_form(t)
   return crid, sid, bodyparam or expanded or {}, opts
 end
 
+-- The sessions' metatable and json method, kept from the first session seen: a
+-- method looked up through the session's C __index stops a LuaJIT trace, and the
+-- same for every session (csrc/json/entries.c: one metatable, one methods table).
+local session_mt, session_json
+
 local function is_session(v)
-  local mt = type(v) == "userdata" and getmetatable(v)
-  return type(mt) == "table" and mt.__name == "graphcomm.session"
+  if type(v) ~= "userdata" then return false end
+  local mt = getmetatable(v)
+  if mt == session_mt and mt ~= nil then return true end
+  if type(mt) == "table" and mt.__name == "graphcomm.session" then
+    session_mt = mt
+    return true
+  end
+  return false
 end
 M.is_session = is_session
 
@@ -140,6 +151,7 @@ function M.update(a, b, c, d)
   local ta = type(a)
   if ta == "string" or ta == "number" then                       -- Update(Expanded)
     check_body(c, 3)
+    if d == nil then return a, b, c, NO_OPTS end                  -- the common call
     return a, b, c, check_opts(d, 4)
   elseif ta == "table" and b ~= nil then                        -- UpdateViaIdentity
     local crid, sid = identity(a)
@@ -159,7 +171,11 @@ local ALLOW_UNKNOWN = { allow_unknown = true }
 
 -- The JSON text of a body: a session object's as it is, a table validated and encoded.
 function M.body_json(body, allow_unknown)
-  if is_session(body) then return body:json() end
+  if is_session(body) then
+    local json = session_json
+    if not json then json = body.json; session_json = json end
+    return json(body)
+  end
   return encode(body, allow_unknown and ALLOW_UNKNOWN or nil)
 end
 

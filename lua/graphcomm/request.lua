@@ -18,7 +18,6 @@ local string_find, string_format, string_gsub, string_lower, string_match, strin
       string_sub = string.find, string.format, string.gsub, string.lower, string.match,
       string.byte, string.sub
 local table_sort, table_concat = table.sort, table.concat
-local unpack = table.unpack or unpack
 
 local core = require "graphcomm.core"
 local errors = require "graphcomm.errors"
@@ -41,9 +40,10 @@ local encode_id, encoded_path = core.encode_id, core.path
 M.encode_id = encode_id
 
 local function check_id(v, what)
-  if type(v) == "number" then v = tostring(v) end
-  if type(v) ~= "string" then
-    return nil, errors.validation(what .. " must be a string, got " .. type(v),
+  local tv = type(v)
+  if tv == "number" then v = tostring(v)
+  elseif tv ~= "string" then
+    return nil, errors.validation(what .. " must be a string, got " .. tv,
       { errors = { { path = what, message = "must be a string" } } })
   end
   if v == "" then
@@ -289,8 +289,8 @@ end
 -- Cached in cfg per token (cfg.lead, reset when the token changes).
 local CONTENT_TYPE = "Content-Type: application/json"
 
-local function leading_lines(cfg, authorized, with_body)
-  local k = (authorized and 2 or 0) + (with_body and 1 or 0) + 1
+-- k: the slot in cfg.lead, 1 + (authorized and 2 or 0) + (with_body and 1 or 0) (M.build).
+local function leading_lines(cfg, k, authorized, with_body)
   local lead = cfg.lead
   if not lead then lead = {}; cfg.lead = lead end
   local lines = lead[k]
@@ -342,10 +342,15 @@ function M.build(cfg, spec, authorization)
     cfg.lead = nil
   end
   local body = spec.body
-  local lead = leading_lines(cfg, authorized, body ~= nil)
-  -- One constructor, sized once: the constant lines and a slot for the next one.
-  local h = { unpack(lead) }
+  -- leading_lines' cache, looked up here: one call less on every request.
+  local k = (authorized and 2 or 0) + (body ~= nil and 1 or 0) + 1
+  local lead = cfg.lead
+  lead = lead and lead[k] or leading_lines(cfg, k, authorized, body ~= nil)
+  -- One constructor, sized once: the constant lines and a slot for the next one (by
+  -- index, not unpack: LuaJIT cannot compile unpack, and its trace stopped there).
+  local h = { lead[1], lead[2], lead[3], lead[4], lead[5], lead[6], lead[7], lead[8] }
   local n = #lead - 1
+  for i = 9, n + 1 do h[i] = lead[i] end   -- more constant headers than that
   if body then
     if spec.gzip then
       body = core.gzip(body)
