@@ -5,9 +5,16 @@
  * CURLU handle parsed once, and each request sets only its path (as a client that
  * updates many sessions of one service would), the header list is built once.
  * What any libcurl-based client can reach here; the gap to wrk is libcurl's own work.
- *   curl_loop URL TOKEN BODY SECONDS [COUNT]   -> prints {"rps": r, "cpu_us": c}
- * (cpu_us: user + system CPU time per request of this process).  With COUNT, exactly
- * COUNT requests after the warm-up, whatever SECONDS says (callgrind: bench/PROFILE.md). */
+ *   curl_loop URL TOKEN BODY SECONDS [COUNT]
+ *     -> prints {"rps": r, "cpu_us": c, "request_bytes": b}
+ * (cpu_us: user + system CPU time per request of this process; request_bytes: what the
+ * last request sent, head and body, CURLINFO_REQUEST_SIZE).  With COUNT, exactly
+ * COUNT requests after the warm-up, whatever SECONDS says (callgrind: bench/PROFILE.md).
+ * CURL_LOOP_HEADERS=naive in the environment sends only the naive loop's headers
+ * (bench/naive_loop.lua: Authorization, Content-Type, Expect:, in its order) instead of
+ * graphcomm's seven, all else the same: the difference is what the contract's headers
+ * (Accept, SdkVersion, User-Agent, client-request-id) cost inside libcurl
+ * (bench/profile.sh prints both rows).  Unset or empty: graphcomm's headers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +45,8 @@ static double cpu_seconds(void)
 }
 
 /* The lines request.lua builds for an update, in its order, "Expect:" first as http.c. */
-static struct curl_slist *header_list(const char *token)
+static struct curl_slist *graphcomm_headers(const char *authz)
 {
-    static char authz[4096];
     static const char *const fixed[] = {
         "Accept: application/json",
         "SdkVersion: graphcomm-lua/bench (hostOS=linux; runtimeEnvironment=C)",
@@ -51,11 +57,32 @@ static struct curl_slist *header_list(const char *token)
     };
     struct curl_slist *list = curl_slist_append(NULL, "Expect:");
     int i;
-    snprintf(authz, sizeof authz, "Authorization: Bearer %s", token);
     list = curl_slist_append(list, authz);
     for (i = 0; fixed[i] != NULL; i++)
         list = curl_slist_append(list, fixed[i]);
     return list;
+}
+
+/* The lines bench/naive_loop.lua sets, in its order. */
+static struct curl_slist *naive_headers(const char *authz)
+{
+    struct curl_slist *list = curl_slist_append(NULL, authz);
+    list = curl_slist_append(list, "Content-Type: application/json");
+    return curl_slist_append(list, "Expect:");
+}
+
+/* The header list of CURL_LOOP_HEADERS (see the top); NULL for a value it does not know. */
+static struct curl_slist *header_list(const char *token)
+{
+    static char authz[4096];
+    const char *which = getenv("CURL_LOOP_HEADERS");
+    snprintf(authz, sizeof authz, "Authorization: Bearer %s", token);
+    if (which == NULL || which[0] == '\0')
+        return graphcomm_headers(authz);
+    if (strcmp(which, "naive") == 0)
+        return naive_headers(authz);
+    fprintf(stderr, "curl_loop: CURL_LOOP_HEADERS=%s: only \"naive\" (or unset)\n", which);
+    return NULL;
 }
 
 static CURLU *url_handle;
@@ -112,6 +139,7 @@ int main(int argc, char **argv)
     struct curl_slist *headers;
     CURL *e;
     double t0, c0, stop, secs;
+    long request_bytes = 0;
     long n = 0, count = argc == 6 ? atol(argv[5]) : 0;
     int i;
     if (argc != 5 && argc != 6) {
@@ -120,8 +148,10 @@ int main(int argc, char **argv)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);
     headers = header_list(argv[2]);
+    if (headers == NULL)
+        return 2;
     e = easy_handle(argv[1], argv[3], headers);
-    if (headers == NULL || e == NULL)
+    if (e == NULL)
         return 1;
     for (i = 0; i < 200; i++)               /* warm-up, as the other contestants */
         if (update(e) != 0)
@@ -142,8 +172,9 @@ int main(int argc, char **argv)
     secs = seconds_now() - t0;
     if (n == 0)
         n = 1;
-    printf("{\"rps\": %.1f, \"cpu_us\": %.1f}\n", (double)n / secs,
-           (cpu_seconds() - c0) * 1e6 / (double)n);
+    curl_easy_getinfo(e, CURLINFO_REQUEST_SIZE, &request_bytes);
+    printf("{\"rps\": %.1f, \"cpu_us\": %.1f, \"request_bytes\": %ld}\n", (double)n / secs,
+           (cpu_seconds() - c0) * 1e6 / (double)n, request_bytes);
     curl_easy_cleanup(e);
     curl_url_cleanup(url_handle);
     curl_free(url_path);

@@ -7,6 +7,9 @@
 # Each client runs twice under callgrind, with 200 and 200+N requests after the same
 # set-up; (Ir(200+N) - Ir(200)) / N is its cost per request, start-up excluded.  The VM has
 # no hardware counters, so instructions are counted, not timed.  See bench/PROFILE.md.
+# The C loop runs twice: with graphcomm's seven headers and with the naive loop's three
+# (CURL_LOOP_HEADERS=naive); the line under them is what the contract's four extra
+# headers (Accept, SdkVersion, User-Agent, client-request-id) cost inside libcurl.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-1000}
@@ -44,25 +47,49 @@ ir() {
 # (the C loop and the lua-curl loop warm up with 200 requests themselves).
 cmd() {
   case $1 in
-    curl) echo "$here/build/bench/curl_loop" "$url" "$2" "$body" 0 "$3" ;;
+    curl|curl-naive) echo "$here/build/bench/curl_loop" "$url" "$2" "$body" 0 "$3" ;;
     naive) echo luajit "$here/bench/naive_loop.lua" "$url" "$2" 0 --count "$3" ;;
     *:*) echo "${1%%:*}" "$here/bench/profile_run.lua" "${1#*:}" "$2" $(( 200 + $3 )) ;;
   esac
 }
 # Instructions per request: $1 = label, $2 = kind, $3 = token (none has a space).
+# Prints the row and leaves the count in $last (empty when skipped or failed).
 per() {
   local a b
+  last=
   case $1 in *"${ONLY:-}"*) ;; *) return ;; esac
   case $2 in *:*) export GRAPHCOMM_BUILD=${BUILD_ROOT:-$here/build}/${2%%:*} ;; esac
+  # valgrind runs curl_loop itself (no env(1) in between), so the switch is exported.
+  if [ "$2" = curl-naive ]; then export CURL_LOOP_HEADERS=naive; else unset CURL_LOOP_HEADERS; fi
   # shellcheck disable=SC2046
   a=$(ir $(cmd "$2" "$3" 0)) && b=$(ir $(cmd "$2" "$3" "$n")) \
     || { printf '%-48s %12s\n' "$1" failed; return; }
-  printf '%-48s %12d\n' "$1" $(( (b - a) / n ))
+  last=$(( (b - a) / n ))
+  printf '%-48s %12d\n' "$1" "$last"
+}
+# Bytes the C loop's request sends (head and body), with $1's headers and token $2.
+request_bytes() {
+  local v
+  v=$(CURL_LOOP_HEADERS=$1 "$here/build/bench/curl_loop" "$url" "$2" "$body" 0 1 \
+    | sed -n 's/.*"request_bytes": \([0-9]*\).*/\1/p')
+  echo "${v:-?}"
 }
 for tok in short jwt; do
   t=$GRAPHCOMM_TOKEN; [ $tok = jwt ] && t=$jwt
   echo "token: $tok (${#t} bytes), $n requests; user-space instructions per request"
-  per "libcurl C loop (bench/curl_loop.c, CURLU)" curl "$t"
+  per "libcurl C loop (bench/curl_loop.c, CURLU)" curl "$t"; full=$last
+  per "libcurl C loop, the naive loop's headers" curl-naive "$t"; few=$last
+  if [ -n "$full" ] && [ -n "$few" ]; then
+    bf=$(request_bytes "" "$t"); bn=$(request_bytes naive "$t")
+    printf '%-48s %12d\n' "  difference: the contract's 4 extra headers" $(( full - few ))
+    per_byte='?'
+    case $bf$bn in
+      *[!0-9]*) ;;
+      *) [ "$bf" -gt "$bn" ] && per_byte=$(( (full - few) / (bf - bn) )) ;;
+    esac
+    printf '    (7 custom headers against 3; %s against %s bytes a request, %s instructions a byte)\n' \
+      "$bf" "$bn" "$per_byte"
+  fi
   per "lua-curl + lua-cjson by hand (LuaJIT)" naive "$t"
   for lua in lua5.4 luajit; do
     per "graphcomm, table body, $lua" $lua:table "$t"
