@@ -1,8 +1,9 @@
 /* handle.c: closeable userdata objects whose methods are written in Lua (the client).
  * Like liolib's files: one named metatable per type, methods under __index, one
  * idempotent close for close/__gc/__close, a (closed) __tostring, and every method
- * refused after close.  The object's Lua state table is its uservalue (LPeg's way),
- * so nothing is held by registry references that could leak. */
+ * refused after close (by state(), which each method calls first).  The object's Lua
+ * state table is its uservalue (LPeg's way), so nothing is held by registry
+ * references that could leak. */
 #include <string.h>
 #include "lua/core.h"
 
@@ -65,25 +66,6 @@ static int l_close(lua_State *L)
     return 0;
 }
 
-/* __index(obj, key): close is always there; other methods only while open. */
-static int l_index(lua_State *L)
-{
-    gc_handle *h = lua_touserdata(L, 1);
-    const char *key = lua_tostring(L, 2);
-    if (key != NULL && strcmp(key, "close") == 0) {
-        lua_pushvalue(L, lua_upvalueindex(3));
-        return 1;
-    }
-    if (h != NULL && h->closed)
-        return luaL_error(L, "attempt to use a closed %s",
-                          short_name(lua_tostring(L, lua_upvalueindex(1))));
-    /* Raw: the methods table is complete, and a lookup must never run Lua code
-     * (no __index, hence no require) from inside the core. */
-    lua_pushvalue(L, 2);
-    lua_rawget(L, lua_upvalueindex(2));
-    return 1;
-}
-
 static int l_tostring(lua_State *L)
 {
     const char *tname = lua_tostring(L, lua_upvalueindex(1));
@@ -143,8 +125,27 @@ static void set_closure(lua_State *L, int meta, const char *field, lua_CFunction
     lua_setfield(L, meta, field);
 }
 
+/* The __index table: a raw copy of methods (no metatable, so a lookup never runs Lua
+ * code from inside the core) and close.  A table, not a C function: on LuaJIT a C
+ * __index ended the trace at every method call.  A closed object's methods are still
+ * found; each raises through state(), at the user's call. */
+static void push_index(lua_State *L, int methods, int close)
+{
+    lua_newtable(L);
+    lua_pushnil(L);
+    while (lua_next(L, methods) != 0) {
+        lua_pushvalue(L, -2);
+        lua_insert(L, -2);
+        lua_rawset(L, -4);
+    }
+    lua_pushliteral(L, "close");
+    lua_pushvalue(L, close);
+    lua_rawset(L, -3);
+}
+
 /* core.handle_class(tname, methods, on_close) -> new, state, is_closed
- * Defines (or redefines) the metatable tname. */
+ * Defines (or redefines) the metatable tname; methods is read now, so it must be
+ * complete (a method added later is not seen). */
 static int l_handle_class(lua_State *L)
 {
     int meta;
@@ -163,10 +164,8 @@ static int l_handle_class(lua_State *L)
     lua_setfield(L, meta, "__gc");
     lua_pushvalue(L, -1);
     lua_setfield(L, meta, "__close");
-    lua_pushvalue(L, 1);
-    lua_pushvalue(L, 2);
-    lua_pushvalue(L, 5);
-    set_closure(L, meta, "__index", l_index, 3);
+    push_index(L, 2, 5);
+    lua_setfield(L, meta, "__index");
     lua_pushvalue(L, 1);
     set_closure(L, meta, "__tostring", l_tostring, 1);
     lua_pushvalue(L, 1);

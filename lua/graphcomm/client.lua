@@ -45,11 +45,12 @@ local function on_close(st)
   if e then e:close() end
 end
 
-local new_client, state, is_closed = core.handle_class("graphcomm.client", methods, on_close)
-M.is_closed = is_closed
+-- Set at the end, once methods is complete (core.handle_class copies it).
+local new_client, state
 
--- state(self).engine is written out in every method: csrc/lua/handle.c names the
--- method that called state() in its "bad argument" and "closed client" errors.
+-- state(self).engine is written out in every method, first: csrc/lua/handle.c names
+-- the method that called state() in its "bad argument" and "closed client" errors,
+-- and it is what refuses a closed client (the lookup finds the method either way).
 
 ------------------------------------------------------------------------------
 -- connect
@@ -219,11 +220,14 @@ function methods.unsubscribe(self, id)
 end
 
 function methods.subscriptions(self, ...)
+  local e = state(self).engine
   if select("#", ...) > 0 then   -- a filter or options table would be ignored: say so
     error("bad argument #1 to 'subscriptions' (no argument expected, got " .. type((...)) .. ")", 2)
   end
-  local list, err = subscriptions.list(state(self).engine)
+  local list, err = subscriptions.list(e)
   return list, err
 end
+
+new_client, state, M.is_closed = core.handle_class("graphcomm.client", methods, on_close)
 
 return M
