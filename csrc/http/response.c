@@ -236,10 +236,26 @@ static void each_header(block *b, char *data, size_t len)
     }
 }
 
-/* Pushes an empty headers table and fills it from data[0..len). */
+/* The header lines of a block (every non-empty line but the status line): the size
+ * of its table, which a repeated name or a line without one only makes larger. */
+static int count_lines(const char *data, size_t len)
+{
+    const char *p = data, *end = data + len;
+    int n = 0;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *stop = nl ? nl : end;
+        if (stop > p && !(stop - p == 1 && *p == '\r'))
+            n++;
+        p = nl ? nl + 1 : end;
+    }
+    return n > 0 ? n - 1 : 0;
+}
+
+/* Pushes an empty headers table, sized for the block, and fills it from data[0..len). */
 static void push_headers(block *b, char *data, size_t len)
 {
-    lua_createtable(b->L, 0, 12);
+    lua_createtable(b->L, 0, len ? count_lines(data, len) : 0);
     b->headers = lua_gettop(b->L);
     b->nseen = 0;
     each_header(b, data, len);
@@ -277,7 +293,10 @@ void gc_push_response(lua_State *L, int keys, CURL *e, gc_xfer *x)
     push_headers(&b, x->head.data, x->head.len);
     lua_rawset(L, b.resp);
     gc_push_key(L, keys, GC_K_BODY);
-    lua_pushlstring(L, x->body.data ? x->body.data : "", x->body.len);
+    if (x->body.len == 0)
+        gc_push_key(L, keys, GC_K_EMPTY);
+    else
+        lua_pushlstring(L, x->body.data, x->body.len);
     lua_rawset(L, b.resp);
     gc_push_key(L, keys, GC_K_HTTP_VERSION);
     lua_pushnumber(L, version == CURL_HTTP_VERSION_2_0 ? 2 : version == CURL_HTTP_VERSION_1_0 ? 1.0

@@ -23,7 +23,7 @@ void gc_push_keys(lua_State *L)
         "date", "vary", "server", "location", "connection", "request-id", "retry-after",
         "content-type", "cache-control", "odata-version", "content-length",
         "content-encoding", "client-request-id", "transfer-encoding", "x-ms-ags-diagnostic",
-        "strict-transport-security"
+        "strict-transport-security", ""
     };
     int k;
     lua_createtable(L, GC_K_LAST, 0);

@@ -38,7 +38,8 @@ enum gc_key {
     GC_K_H_ODATA_VERSION, GC_K_H_CONTENT_LENGTH, GC_K_H_CONTENT_ENCODING,
     GC_K_H_CLIENT_REQUEST_ID, GC_K_H_TRANSFER_ENCODING, GC_K_H_DIAGNOSTIC,
     GC_K_H_STRICT_TRANSPORT_SECURITY,
-    GC_K_LAST = GC_K_H_STRICT_TRANSPORT_SECURITY
+    GC_K_EMPTY,                                       /* "": a 204's body */
+    GC_K_LAST = GC_K_EMPTY
 };
 void gc_push_keys(lua_State *L);                    /* a new list: keys[k] = the name */
 #define gc_push_key(L, keys, k) lua_rawgeti(L, (keys), (k))
