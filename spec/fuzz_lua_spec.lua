@@ -132,6 +132,20 @@ describe("property: request ids", function()
     end
   end)
 
+  it("core.path: nil for an id request.lua must check, the path for the rest", function()
+    local core = require "graphcomm.core"
+    assert.equal("/a/x%20y/b/c", core.path("/a/", "x y", "/b/", "c"))
+    for _, bad in ipairs({ "", ".", "..", 12, true, {} }) do
+      assert.is_nil(core.path("/a/", bad, "/b/", "c"), tostring(bad))
+      assert.is_nil(core.path("/a/", "c", "/b/", bad), tostring(bad))
+    end
+    assert.equal("/a/...", core.path("/a/", "..."))
+    assert.equal("/a/.x", core.path("/a/", ".x"))
+    assert.equal("/communications/callRecords/1/sessions/2.5", request.session_path(1, 2.5))
+    assert.has_error(function() core.path("/a/", "x", {}) end)
+    assert.has_error(function() core.path({}, "x") end)
+  end)
+
   it("encodes one id, whatever else a call passes along (a gsub's count)", function()
     local core = require "graphcomm.core"
     assert.equal("ab", core.encode_id("ab", "x"))

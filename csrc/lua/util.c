@@ -86,18 +86,20 @@ static int pool_take(unsigned char *buf, size_t n)
 static int put_uuid4(char *out)
 {
     static const char hex[] = "0123456789abcdef";
+    /* where byte i's two digits go: the dashes sit at 8, 13, 18 and 23 */
+    static const unsigned char at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30,
+                                          32, 34 };
     unsigned char b[16];
-    int i, o = 0;
+    int i;
     if (pool_take(b, sizeof b) != 0)
         return -1;
     b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);   /* version 4 */
     b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);   /* RFC 4122 variant */
     for (i = 0; i < 16; i++) {
-        if (i == 4 || i == 6 || i == 8 || i == 10)
-            out[o++] = '-';
-        out[o++] = hex[b[i] >> 4];
-        out[o++] = hex[b[i] & 15];
+        out[at[i]] = hex[b[i] >> 4];
+        out[at[i] + 1] = hex[b[i] & 15];
     }
+    out[8] = out[13] = out[18] = out[23] = '-';
     return 0;
 }
 
@@ -204,34 +206,77 @@ static char *put_encoded(char *out, const char *s, size_t n)
     return out;
 }
 
-/* core.path(text1, id1 [, text2, id2 ...]) -> text1 .. id1 percent-encoded .. text2 ..
- * (the texts as they are): a Graph path in one call, built in one piece of memory (a
- * userdata when it is long: nothing leaks if Lua runs out of memory). */
-static int l_path(lua_State *L)
+/* Whether id s[0..n) may go into a path as it is checked by request.lua's check_id:
+ * not empty and no dot-segment ("." or "..", which a proxy may normalise away). */
+static int plain_id(const char *s, size_t n)
+{
+    return n > 0 && !(s[0] == '.' && (n == 1 || (n == 2 && s[1] == '.')));
+}
+
+/* The path of core.path, or nil when refuse is set and an id is not a string or not
+ * plain_id: the caller checks those itself (a number's text, the error to give).
+ * The first PATH_KEEP arguments are read once (an id that needs no encoding, as a
+ * GUID, is copied whole); the strings stay on the stack, so their pointers stay valid. */
+#define PATH_KEEP 8
+static int push_path(lua_State *L, int refuse)
 {
     int i, n = lua_gettop(L);
-    size_t total = 0;
+    size_t total = 0, len[PATH_KEEP], elen[PATH_KEEP];
+    const char *str[PATH_KEEP];
     char small[512], *buf, *p;
     luaL_argcheck(L, n >= 2 && n % 2 == 0, n, "text and id pairs expected");
     for (i = 1; i <= n; i++) {
-        size_t len;
-        const char *s = luaL_checklstring(L, i, &len);
-        total += i % 2 ? len : encoded_len(s, len);
+        size_t l, e;
+        const char *s;
+        if (refuse && i % 2 == 0 && lua_type(L, i) != LUA_TSTRING) {
+            lua_pushnil(L);
+            return 1;
+        }
+        s = luaL_checklstring(L, i, &l);
+        if (refuse && i % 2 == 0 && !plain_id(s, l)) {
+            lua_pushnil(L);
+            return 1;
+        }
+        e = i % 2 ? l : encoded_len(s, l);
+        if (i <= PATH_KEEP) {
+            str[i - 1] = s;
+            len[i - 1] = l;
+            elen[i - 1] = e;
+        }
+        total += e;
     }
     buf = total <= sizeof small ? small : lua_newuserdata(L, total);
     p = buf;
     for (i = 1; i <= n; i++) {
-        size_t len;
-        const char *s = lua_tolstring(L, i, &len);
-        if (i % 2) {
-            memcpy(p, s, len);
-            p += len;
+        size_t l, e;
+        const char *s;
+        if (i <= PATH_KEEP) {
+            s = str[i - 1];
+            l = len[i - 1];
+            e = elen[i - 1];
         } else {
-            p = put_encoded(p, s, len);
+            s = lua_tolstring(L, i, &l);
+            e = i % 2 ? l : encoded_len(s, l);
+        }
+        if (e == l) {
+            memcpy(p, s, l);
+            p += l;
+        } else {
+            p = put_encoded(p, s, l);
         }
     }
     lua_pushlstring(L, buf, total);
     return 1;
+}
+
+/* core.path(text1, id1 [, text2, id2 ...]) -> text1 .. id1 percent-encoded .. text2 ..
+ * (the texts as they are), or nil when an id is not a string, is empty, "." or "..":
+ * a Graph path in one call, built in one piece of memory (a userdata when it is long:
+ * nothing leaks if Lua runs out of memory).  The common update's ids pass in one call;
+ * request.lua checks a refused one (and a number's text) in Lua, then calls again. */
+static int l_path(lua_State *L)
+{
+    return push_path(L, 1);
 }
 
 /* core.encode_id(s) -> s percent-encoded as in core.path; s itself when it needs none. */
@@ -245,7 +290,7 @@ static int l_encode_id(lua_State *L)
         return 1;
     lua_pushliteral(L, "");
     lua_insert(L, 1);
-    return l_path(L);
+    return push_path(L, 0);
 }
 
 static const luaL_Reg util_funcs[] = {

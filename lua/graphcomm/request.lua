@@ -58,7 +58,12 @@ local function check_id(v, what)
   return v
 end
 
+-- core.path gives nil for an id check_id must look at (not a string, "", ".", ".."):
+-- two string ids, the common update, take one C call and no Lua check (on Lua 5.4
+-- the two check_id calls were about 2,000 instructions).
 function M.session_path(crid, sid)
+  local p = encoded_path("/communications/callRecords/", crid, "/sessions/", sid)
+  if p then return p end
   local c, err = check_id(crid, "CallRecordId")
   if not c then return nil, err end
   local s
@@ -69,6 +74,8 @@ end
 
 -- The call record's path (graphcomm.read), with session_path's encoding and refusals.
 function M.record_path(crid)
+  local p = encoded_path("/communications/callRecords/", crid)
+  if p then return p end
   local c, err = check_id(crid, "CallRecordId")
   if not c then return nil, err end
   return encoded_path("/communications/callRecords/", c)
@@ -76,6 +83,8 @@ end
 
 -- A change-notification subscription's path (graphcomm.subscriptions), encoded alike.
 function M.subscription_path(id)
+  local p = encoded_path("/subscriptions/", id)
+  if p then return p end
   local v, err = check_id(id, "id")
   if not v then return nil, err end
   return encoded_path("/subscriptions/", v)
