@@ -23,6 +23,12 @@ describe("core.uuid4", function()
     assert.equal(1, select("#", core.uuid4()))
     assert.equal(1, select("#", core.uuid4(nil)))
     assert.has_error(function() core.uuid4({}) end)
+    local long = ("x"):rep(300) .. ": "          -- past the C buffer: joined another way
+    id, line = core.uuid4(long)
+    assert.matches(UUID4, id)
+    assert.equal(long .. id, line)
+    id, line = core.uuid4(12)
+    assert.equal("12" .. id, line)
   end)
 
   if is_luajit then

@@ -94,8 +94,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     gc_xfer *x = ud;
     size_t bytes = size * n;
-    if (bytes >= 5 && memcmp(p, "HTTP/", 5) == 0)
-        x->head.len = 0, x->head_lines = -1;
+    if (bytes >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+        x->head.len = 0;
+        x->head_lines = -1;       /* the status line brings it to 0 */
+    }
     if (x->head.len + bytes > MAX_HEAD_BYTES)
         return 0;
     if (bytes > 2 || (bytes > 0 && p[0] != '\r' && p[0] != '\n'))
