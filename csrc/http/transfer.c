@@ -351,15 +351,18 @@ void gc_req_read(lua_State *L, int req, int keys, const gc_conn *c, gc_req *r)
     get_req(L, req, keys, GC_K_BODY);          /* base + 3: pinned while libcurl reads it */
     r->blen = 0;
     r->body = luaL_optlstring(L, base + 3, NULL, &r->blen);
-    get_req(L, req, keys, GC_K_HEADERS);       /* base + 4 */
-    r->headers = base + 4;
-    r->nheaders = check_headers(L, base + 4, r);
-    if (bad_c_string(r->method, &r->mlen) || bad_c_string(r->url, &r->ulen))
-        luaL_error(L, "graphcomm: CR, LF or NUL in the method or URL");
     get_req(L, req, keys, GC_K_TIMEOUT);
     r->timeout_ms = pop_ms(L, "timeout", c->timeout_ms);
     get_req(L, req, keys, GC_K_CONNECT_TIMEOUT);
     r->connect_timeout_ms = pop_ms(L, "connect_timeout", c->connect_timeout_ms);
+    if (bad_c_string(r->method, &r->mlen) || bad_c_string(r->url, &r->ulen))
+        luaL_error(L, "graphcomm: CR, LF or NUL in the method or URL");
+    /* The headers last: r keeps pointers to the strings of the list, and a metamethod
+     * of req (get_req honours __index) could change the list under them; after this
+     * no Lua code runs before the lines are copied or sent. */
+    get_req(L, req, keys, GC_K_HEADERS);       /* base + 4 */
+    r->headers = base + 4;
+    r->nheaders = check_headers(L, base + 4, r);
 }
 
 /* The lines are copied one after the other, each with its NUL, into h->text (which
