@@ -276,7 +276,8 @@ local function free(e, sc, life, now, need, past_pause)
   else
     e.u = nil
   end
-  local limit = math_max(1, math_floor(sc.requests * factor(e, sc, now)))
+  local limit = sc.requests
+  if e.f then limit = math_max(1, math_floor(limit * factor(e, sc, now))) end
   local room = limit - e.n
   if room >= need then return room, 0 end
   local s, drop = e.s, e.n - limit + need
@@ -290,7 +291,11 @@ local function free(e, sc, life, now, need, past_pause)
   return room, life
 end
 
-local function slot_of(t, sc) return math_floor(t * M.SLOTS / sc.per) end
+-- (v - v % 1 is math.floor(v) without a C call: this runs several times a request)
+local function slot_of(t, sc)
+  local v = t * M.SLOTS / sc.per
+  return v - v % 1
+end
 
 -- Counts n requests at now; unanswered: they are under way (else answered).
 local function add(e, sc, n, now, unanswered)
@@ -317,9 +322,10 @@ local function remove(e, n, id)
     local sl = s[k]
     if id and sl[1] < id then break end
     if not id or sl[1] == id then
-      local m = math_min(n, sl[2])
+      local m = sl[2] < n and sl[2] or n
       sl[2], e.n, n = sl[2] - m, e.n - m, n - m
-      if sl[4] then sl[4] = math_max(0, sl[4] - m) end
+      local p = sl[4]
+      if p then sl[4] = p > m and p - m or 0 end
       if sl[2] == 0 then table.remove(s, k) end
     end
   end
@@ -394,7 +400,8 @@ local function transact(self, fn, a, b, c, d, e)
   return r1, r2
 end
 
--- The state a key lives in, and whether its entries are to be checked.
+-- The state a key lives in, and whether its entries are to be checked (the hot paths
+-- below inline this).
 local function state_of(self, name, shared)
   if LOCAL[name] then return self.locals, false end
   return shared, not self.own
@@ -406,11 +413,11 @@ end
 -- slot keep theirs. When its slot has left already (it took longer than the window)
 -- it is simply counted again. Without sent_at: the newest slot is stamped now.
 local function touch(self, shared, now, keys, sent_at, cost, unanswered)
-  local scopes = self.scopes
+  local scopes, locals, check = self.scopes, self.locals, not self.own
   for i = 1, #keys do
     local name = keys[i][1]
-    local state, check = state_of(self, name, shared)
-    local e, sc = entry(state, keys[i][2], check), scopes[name]
+    local loc = LOCAL[name]
+    local e, sc = entry(loc and locals or shared, keys[i][2], check and not loc), scopes[name]
     if sent_at then
       remove(e, cost, slot_of(sent_at, sc))
       add(e, sc, cost, now, unanswered)
@@ -437,11 +444,11 @@ end
 
 local function take_in(self, shared, now, keys, n, exact, past_pause, under_way)
   local granted, wait = n, 0
-  local scopes, lives = self.scopes, self.life
+  local scopes, lives, locals, check = self.scopes, self.life, self.locals, not self.own
   for i = 1, #keys do
     local name = keys[i][1]
-    local state, check = state_of(self, name, shared)
-    local e, life = entry(state, keys[i][2], check), lives[name]
+    local loc = LOCAL[name]
+    local e, life = entry(loc and locals or shared, keys[i][2], check and not loc), lives[name]
     expire(e, life, now)
     local room, w = free(e, scopes[name], life, now, exact and n or 1, past_pause)
     if room < granted then granted = (exact or room < 0) and 0 or room end
@@ -452,7 +459,7 @@ local function take_in(self, shared, now, keys, n, exact, past_pause, under_way)
     self.taken_at = now
     for i = 1, #keys do
       local name = keys[i][1]
-      add(state_of(self, name, shared)[keys[i][2]], scopes[name], granted, now, under_way)
+      add((LOCAL[name] and locals or shared)[keys[i][2]], scopes[name], granted, now, under_way)
     end
   end
   -- A shared state (another process's entries too) is pruned on each take, as it is
@@ -469,7 +476,10 @@ end
 -- exact: n or nothing (n is first cut to the smallest limit, so that it can go at all).
 function Limiter:take(keys, n, exact, past_pause, under_way)
   if exact then
-    for i = 1, #keys do n = math_min(n, self.scopes[keys[i][1]].requests) end
+    for i = 1, #keys do
+      local r = self.scopes[keys[i][1]].requests
+      if r < n then n = r end
+    end
   end
   local granted, wait = transact(self, take_in, keys, n, exact, past_pause, under_way)
   if granted == 0 and not (wait > 0) then wait = 0.001 end
