@@ -504,7 +504,6 @@ function Limiter:admit(spec, sleep, max_wait)
   end
 end
 
--- n requests of the take at taken_at (nil: the newest) that were not sent after all.
 local function give_in(self, shared, _, keys, n, taken_at)
   for i = 1, #keys do
     local name = keys[i][1]
@@ -513,6 +512,7 @@ local function give_in(self, shared, _, keys, n, taken_at)
   end
 end
 
+-- n requests of the take at taken_at (nil: the newest) that were not sent after all.
 function Limiter:give(keys, n, taken_at)
   if n <= 0 then return end
   transact(self, give_in, keys, n, taken_at)

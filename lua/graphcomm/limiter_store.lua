@@ -138,7 +138,7 @@ end
 
 -- The store of a limiter: the opened one, or memory on the limiter's clock. -> st, now,
 -- own: true for the memory store, whose state only the limiter writes (st.state, no
--- text read back: the limiter need not check its entries, docs/throttling.md "Cost").
+-- text read back: the limiter need not check its entries; graphcomm.limiter, "Cost").
 function M.new(cfg, now)
   local st = cfg.opened
   if not st or st.memory then
