@@ -10,6 +10,10 @@
 # The C loop runs twice: with graphcomm's seven headers and with the naive loop's three
 # (CURL_LOOP_HEADERS=naive); the line under them is what the contract's four extra
 # headers (Accept, SdkVersion, User-Agent, client-request-id) cost inside libcurl.
+# The rows "limiter on" run with BENCH_LIMITS=1 (connect{ limits = true }: the limiter is
+# off by default on loopback, on for every real host); the last rows need no emulator:
+# BENCH_TRANSPORT=instant, an instant transport at 100 virtual requests a second, where
+# the limiter's windows are full (bench/profile_run.lua).
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 n=${1:-1000}
@@ -61,6 +65,8 @@ per() {
   case $2 in *:*) export GRAPHCOMM_BUILD=${BUILD_ROOT:-$here/build}/${2%%:*} ;; esac
   # valgrind runs curl_loop itself (no env(1) in between), so the switch is exported.
   if [ "$2" = curl-naive ]; then export CURL_LOOP_HEADERS=naive; else unset CURL_LOOP_HEADERS; fi
+  case $1 in *"limiter on"*) export BENCH_LIMITS=1 ;; *) unset BENCH_LIMITS ;; esac
+  case $1 in *"instant transport"*) export BENCH_TRANSPORT=instant ;; *) unset BENCH_TRANSPORT ;; esac
   # shellcheck disable=SC2046
   a=$(ir $(cmd "$2" "$3" 0)) && b=$(ir $(cmd "$2" "$3" "$n")) \
     || { printf '%-48s %12s\n' "$1" failed; return; }
@@ -94,6 +100,12 @@ for tok in short jwt; do
   for lua in lua5.4 luajit; do
     per "graphcomm, table body, $lua" $lua:table "$t"
     per "graphcomm, session object body, $lua" $lua:session "$t"
+    per "graphcomm, session object, limiter on, $lua" $lua:session "$t"
     per "graphcomm, 16 in flight, $lua" $lua:bulk "$t"
   done
+done
+echo "instant transport (no network, 100 virtual requests/s), $n updates; instructions per update"
+for lua in lua5.4 luajit; do
+  per "graphcomm, instant transport, session, $lua" $lua:session "$GRAPHCOMM_TOKEN"
+  per "graphcomm, instant transport, session, limiter on, $lua" $lua:session "$GRAPHCOMM_TOKEN"
 done

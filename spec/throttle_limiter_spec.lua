@@ -313,6 +313,21 @@ describe("limiter signals", function()
     assert.equal(3, (lim:take(lim:keys(PATCH), 3)))
     assert.is_nil(state.junk)
   end)
+
+  it("checks a caller's store in every transaction: an entry damaged between two takes is dropped",
+      function()
+    local state = {}
+    local store = { transact = function(_, fn) return fn(state, T) end }
+    local lim = new{ store = store, app_tenant = { requests = 3, per = 10 } }
+    local keys = lim:keys(PATCH)
+    assert.equal(2, (lim:take(keys, 2)))
+    local e = state["app_tenant/default/default"]
+    assert.equal(2, e.n)
+    e.s[1][2] = "2"            -- not a count: taken on trust, 2 of the 3 would stay held
+    assert.equal(3, (lim:take(keys, 3)))
+    assert.equal(3, state["app_tenant/default/default"].n)
+    assert.equal(0, (lim:take(keys, 1)))
+  end)
 end)
 
 describe("connect{ limits = }", function()

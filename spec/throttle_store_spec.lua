@@ -46,6 +46,24 @@ describe("limits state file", function()
     a:close()
   end)
 
+  it("checks what another writer left between two requests: a damaged entry starts afresh",
+      function()
+    local path = dir .. "/between.state"
+    T = 100
+    local a = new(path)
+    assert.equal(2, (a:take(a:keys(PATCH), 2)))
+    -- A count that is not a number: taken on trust this entry would hold 4 of the 5.
+    local f = assert(io.open(path, "wb"))
+    f:write(store.MAGIC .. '{"app_tenant/default/default": {"n": 4, "s": [[500, "4", 100]]}}')
+    f:close()
+    assert.equal(5, (a:take(a:keys(PATCH), 9)))
+    assert.equal(0, (a:take(a:keys(PATCH), 1)))
+    local e = require("cjson").decode(read(path):sub(#store.MAGIC + 1))["app_tenant/default/default"]
+    assert.equal(5, e.n)
+    assert.same({ { 500, 5, 100 } }, e.s)
+    a:close()
+  end)
+
   it("refuses a file that is not a limits file, and leaves it as it was", function()
     local path = dir .. "/precious.txt"
     local f = assert(io.open(path, "wb"))

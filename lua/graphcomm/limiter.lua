@@ -43,6 +43,13 @@
 -- State. The per-record scopes live in this process; the others in a store
 -- (graphcomm.limiter_store): this process only, a state file under flock (every
 -- process of the user on this machine), or an nginx shared dict (every worker).
+--
+-- Cost. An entry is checked (valid_entry, every slot) only when it comes from a state
+-- that another process or the caller could have written: a state file, a shared dict or
+-- a caller's store, once per transaction (each reads the state anew). The entries this
+-- limiter keeps in memory (the locals, the memory store) are its own and never checked,
+-- and they are pruned every PRUNE_EVERY takes, not on each: a request then costs the
+-- same however full its windows are.
 
 local type, pairs, ipairs, tostring, tonumber, setmetatable =
       type, pairs, ipairs, tostring, tonumber, setmetatable
@@ -217,9 +224,11 @@ local function valid_entry(e)
     and (e.t == nil or type(e.t) == "number")
 end
 
-local function entry(state, key)
+-- check: the state was read from a store (state file, shared dict, a caller's): its
+-- entries are checked; in this limiter's own memory they are what it wrote.
+local function entry(state, key, check)
   local e = state[key]
-  if not valid_entry(e) then   -- missing, or damaged in a shared store: start afresh
+  if e == nil or (check and not valid_entry(e)) then   -- missing, or damaged: start afresh
     e = { n = 0, s = {} }
     state[key] = e
   end
@@ -252,10 +261,10 @@ local function expire(e, life, now)
     e.n = e.n - s[k][2]
     k = k + 1
   end
-  if k > 1 then
-    local kept = {}
-    for j = k, #s do kept[#kept + 1] = s[j] end
-    e.s = kept
+  if k > 1 then   -- the kept slots move to the front, in place
+    local m = #s
+    for j = k, m do s[j - k + 1] = s[j] end
+    for j = m - k + 2, m do s[j] = nil end
   end
   if e.n < 0 then e.n = 0 end
 end
@@ -267,7 +276,8 @@ local function free(e, sc, life, now, need, past_pause)
   else
     e.u = nil
   end
-  local limit = math_max(1, math_floor(sc.requests * factor(e, sc, now)))
+  local limit = sc.requests
+  if e.f then limit = math_max(1, math_floor(limit * factor(e, sc, now))) end
   local room = limit - e.n
   if room >= need then return room, 0 end
   local s, drop = e.s, e.n - limit + need
@@ -281,7 +291,11 @@ local function free(e, sc, life, now, need, past_pause)
   return room, life
 end
 
-local function slot_of(t, sc) return math_floor(t * M.SLOTS / sc.per) end
+-- (v - v % 1 is math.floor(v) without a C call: this runs several times a request)
+local function slot_of(t, sc)
+  local v = t * M.SLOTS / sc.per
+  return v - v % 1
+end
 
 -- Counts n requests at now; unanswered: they are under way (else answered).
 local function add(e, sc, n, now, unanswered)
@@ -308,9 +322,10 @@ local function remove(e, n, id)
     local sl = s[k]
     if id and sl[1] < id then break end
     if not id or sl[1] == id then
-      local m = math_min(n, sl[2])
+      local m = sl[2] < n and sl[2] or n
       sl[2], e.n, n = sl[2] - m, e.n - m, n - m
-      if sl[4] then sl[4] = math_max(0, sl[4] - m) end
+      local p = sl[4]
+      if p then sl[4] = p > m and p - m or 0 end
       if sl[2] == 0 then table.remove(s, k) end
     end
   end
@@ -324,10 +339,14 @@ end
 local Limiter = {}
 Limiter.__index = Limiter
 
+M.PRUNE_EVERY = 256   -- takes between two prunings of the entries kept in memory
+
 function M.new(cfg, now)
   local self = setmetatable({ cfg = cfg, scopes = cfg.scopes, locals = {}, takes = 0,
     now = cfg.clock or now }, Limiter)
-  self.store, self.now = store.new(cfg, self.now)
+  local own
+  self.store, self.now, own = store.new(cfg, self.now)
+  self.own = own and self.store.state or nil   -- the memory store's table: no checks
   local tid, aid = cfg.tenant, cfg.app
   self.prefix = { app = "app/" .. aid, tenant = "tenant/" .. tid,
     app_tenant = "app_tenant/" .. aid .. "/" .. tid }
@@ -371,11 +390,21 @@ function Limiter:cost(spec)
   return 1
 end
 
-local function each_state(self, keys, shared, fn)
-  for _, key in ipairs(keys) do
-    local name = key[1]
-    fn(LOCAL[name] and self.locals or shared, key[2], self.scopes[name], self.life[name])
-  end
+-- Runs fn(self, state, now, ...) with the store's state: the memory store's table
+-- directly (no closure per request), any other store in its transaction.
+local function transact(self, fn, a, b, c, d, e)
+  local own = self.own
+  if own then return fn(self, own, self.now(), a, b, c, d, e) end
+  local r1, r2
+  self.store:transact(function(shared, now) r1, r2 = fn(self, shared, now, a, b, c, d, e) end)
+  return r1, r2
+end
+
+-- The state a key lives in, and whether its entries are to be checked (the hot paths
+-- below inline this).
+local function state_of(self, name, shared)
+  if LOCAL[name] then return self.locals, false end
+  return shared, not self.own
 end
 
 -- A request counted at sent_at (cost requests) is known to have reached Graph by now
@@ -383,21 +412,26 @@ end
 -- that it stays in the window until W + margin after now, and the others of its old
 -- slot keep theirs. When its slot has left already (it took longer than the window)
 -- it is simply counted again. Without sent_at: the newest slot is stamped now.
-local function touch(self, keys, shared, now, sent_at, cost, unanswered)
-  each_state(self, keys, shared, function(state, key, sc)
-    local e = entry(state, key)
+local function touch(self, shared, now, keys, sent_at, cost, unanswered)
+  local scopes, locals, check = self.scopes, self.locals, not self.own
+  for i = 1, #keys do
+    local name = keys[i][1]
+    local loc = LOCAL[name]
+    local e, sc = entry(loc and locals or shared, keys[i][2], check and not loc), scopes[name]
     if sent_at then
       remove(e, cost, slot_of(sent_at, sc))
-      return add(e, sc, cost, now, unanswered)
+      add(e, sc, cost, now, unanswered)
+    else
+      local last = e.s[#e.s]
+      if last and last[3] < now then last[3] = now end
     end
-    local last = e.s[#e.s]
-    if last and last[3] < now then last[3] = now end
-  end)
+  end
 end
 
-local function prune(state, now, lives)
+-- Drops the entries whose windows emptied (check: and those that are damaged).
+local function prune(state, now, lives, check)
   for key, e in pairs(state) do
-    if valid_entry(e) then
+    if not check or valid_entry(e) then
       local name = string_match(key, "^([%w_]+)/")
       local life = lives[name]
       if life then expire(e, life, now) end
@@ -408,32 +442,46 @@ local function prune(state, now, lives)
   end
 end
 
+local function take_in(self, shared, now, keys, n, exact, past_pause, under_way)
+  local granted, wait = n, 0
+  local scopes, lives, locals, check = self.scopes, self.life, self.locals, not self.own
+  for i = 1, #keys do
+    local name = keys[i][1]
+    local loc = LOCAL[name]
+    local e, life = entry(loc and locals or shared, keys[i][2], check and not loc), lives[name]
+    expire(e, life, now)
+    local room, w = free(e, scopes[name], life, now, exact and n or 1, past_pause)
+    if room < granted then granted = (exact or room < 0) and 0 or room end
+    if w > wait then wait = w end
+  end
+  if granted > 0 then
+    wait = 0
+    self.taken_at = now
+    for i = 1, #keys do
+      local name = keys[i][1]
+      add((LOCAL[name] and locals or shared)[keys[i][2]], scopes[name], granted, now, under_way)
+    end
+  end
+  -- A shared state (another process's entries too) is pruned on each take, as it is
+  -- read; this limiter's own memory every PRUNE_EVERY takes.
+  if not self.own then prune(shared, now, lives, true) end
+  self.takes = self.takes + 1
+  if self.takes % M.PRUNE_EVERY == 0 then
+    prune(self.locals, now, lives, false)
+    if self.own then prune(shared, now, lives, false) end
+  end
+  return granted, wait
+end
+
 -- exact: n or nothing (n is first cut to the smallest limit, so that it can go at all).
 function Limiter:take(keys, n, exact, past_pause, under_way)
-  local granted, wait
   if exact then
-    for _, key in ipairs(keys) do n = math_min(n, self.scopes[key[1]].requests) end
-  end
-  self.store:transact(function(shared, now)
-    granted, wait = n, 0
-    each_state(self, keys, shared, function(state, key, sc, life)
-      local e = entry(state, key)
-      expire(e, life, now)
-      local room, w = free(e, sc, life, now, exact and n or 1, past_pause)
-      if room < granted then granted = (exact or room < 0) and 0 or room end
-      if w > wait then wait = w end
-    end)
-    if granted > 0 then
-      wait = 0
-      self.taken_at = now
-      each_state(self, keys, shared, function(state, key, sc)
-        add(state[key], sc, granted, now, under_way)
-      end)
+    for i = 1, #keys do
+      local r = self.scopes[keys[i][1]].requests
+      if r < n then n = r end
     end
-    prune(shared, now, self.life)
-    self.takes = self.takes + 1
-    if self.takes % 256 == 0 then prune(self.locals, now, self.life) end
-  end)
+  end
+  local granted, wait = transact(self, take_in, keys, n, exact, past_pause, under_way)
   if granted == 0 and not (wait > 0) then wait = 0.001 end
   return granted, wait
 end
@@ -456,26 +504,30 @@ function Limiter:admit(spec, sleep, max_wait)
   end
 end
 
+local function give_in(self, shared, _, keys, n, taken_at)
+  for i = 1, #keys do
+    local name = keys[i][1]
+    local state, check = state_of(self, name, shared)
+    remove(entry(state, keys[i][2], check), n, taken_at and slot_of(taken_at, self.scopes[name]))
+  end
+end
+
 -- n requests of the take at taken_at (nil: the newest) that were not sent after all.
 function Limiter:give(keys, n, taken_at)
   if n <= 0 then return end
-  self.store:transact(function(shared)
-    each_state(self, keys, shared, function(state, key, sc)
-      remove(entry(state, key), n, taken_at and slot_of(taken_at, sc))
-    end)
-  end)
+  transact(self, give_in, keys, n, taken_at)
+end
+
+local function sent_in(self, shared, now, keys, taken_at, cost)
+  touch(self, shared, now, keys, taken_at, cost, true)
+  return now
 end
 
 -- A request counted by the take at taken_at that leaves only now (its token was being
 -- fetched): counted anew from now when that was more than LATE ago. -> its count's time
 function Limiter:sent(spec, taken_at)
   if not taken_at or self.now() - taken_at < LATE then return taken_at end
-  local keys, cost, at = self:keys(spec), self:cost(spec), taken_at
-  self.store:transact(function(shared, now)
-    touch(self, keys, shared, now, taken_at, cost, true)
-    at = now
-  end)
-  return at
+  return transact(self, sent_in, self:keys(spec), taken_at, self:cost(spec))
 end
 
 -- The scope a 429 names: x-ms-throttle-scope "Tenant_Application/ReadWrite/app/tenant".
@@ -517,18 +569,23 @@ function Limiter:signal(keys, status, headers, sent_at, cost, inner)
     if secs > 3600 then secs = 3600 end
   end
   self.store:transact(function(shared, now)
-    if not inner then touch(self, keys, shared, now, sent_at, cost) end
-    each_state(self, keys, shared, function(state, key, sc)
-      local name = string_match(key, "^([%w_]+)/")
-      if named and named ~= name then return end
-      local e = entry(state, key)
-      if secs then return pause(e, sc, secs, now) end
-      -- Someone else uses this scope too: give them room.
-      local own = e.n / sc.requests
-      if pct > own + 0.1 and (not e.t or now - e.t >= sc.per / M.SLOTS) then
-        e.f, e.t = math_max(M.MIN_FACTOR, factor(e, sc, now) * 0.8), now
+    if not inner then touch(self, shared, now, keys, sent_at, cost) end
+    for _, key in ipairs(keys) do
+      local name = key[1]
+      if not named or named == name then
+        local state, check = state_of(self, name, shared)
+        local e, sc = entry(state, key[2], check), self.scopes[name]
+        if secs then
+          pause(e, sc, secs, now)
+        else
+          -- Someone else uses this scope too: give them room.
+          local ours = e.n / sc.requests
+          if pct > ours + 0.1 and (not e.t or now - e.t >= sc.per / M.SLOTS) then
+            e.f, e.t = math_max(M.MIN_FACTOR, factor(e, sc, now) * 0.8), now
+          end
+        end
       end
-    end)
+    end
   end)
   return secs
 end
@@ -546,8 +603,7 @@ function Limiter:answered(spec, resp, sent_at, inner)
     return self:signal(keys, resp.status, h, sent_at, self:cost(spec), inner)
   end
   if inner then return end
-  local cost = self:cost(spec)
-  self.store:transact(function(shared, now) touch(self, keys, shared, now, sent_at, cost) end)
+  transact(self, touch, keys, sent_at, self:cost(spec))
 end
 
 function Limiter:close()

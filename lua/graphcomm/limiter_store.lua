@@ -136,13 +136,15 @@ function M.open(cfg)
   return { memory = true }
 end
 
--- The store of a limiter: the opened one, or memory on the limiter's clock.
+-- The store of a limiter: the opened one, or memory on the limiter's clock. -> st, now,
+-- own: true for the memory store, whose state only the limiter writes (st.state, no
+-- text read back: the limiter need not check its entries; graphcomm.limiter, "Cost").
 function M.new(cfg, now)
   local st = cfg.opened
   if not st or st.memory then
-    return setmetatable({ state = {}, now = now or core.now }, Memory), now or core.now
+    return setmetatable({ state = {}, now = now or core.now }, Memory), now or core.now, true
   end
-  return st, st.now or now
+  return st, st.now or now, false
 end
 
 return M
