@@ -14,19 +14,26 @@
 
 void gc_open_http(lua_State *L);
 
+
 typedef struct {
     CURL *easy;
     gc_conn conn;
     gc_xfer xfer;
     struct curl_slist *nodes;   /* the header list's nodes, reused by every request */
     int nnodes;
+    int building;               /* 1 while send makes the result (Lua may run: a finalizer) */
+    int close_pending;          /* close was asked for meanwhile: done when send ends */
 } gc_http;
+
+static void http_free(gc_http *h);
 
 static gc_http *check_open(lua_State *L, int idx)
 {
     gc_http *h = luaL_checkudata(L, idx, HTTP_MT);
     if (h->easy == NULL)
         luaL_error(L, "attempt to use a closed transport");
+    if (h->building)
+        luaL_error(L, "graphcomm: this transport is making a response (called from a finalizer?)");
     return h;
 }
 
@@ -99,25 +106,30 @@ static int l_send(lua_State *L)
     gc_xfer_reset(&h->xfer, h->conn.max_body);
     rc = curl_easy_perform(h->easy);
     curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);   /* the strings are not ours to keep */
+    /* Any allocation below may run a finalizer that closes this transport: the handle
+     * and the collector it reads stay until the result is made (l_close). */
+    h->building = 1;
     if (rc != CURLE_OK) {
         lua_pushnil(L);
         gc_push_failure(L, h->easy, &h->xfer, rc);
-        gc_xfer_trim(&h->xfer);
-        return 2;
+    } else {
+        curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &connects);
+        gc_push_response(L, KEYS, h->easy, &h->xfer);
+        gc_push_key(L, KEYS, GC_K_NEW_CONNECTIONS);
+        lua_pushinteger(L, (lua_Integer)connects);
+        lua_rawset(L, -3);
     }
-    gc_push_response(L, KEYS, h->easy, &h->xfer);
     gc_xfer_trim(&h->xfer);
-    curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &connects);
-    gc_push_key(L, KEYS, GC_K_NEW_CONNECTIONS);
-    lua_pushinteger(L, (lua_Integer)connects);
-    lua_rawset(L, -3);
-    return 1;
+    h->building = 0;
+    if (h->close_pending)
+        http_free(h);
+    return rc != CURLE_OK ? 2 : 1;
 }
 
-/* close, __gc and __close: one idempotent function. */
-static int l_close(lua_State *L)
+/* Frees what the transport holds; idempotent. */
+static void http_free(gc_http *h)
 {
-    gc_http *h = luaL_checkudata(L, 1, HTTP_MT);
+    h->building = h->close_pending = 0;
     if (h->easy != NULL) {
         curl_easy_cleanup(h->easy);
         h->easy = NULL;
@@ -126,6 +138,24 @@ static int l_close(lua_State *L)
     free(h->nodes);
     h->nodes = NULL;
     h->nnodes = 0;
+}
+
+/* close and __close (idempotent): while send makes a result, done when it ends. */
+static int l_close(lua_State *L)
+{
+    gc_http *h = luaL_checkudata(L, 1, HTTP_MT);
+    if (h->building)
+        h->close_pending = 1;
+    else
+        http_free(h);
+    return 0;
+}
+
+/* __gc: the object is unreachable, so no send of it is running (one left by a Lua
+ * error half-way through making its result set the flag for good). */
+static int l_gc(lua_State *L)
+{
+    http_free(luaL_checkudata(L, 1, HTTP_MT));
     return 0;
 }
 
@@ -145,7 +175,7 @@ static const luaL_Reg http_methods[] = {
 };
 
 static const luaL_Reg http_meta[] = {
-    { "__gc", l_close },
+    { "__gc", l_gc },
     { "__close", l_close },
     { "__tostring", l_tostring },
     { NULL, NULL }

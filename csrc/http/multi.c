@@ -57,6 +57,8 @@ typedef struct gc_multi {
     int *done;             /* ids finished but not yet handed to Lua (a queue) */
     int nslots, cap, nspare, ndone, inflight;
     long concurrency;
+    int delivering;        /* 1 while poll turns results into Lua values (Lua may run) */
+    int close_pending;     /* close was asked for meanwhile: done when poll ends */
     lua_Integer requests, connections;
     gc_conn conn;
     gc_events ev;
@@ -69,6 +71,8 @@ static gc_multi *check_multi(lua_State *L)
     gc_multi *m = luaL_checkudata(L, 1, MULTI_MT);
     if (m->cm == NULL)
         luaL_error(L, "attempt to use a closed multi");
+    if (m->delivering)
+        luaL_error(L, "graphcomm: this multi is delivering results (called from a finalizer?)");
     if (gc_events_inherited(&m->ev))
         luaL_error(L, "graphcomm: this multi was made before a fork(): make a new one in this process");
     return m;
@@ -84,13 +88,13 @@ static void slot_free(gc_multi *m, slot *s)
     free(s);
 }
 
-/* __gc, __close and close: one idempotent function. */
-static int l_close(lua_State *L)
+/* Frees everything the multi holds (the object at 1); idempotent. */
+static void multi_free(lua_State *L, gc_multi *m)
 {
-    gc_multi *m = luaL_checkudata(L, 1, MULTI_MT);
     int i;
+    m->delivering = m->close_pending = 0;
     if (m->cm == NULL && m->tmpl == NULL)   /* closed, or failed half-way through core.multi */
-        return 0;
+        return;
     for (i = 0; i < m->nslots; i++)
         slot_free(m, m->slots[i]);
     free(m->slots);
@@ -106,6 +110,25 @@ static int l_close(lua_State *L)
     gc_events_free(&m->ev);
     lua_newtable(L);               /* let go of keys and bodies */
     set_refs(L, 1);
+}
+
+/* close and __close: while poll delivers (a finalizer may run at any allocation and
+ * close the multi) the slots it reads stay until poll ends, which closes then. */
+static int l_close(lua_State *L)
+{
+    gc_multi *m = luaL_checkudata(L, 1, MULTI_MT);
+    if (m->delivering)
+        m->close_pending = 1;
+    else
+        multi_free(L, m);
+    return 0;
+}
+
+/* __gc: the object is unreachable, so no poll of it is running (one left by a Lua
+ * error half-way through delivering set the flag for good). */
+static int l_gc(lua_State *L)
+{
+    multi_free(L, luaL_checkudata(L, 1, MULTI_MT));
     return 0;
 }
 
@@ -361,11 +384,15 @@ static int l_poll(lua_State *L)
         m->ev.err = 0;
         return luaL_error(L, "graphcomm: waiting for sockets: %s", strerror(err));
     }
+    m->delivering = 1;
     while (m->ndone > 0) {
         deliver(L, m, m->slots[m->done[0] - 1], 3, 4, 3 * n);
         memmove(m->done, m->done + 1, (size_t)(--m->ndone) * sizeof *m->done);
         n++;
     }
+    m->delivering = 0;
+    if (m->close_pending)
+        multi_free(L, m);
     lua_pushinteger(L, n);
     lua_pushvalue(L, 3);
     return 2;
@@ -402,7 +429,7 @@ static const luaL_Reg multi_methods[] = {
 };
 
 static const luaL_Reg multi_meta[] = {
-    { "__gc", l_close },
+    { "__gc", l_gc },
     { "__close", l_close },
     { "__tostring", l_tostring },
     { NULL, NULL }
