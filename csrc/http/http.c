@@ -86,8 +86,36 @@ static struct curl_slist *pinned_headers(lua_State *L, gc_http *h, const gc_req 
     return h->nodes;
 }
 
-/* The field names (transfer.h): send's upvalue. */
+/* send's upvalues: the field names (transfer.h) and make_result. */
 #define KEYS lua_upvalueindex(1)
+#define MAKE_RESULT lua_upvalueindex(2)
+
+/* What make_result reads: the transport and how its exchange ended. */
+typedef struct {
+    gc_http *h;
+    CURLcode rc;
+    long connects;
+} exchange_end;
+
+/* The result of send, made under lua_pcall (arguments: the exchange_end as a light
+ * userdata, the field names): a memory error, or a finalizer's error where those
+ * propagate (5.1, LuaJIT), then leaves send through its own code, which clears the
+ * "making a result" mark instead of leaving the transport refusing every call. */
+static int make_result(lua_State *L)
+{
+    const exchange_end *a = lua_touserdata(L, 1);
+    gc_http *h = a->h;
+    if (a->rc != CURLE_OK) {
+        lua_pushnil(L);
+        gc_push_failure(L, h->easy, &h->xfer, a->rc);
+        return 2;
+    }
+    gc_push_response(L, 2, h->easy, &h->xfer);
+    gc_push_key(L, 2, GC_K_NEW_CONNECTIONS);
+    lua_pushinteger(L, (lua_Integer)a->connects);
+    lua_rawset(L, -3);
+    return 1;
+}
 
 /* http:send(req) -> resp | nil, err   (the transport interface in HACKING.md).
  * resp.new_connections is 0 when the kept-alive connection served the request. */
@@ -96,34 +124,36 @@ static int l_send(lua_State *L)
     gc_http *h = check_open(L, 1);
     gc_req r;
     struct curl_slist *list;
-    CURLcode rc;
-    long connects = 0;
+    exchange_end a;
+    int top, status;
     lua_settop(L, 2);
     gc_req_read(L, 2, KEYS, &h->conn, &r);           /* the request's strings stay pinned above */
     list = pinned_headers(L, h, &r);
     /* From here to the response nothing may raise a Lua error. */
     gc_req_apply(h->easy, &h->xfer, &r, list);
     gc_xfer_reset(&h->xfer, h->conn.max_body);
-    rc = curl_easy_perform(h->easy);
+    a.h = h;
+    a.connects = 0;
+    a.rc = curl_easy_perform(h->easy);
     curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, NULL);   /* the strings are not ours to keep */
+    if (a.rc == CURLE_OK)
+        curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &a.connects);
     /* Any allocation below may run a finalizer that closes this transport: the handle
-     * and the collector it reads stay until the result is made (l_close). */
+     * and the collector it reads stay until the result is made (l_close).  The values
+     * pushed before the call allocate nothing. */
     h->building = 1;
-    if (rc != CURLE_OK) {
-        lua_pushnil(L);
-        gc_push_failure(L, h->easy, &h->xfer, rc);
-    } else {
-        curl_easy_getinfo(h->easy, CURLINFO_NUM_CONNECTS, &connects);
-        gc_push_response(L, KEYS, h->easy, &h->xfer);
-        gc_push_key(L, KEYS, GC_K_NEW_CONNECTIONS);
-        lua_pushinteger(L, (lua_Integer)connects);
-        lua_rawset(L, -3);
-    }
+    top = lua_gettop(L);
+    lua_pushvalue(L, MAKE_RESULT);
+    lua_pushlightuserdata(L, &a);
+    lua_pushvalue(L, KEYS);
+    status = lua_pcall(L, 2, LUA_MULTRET, 0);
     gc_xfer_trim(&h->xfer);
     h->building = 0;
     if (h->close_pending)
         http_free(h);
-    return rc != CURLE_OK ? 2 : 1;
+    if (status != 0)
+        return lua_error(L);
+    return lua_gettop(L) - top;
 }
 
 /* Frees what the transport holds; idempotent. */
@@ -151,8 +181,7 @@ static int l_close(lua_State *L)
     return 0;
 }
 
-/* __gc: the object is unreachable, so no send of it is running (one left by a Lua
- * error half-way through making its result set the flag for good). */
+/* __gc: the object is unreachable, so no send of it is running. */
 static int l_gc(lua_State *L)
 {
     http_free(luaL_checkudata(L, 1, HTTP_MT));
@@ -187,7 +216,8 @@ void gc_open_http(lua_State *L)
     luaL_getmetatable(L, HTTP_MT);
     lua_getfield(L, -1, "__index");
     gc_push_keys(L);
-    lua_pushcclosure(L, l_send, 1);
+    lua_pushcfunction(L, make_result);
+    lua_pushcclosure(L, l_send, 2);
     lua_setfield(L, -2, "send");
     lua_pop(L, 2);
     lua_pushcfunction(L, l_http);

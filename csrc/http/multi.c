@@ -124,8 +124,7 @@ static int l_close(lua_State *L)
     return 0;
 }
 
-/* __gc: the object is unreachable, so no poll of it is running (one left by a Lua
- * error half-way through delivering set the flag for good). */
+/* __gc: the object is unreachable, so no poll of it is running. */
 static int l_gc(lua_State *L)
 {
     multi_free(L, luaL_checkudata(L, 1, MULTI_MT));
@@ -230,8 +229,9 @@ static slot *take_slot(lua_State *L, gc_multi *m)
     return m->slots[m->spare[m->nspare - 1] - 1];
 }
 
-/* The field names (transfer.h): the upvalue of add and poll. */
+/* The field names (transfer.h): the upvalue of add and poll; poll's second: deliver_all. */
 #define KEYS lua_upvalueindex(1)
+#define DELIVER_ALL lua_upvalueindex(2)
 
 /* m:add(req, key) */
 static int l_add(lua_State *L)
@@ -331,14 +331,14 @@ static CURLMcode drive(gc_multi *m, double timeout, int want, double linger)
 }
 
 /* Hands one finished slot to Lua as out[base+1..base+3]; the slot is spare
- * only once all three are stored, so a memory error loses nothing.  Runs inside
- * l_poll (KEYS is its upvalue). */
-static void deliver(lua_State *L, gc_multi *m, slot *s, int out, int refs, int base)
+ * only once all three are stored, so a memory error loses nothing.  keys: the
+ * field names' stack index. */
+static void deliver(lua_State *L, gc_multi *m, slot *s, int keys, int out, int refs, int base)
 {
     lua_rawgeti(L, refs, 2 * s->id - 1);
     lua_rawseti(L, out, base + 1);
     if (s->result == CURLE_OK) {
-        gc_push_response(L, KEYS, s->easy, &s->x);
+        gc_push_response(L, keys, s->easy, &s->x);
         lua_rawseti(L, out, base + 2);
         lua_pushnil(L);
     } else {
@@ -356,6 +356,24 @@ static void deliver(lua_State *L, gc_multi *m, slot *s, int out, int refs, int b
     m->spare[m->nspare++] = s->id;
 }
 
+/* Every finished slot handed to Lua (deliver), under lua_pcall from poll (arguments:
+ * the multi as a light userdata, the field names, out, the refs table) -> n: a memory
+ * error, or a finalizer's error where those propagate (5.1, LuaJIT), then leaves poll
+ * through its own code, which clears the "delivering" mark instead of leaving the
+ * multi refusing every call. */
+static int deliver_all(lua_State *L)
+{
+    gc_multi *m = lua_touserdata(L, 1);
+    int n = 0;
+    while (m->ndone > 0) {
+        deliver(L, m, m->slots[m->done[0] - 1], 2, 3, 4, 3 * n);
+        memmove(m->done, m->done + 1, (size_t)(--m->ndone) * sizeof *m->done);
+        n++;
+    }
+    lua_pushinteger(L, n);
+    return 1;
+}
+
 /* m:poll(timeout [, out [, want [, linger]]]) -> n, out */
 static int l_poll(lua_State *L)
 {
@@ -365,7 +383,7 @@ static int l_poll(lua_State *L)
     lua_Number linger = luaL_optnumber(L, 5, 0);
     int want = want_n >= 1 && want_n <= 1e9 ? (int)want_n : 1;
     CURLMcode mc;
-    int n = 0;
+    int status;
     luaL_argcheck(L, timeout >= 0, 2, "timeout must be a number of seconds >= 0");
     luaL_argcheck(L, linger >= 0, 5, "linger must be a number of seconds >= 0");
     lua_settop(L, 3);
@@ -384,16 +402,19 @@ static int l_poll(lua_State *L)
         m->ev.err = 0;
         return luaL_error(L, "graphcomm: waiting for sockets: %s", strerror(err));
     }
+    /* The values pushed before the call allocate nothing. */
     m->delivering = 1;
-    while (m->ndone > 0) {
-        deliver(L, m, m->slots[m->done[0] - 1], 3, 4, 3 * n);
-        memmove(m->done, m->done + 1, (size_t)(--m->ndone) * sizeof *m->done);
-        n++;
-    }
+    lua_pushvalue(L, DELIVER_ALL);
+    lua_pushlightuserdata(L, m);
+    lua_pushvalue(L, KEYS);
+    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 4);
+    status = lua_pcall(L, 4, 1, 0);
     m->delivering = 0;
     if (m->close_pending)
         multi_free(L, m);
-    lua_pushinteger(L, n);
+    if (status != 0)
+        return lua_error(L);
     lua_pushvalue(L, 3);
     return 2;
 }
@@ -444,7 +465,8 @@ void gc_open_multi(lua_State *L)
     lua_pushvalue(L, -1);
     lua_pushcclosure(L, l_add, 1);
     lua_setfield(L, -3, "add");
-    lua_pushcclosure(L, l_poll, 1);
+    lua_pushcfunction(L, deliver_all);
+    lua_pushcclosure(L, l_poll, 2);
     lua_setfield(L, -2, "poll");
     lua_pop(L, 2);
     lua_pushcfunction(L, l_multi);
