@@ -142,7 +142,8 @@ local function scratch()
   local dir = os.tmpname()
   os.remove(dir)
   local rc, out = emu_helper.sh("mkdir -p " .. quote(dir .. "/.doctest-bin") .. " "
-    .. quote(dir .. "/tmp") .. " && chmod 755 " .. quote(dir) .. " " .. quote(dir .. "/tmp")
+    .. quote(dir .. "/tmp") .. " " .. quote(dir .. "/home") .. " && chmod 755 " .. quote(dir)
+    .. " " .. quote(dir .. "/tmp")
     .. " && cd " .. quote(ROOT) .. " && for f in *; do ln -s \"$PWD/$f\" " .. quote(dir)
     .. "/\"$f\"; done")
   assert(rc == 0, out)
@@ -174,7 +175,7 @@ function M.run_lua(b, e)
   return code, out
 end
 
--- A shell block runs under bash -e -o pipefail, with TMPDIR inside its scratch
+-- A shell block runs under bash -e -o pipefail, with TMPDIR and HOME inside its scratch
 -- directory: an emulator or OpenResty example it starts and does not stop is stopped
 -- when it exits, whatever happened.
 local SH_PROLOGUE = [[
@@ -199,6 +200,9 @@ function M.run_sh(b, e)
   local path = (os.getenv("PATH") or ""):gsub("[^:]*/asan%-bin:?", "")
   env.PATH = dir .. "/.doctest-bin:" .. ROOT .. "/bin:" .. path
   env.TMPDIR = dir .. "/tmp"
+  -- and a HOME of its own: a block that installs to ~/.local (docs/install.md) must not
+  -- leave files in, or overwrite, the home of whoever runs the specs
+  env.HOME = dir .. "/home"
   local code, out = run_in(dir, { "bash", "block.sh" }, env)
   cleanup(dir)
   return code, out
