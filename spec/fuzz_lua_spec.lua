@@ -144,6 +144,35 @@ describe("property: request ids", function()
     assert.equal("/communications/callRecords/1/sessions/2.5", request.session_path(1, 2.5))
     assert.has_error(function() core.path("/a/", "x", {}) end)
     assert.has_error(function() core.path({}, "x") end)
+    -- the refused id's position and why, the first one in order
+    assert.same({ nil, 4, "empty" }, { core.path("/a/", "c", "/b/", "") })
+    assert.same({ nil, 2, "dot" }, { core.path("/a/", "..", "/b/", "") })
+    assert.same({ nil, 2, "number" }, { core.path("/a/", 12, "/b/", ".") })
+    assert.same({ nil, 2, "type" }, { core.path("/a/", true) })
+  end)
+
+  it("names the refused id and says why, whichever id and however it is wrong", function()
+    local cases = {
+      { { "", "s" }, "CallRecordId", "CallRecordId is empty", "must not be empty" },
+      { { "c", ".." }, "SessionId", "SessionId must not be ..", "must not be . or .." },
+      { { 7, "" }, "SessionId", "SessionId is empty", "must not be empty" },
+      { { "c", false }, "SessionId", "SessionId must be a string, got boolean", "must be a string" },
+      { { {}, 1 }, "CallRecordId", "CallRecordId must be a string, got table", "must be a string" },
+    }
+    for _, case in ipairs(cases) do
+      local p, err = request.session_path(case[1][1], case[1][2])
+      assert.is_nil(p)
+      assert.equal("validation", err.kind)
+      assert.equal(case[3], err.message)
+      assert.same({ { path = case[2], message = case[4] } }, err.errors)
+    end
+    local p, err = request.record_path(".")
+    assert.is_nil(p)
+    assert.equal("CallRecordId must not be .", err.message)
+    p, err = request.subscription_path(nil)
+    assert.is_nil(p)
+    assert.equal("id must be a string, got nil", err.message)
+    assert.equal("/subscriptions/5", request.subscription_path(5))
   end)
 
   it("encodes one id, whatever else a call passes along (a gsub's count)", function()

@@ -206,17 +206,29 @@ static char *put_encoded(char *out, const char *s, size_t n)
     return out;
 }
 
-/* Whether id s[0..n) may go into a path as it is checked by request.lua's check_id:
- * not empty and no dot-segment ("." or "..", which a proxy may normalise away). */
-static int plain_id(const char *s, size_t n)
+/* Why id argument i may not go into a path, or NULL: the one rule for ids (request.lua
+ * only names the id in the error).  Not a string (a number's text is Lua's to give:
+ * request.lua passes tostring's), empty, or a dot-segment ("." or "..", which a proxy
+ * may normalise away, retargeting the request). */
+static const char *refused_id(lua_State *L, int i)
 {
-    return n > 0 && !(s[0] == '.' && (n == 1 || (n == 2 && s[1] == '.')));
+    size_t n;
+    const char *s;
+    int t = lua_type(L, i);
+    if (t != LUA_TSTRING)
+        return t == LUA_TNUMBER ? "number" : "type";
+    s = lua_tolstring(L, i, &n);
+    if (n == 0)
+        return "empty";
+    if (s[0] == '.' && (n == 1 || (n == 2 && s[1] == '.')))
+        return "dot";
+    return NULL;
 }
 
-/* The path of core.path, or nil when refuse is set and an id is not a string or not
- * plain_id: the caller checks those itself (a number's text, the error to give).
- * The first PATH_KEEP arguments are read once (an id that needs no encoding, as a
- * GUID, is copied whole); the strings stay on the stack, so their pointers stay valid. */
+/* The path of core.path; with refuse set, nil, the position and the reason
+ * (refused_id) of the first id that may not go in.  The first PATH_KEEP arguments are
+ * read once (an id that needs no encoding, as a GUID, is copied whole); the strings
+ * stay on the stack, so their pointers stay valid. */
 #define PATH_KEEP 8
 static int push_path(lua_State *L, int refuse)
 {
@@ -228,15 +240,14 @@ static int push_path(lua_State *L, int refuse)
     for (i = 1; i <= n; i++) {
         size_t l, e;
         const char *s;
-        if (refuse && i % 2 == 0 && lua_type(L, i) != LUA_TSTRING) {
+        const char *why = refuse && i % 2 == 0 ? refused_id(L, i) : NULL;
+        if (why != NULL) {
             lua_pushnil(L);
-            return 1;
+            lua_pushinteger(L, i);
+            lua_pushstring(L, why);
+            return 3;
         }
         s = luaL_checklstring(L, i, &l);
-        if (refuse && i % 2 == 0 && !plain_id(s, l)) {
-            lua_pushnil(L);
-            return 1;
-        }
         e = i % 2 ? l : encoded_len(s, l);
         if (i <= PATH_KEEP) {
             str[i - 1] = s;
@@ -270,10 +281,9 @@ static int push_path(lua_State *L, int refuse)
 }
 
 /* core.path(text1, id1 [, text2, id2 ...]) -> text1 .. id1 percent-encoded .. text2 ..
- * (the texts as they are), or nil when an id is not a string, is empty, "." or "..":
- * a Graph path in one call, built in one piece of memory (a userdata when it is long:
- * nothing leaks if Lua runs out of memory).  The common update's ids pass in one call;
- * request.lua checks a refused one (and a number's text) in Lua, then calls again. */
+ * (the texts as they are) | nil, position, why ("number", "type", "empty", "dot"): a
+ * Graph path in one call, built in one piece of memory (a userdata when it is long:
+ * nothing leaks if Lua runs out of memory). */
 static int l_path(lua_State *L)
 {
     return push_path(L, 1);
