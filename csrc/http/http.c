@@ -99,7 +99,7 @@ typedef struct {
 
 /* The result of send, made under lua_pcall (arguments: the exchange_end as a light
  * userdata, the field names): a memory error, or a finalizer's error where those
- * propagate (5.1, LuaJIT), then leaves send through its own code, which clears the
+ * propagate (5.1, 5.3, LuaJIT), leaves send through its own code, which clears the
  * "making a result" mark instead of leaving the transport refusing every call. */
 static int make_result(lua_State *L)
 {

@@ -358,7 +358,7 @@ static void deliver(lua_State *L, gc_multi *m, slot *s, int keys, int out, int r
 
 /* Every finished slot handed to Lua (deliver), under lua_pcall from poll (arguments:
  * the multi as a light userdata, the field names, out, the refs table) -> n: a memory
- * error, or a finalizer's error where those propagate (5.1, LuaJIT), then leaves poll
+ * error, or a finalizer's error where those propagate (5.1, 5.3, LuaJIT), leaves poll
  * through its own code, which clears the "delivering" mark instead of leaving the
  * multi refusing every call. */
 static int deliver_all(lua_State *L)

@@ -239,7 +239,7 @@ static void each_header(block *b, char *data, size_t len)
 /* The header lines of a block: every non-empty line but the status line. */
 static int count_lines(const char *data, size_t len)
 {
-    const char *p = data, *end = data + len;
+    const char *p = data, *end = len ? data + len : data;   /* data may be NULL */
     int n = 0;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
@@ -251,11 +251,11 @@ static int count_lines(const char *data, size_t len)
     return n > 0 ? n - 1 : 0;
 }
 
-/* Pushes an empty headers table sized for lines header lines (repeated names and
- * lines without one only make it larger) and fills it from data[0..len). */
-static void push_headers(block *b, char *data, size_t len, int lines)
+/* Pushes a headers table sized for the block's lines (a repeated name or a line
+ * without one only leaves room unused) and fills it from data[0..len). */
+static void push_headers(block *b, char *data, size_t len)
 {
-    lua_createtable(b->L, 0, lines > 0 ? lines : 0);
+    lua_createtable(b->L, 0, count_lines(data, len));
     b->headers = lua_gettop(b->L);
     b->nseen = 0;
     each_header(b, data, len);
@@ -266,7 +266,7 @@ void gc_push_header_block(lua_State *L, char *data, size_t len)
     block b;
     b.L = L;
     b.resp = b.keys = 0;
-    push_headers(&b, data, len, len ? count_lines(data, len) : 0);
+    push_headers(&b, data, len);
 }
 
 void gc_push_response(lua_State *L, int keys, CURL *e, gc_xfer *x)
@@ -290,7 +290,7 @@ void gc_push_response(lua_State *L, int keys, CURL *e, gc_xfer *x)
     lua_rawset(L, b.resp);
     /* resp.head holds its own copy now: the names are lower-cased in x->head. */
     gc_push_key(L, keys, GC_K_HEADERS);
-    push_headers(&b, x->head.data, x->head.len, x->head_lines);
+    push_headers(&b, x->head.data, x->head.len);
     lua_rawset(L, b.resp);
     gc_push_key(L, keys, GC_K_BODY);
     if (x->body.len == 0)

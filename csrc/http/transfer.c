@@ -94,14 +94,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 {
     gc_xfer *x = ud;
     size_t bytes = size * n;
-    if (bytes >= 5 && memcmp(p, "HTTP/", 5) == 0) {
+    if (bytes >= 5 && memcmp(p, "HTTP/", 5) == 0)
         x->head.len = 0;
-        x->head_lines = -1;       /* the status line brings it to 0 */
-    }
     if (x->head.len + bytes > MAX_HEAD_BYTES)
         return 0;
-    if (bytes > 2 || (bytes > 0 && p[0] != '\r' && p[0] != '\n'))
-        x->head_lines++;          /* libcurl hands over one line a call */
     if (buf_append(&x->head, p, bytes) != 0) {
         x->no_memory = 1;
         return 0;
@@ -121,7 +117,6 @@ void gc_xfer_attach(CURL *e, gc_xfer *x)
 void gc_xfer_reset(gc_xfer *x, size_t max_body)
 {
     x->body.len = x->head.len = 0;
-    x->head_lines = 0;
     x->max_body = max_body;
     x->too_big = x->no_memory = 0;
     x->errbuf[0] = '\0';

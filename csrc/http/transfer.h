@@ -74,7 +74,6 @@ typedef struct gc_applied {
 typedef struct gc_xfer {
     gc_bytes body;              /* response body of the current exchange */
     gc_bytes head;              /* header block of the final response */
-    int head_lines;             /* its lines after the status line (on_header counts) */
     size_t max_body;
     int too_big, no_memory;
     char errbuf[CURL_ERROR_SIZE];
