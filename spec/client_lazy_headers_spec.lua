@@ -1,6 +1,7 @@
 -- Response headers (issue 14): the libcurl transports keep the header block (resp.head,
--- as received) and build resp.headers and the two ids from it in C, in one pass; the
--- response and a result's info are plain tables with their headers in them.
+-- as received, unless head = false) and build resp.headers and the two ids from it in C,
+-- in one pass; the response and a result's info are plain tables with their headers in
+-- them. The client's own transport leaves head out and its answer becomes the info.
 local graphcomm = require "graphcomm"
 local core = require "graphcomm.core"
 local emu = require "helpers.emulator"
@@ -108,5 +109,64 @@ describe("lazy response headers", function()
     assert.is_string(resp.request_id)
     assert.equal(headers["request-id"], resp.request_id)
     assert.equal(headers["client-request-id"], resp.client_request_id)
+  end)
+
+  it("leaves head out of core.http's and core.multi's answers with head = false", function()
+    local req = { method = "GET", url = e.base_url .. "/v1.0/communications/callRecords/" .. crid
+      .. "?$select=id", headers = { "Authorization: Bearer " .. e.token } }
+    local h = core.http{ head = false }
+    local resp = assert(h:send(req))
+    h:close()
+    local m = core.multi{ head = false }
+    m:add(req, "key")
+    local n, out = 0, nil
+    while n == 0 do n, out = m:poll(5) end
+    m:close()
+    for _, r in ipairs{ resp, assert(out[2], out[3]) } do
+      assert.equal(200, r.status)
+      assert.is_nil(r.head)
+      assert.matches("^application/json", r.headers["content-type"])
+      assert.equal(r.headers["request-id"], r.request_id)
+      assert.is_string(r.request_id)
+    end
+  end)
+
+  it("refuses a head option that is not a boolean, in both transports", function()
+    for _, make in ipairs{ core.http, core.multi } do
+      local ok, err = pcall(make, { head = "no" })
+      assert.is_false(ok)
+      assert.matches("head must be a boolean, got string", err)
+    end
+  end)
+
+  it("gives a caller's transport's answer back untouched, the info a table of its own", function()
+    local h = core.http{}
+    local kept
+    local c = graphcomm.connect{ base_url = e.base_url, token = e.token, transport = {
+      send = function(req)
+        local resp, err = h:send(req)
+        kept = resp
+        return resp, err
+      end } }
+    local ok, info = c:update_session(crid, sid, { modalities = { "audio" } })
+    c:close()
+    h:close()
+    assert.is_true(ok, info)
+    assert.are_not.equal(kept, info)
+    assert.same(FIELDS, listed(info))
+    assert.is_string(kept.head)                  -- the caller's table keeps its fields
+    assert.is_number(kept.new_connections)
+    assert.equal(kept.headers, info.headers)
+  end)
+
+  it("takes the request's id into an own answer that has none", function()
+    local response = require "graphcomm.response"
+    local resp = { status = 204, headers = {}, body = "", http_version = 1.1, new_connections = 0 }
+    local ok, info = response.result(resp, { client_request_id = "the-request-id" }, true)
+    assert.is_true(ok)
+    assert.equal(resp, info)
+    assert.equal("the-request-id", info.client_request_id)
+    assert.is_nil(info.new_connections)
+    assert.is_nil(info.request_id)
   end)
 end)

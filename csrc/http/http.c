@@ -110,7 +110,7 @@ static int make_result(lua_State *L)
         gc_push_failure(L, h->easy, &h->xfer, a->rc);
         return 2;
     }
-    gc_push_response(L, 2, h->easy, &h->xfer);
+    gc_push_response(L, 2, h->easy, &h->xfer, h->conn.head);
     gc_push_key(L, 2, GC_K_NEW_CONNECTIONS);
     lua_pushinteger(L, (lua_Integer)a->connects);
     lua_rawset(L, -3);

@@ -338,7 +338,7 @@ static void deliver(lua_State *L, gc_multi *m, slot *s, int keys, int out, int r
     lua_rawgeti(L, refs, 2 * s->id - 1);
     lua_rawseti(L, out, base + 1);
     if (s->result == CURLE_OK) {
-        gc_push_response(L, keys, s->easy, &s->x);
+        gc_push_response(L, keys, s->easy, &s->x, m->conn.head);
         lua_rawseti(L, out, base + 2);
         lua_pushnil(L);
     } else {

@@ -269,7 +269,7 @@ void gc_push_header_block(lua_State *L, char *data, size_t len)
     push_headers(&b, data, len);
 }
 
-void gc_push_response(lua_State *L, int keys, CURL *e, gc_xfer *x)
+void gc_push_response(lua_State *L, int keys, CURL *e, gc_xfer *x, int with_head)
 {
     long status = 0, version = 0;
     block b;
@@ -285,10 +285,11 @@ void gc_push_response(lua_State *L, int keys, CURL *e, gc_xfer *x)
     gc_push_key(L, keys, GC_K_STATUS);
     lua_pushinteger(L, (lua_Integer)status);
     lua_rawset(L, b.resp);
-    gc_push_key(L, keys, GC_K_HEAD);
-    lua_pushlstring(L, x->head.data ? x->head.data : "", x->head.len);
-    lua_rawset(L, b.resp);
-    /* resp.head holds its own copy now: the names are lower-cased in x->head. */
+    if (with_head) {    /* a copy as received: the names are lower-cased in x->head next */
+        gc_push_key(L, keys, GC_K_HEAD);
+        lua_pushlstring(L, x->head.data ? x->head.data : "", x->head.len);
+        lua_rawset(L, b.resp);
+    }
     gc_push_key(L, keys, GC_K_HEADERS);
     push_headers(&b, x->head.data, x->head.len);
     lua_rawset(L, b.resp);

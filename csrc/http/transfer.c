@@ -197,6 +197,18 @@ static size_t opt_max_body(lua_State *L, int idx)
     return cap > 0 && cap < (lua_Number)((size_t)-1 / 4) ? (size_t)cap : GC_DEFAULT_MAX_BODY;
 }
 
+/* The option head: true (or absent) keeps resp.head; false leaves it out. */
+static int opt_head(lua_State *L, int idx)
+{
+    int keep;
+    lua_getfield(L, idx, "head");
+    if (!lua_isnil(L, -1) && !lua_isboolean(L, -1))
+        luaL_error(L, "graphcomm: head must be a boolean, got %s", luaL_typename(L, -1));
+    keep = lua_isnil(L, -1) || lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return keep;
+}
+
 /* True when the environment names a proxy libcurl would use for http or https
  * (its own list: http_proxy in lower case only, https_proxy, HTTPS_PROXY, all_proxy,
  * ALL_PROXY).  Without one, libcurl would still scan the environment on every
@@ -229,6 +241,7 @@ int gc_easy_setup(lua_State *L, CURL *e, int opts, gc_conn *c)
     c->max_body = opt_max_body(L, opts);
     c->timeout_ms = opt_ms(L, opts, "timeout", 100000);
     c->connect_timeout_ms = opt_ms(L, opts, "connect_timeout", 10000);
+    c->head = opt_head(L, opts);
 #define SET(o, v) if (rc == CURLE_OK) rc = curl_easy_setopt(e, o, v)
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_FOLLOWLOCATION, 0L);           /* the Lua policy follows redirects */

@@ -7,7 +7,8 @@
  *
  * Lua options (gc_easy_setup): ca_file, proxy, http_version ("1.0", "1.1",
  * "2", "2tls" = "auto" = default, "2-prior-knowledge"), timeout (100 s) and
- * connect_timeout (10 s) in seconds, max_body in bytes (16 MiB).
+ * connect_timeout (10 s) in seconds, max_body in bytes (16 MiB), head (default true:
+ * false leaves resp.head out, for a caller that never reads it).
  * A request: { method, url, headers = { "Name: value", ... }, body, timeout, connect_timeout }.
  * A response (a plain table): { status, headers = { [lower-case name] = value }, body,
  * http_version, head, request_id, client_request_id }: head is the header block as
@@ -54,6 +55,7 @@ typedef struct gc_bytes {
 typedef struct gc_conn {
     long timeout_ms, connect_timeout_ms;
     size_t max_body;
+    int head;                   /* 1: responses carry head (the option head, default true) */
 } gc_conn;
 
 /* The request options gc_req_apply last set on a handle, so that a value that did
@@ -128,7 +130,7 @@ void gc_req_apply(CURL *e, gc_xfer *x, const gc_req *r, struct curl_slist *heade
 /* response.c: the response table, or the transport error object, of a finished transfer.
  * gc_push_response lower-cases the header names in x->head (resp.head is a copy as
  * received): the collector is emptied after it anyway. */
-void gc_push_response(lua_State *L, int keys, CURL *e, gc_xfer *x);
+void gc_push_response(lua_State *L, int keys, CURL *e, gc_xfer *x, int with_head);
 void gc_push_failure(lua_State *L, CURL *e, gc_xfer *x, CURLcode rc);
 /* The header block data[0..len) (status line first, lines ending in LF or
  * CRLF) as a table of lower-case names; lower-cases the names in place (what

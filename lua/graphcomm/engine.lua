@@ -48,7 +48,7 @@ Engine.__index = Engine
 function M.new(cfg, transport, auth, secrets)
   return setmetatable({ cfg = cfg, transport = transport, auth = auth,
     secrets = secrets or redact.new(), send = transport.send, sleep = transport.sleep,
-    now = transport.now, token = nil, authz = nil, force_renew = nil,
+    now = transport.now, own = transport.own == true, token = nil, authz = nil, force_renew = nil,
     limiter = cfg.limits and limiter.new(cfg.limits, transport.now) or nil }, Engine)
 end
 
@@ -236,7 +236,9 @@ function Engine:step(x, resp, terr)
     return "done", nil, self:transport_error(x, terr)
   end
   local status = resp.status
-  if status >= 200 and status < 300 then return "done", result(resp, x.req) end
+  if status >= 200 and status < 300 then   -- an item of a $batch is bulk's table, not own
+    return "done", result(resp, x.req, self.own and not x.inner)
+  end
   if not x.inner then
     local action, a, b = follow(self, x, resp)
     if action then return action, a, b end

@@ -1,6 +1,6 @@
 -- graphcomm.response: the only reader of Graph's answers and error bodies.
 --
---   response.result(resp, req) -> true, info | nil, err
+--   response.result(resp, req [, own]) -> true, info | nil, err
 --     info = { status, headers, body, request_id, client_request_id, http_version }
 --     err  = errors.http{ status, code, message, request_id, client_request_id,
 --                         date, retry_after, headers, inner, body }
@@ -80,13 +80,19 @@ local function http_error(resp, req)
   })
 end
 
--- The libcurl transports' answers carry their header block (resp.head) and build
--- resp.headers from it on first access (csrc/http/response.c). A result's info is a
--- plain table with its headers in it (pairs and cjson.encode see every field), so
--- they are built here.
-function M.result(resp, req)
+-- A result's info is a plain table with its headers in it (pairs and cjson.encode see
+-- every field). own: resp is the client's libcurl transport's, a table made for this
+-- answer that nobody else holds, without head (transport.lua): it becomes the info
+-- itself, one table less per request (bench/PROFILE.md); its ids came from the same
+-- pass as its headers (csrc/http/response.c).
+function M.result(resp, req, own)
   local status = resp.status
   if status >= 200 and status < 300 then
+    if own then
+      resp.new_connections = nil
+      if resp.client_request_id == nil then resp.client_request_id = req and req.client_request_id end
+      return true, resp
+    end
     local headers = resp.headers
     return true, { status = status, headers = headers, body = resp.body,
       request_id = headers["request-id"],

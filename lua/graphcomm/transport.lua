@@ -9,6 +9,8 @@
 --                                          out[3k+1..3k+3] = key, resp | nil, terr | nil
 --     m:stats() -> { connections = n | nil }, m:close()
 --   t.sleep(seconds), t.now() -> seconds (monotonic), t.close()
+--   t.own: true when every resp is a table made for that answer, held by nobody else,
+--          with no head (the libcurl kinds): the engine gives it as the result's info
 --
 -- The libcurl easy handle (core.http) is the case of one; core.multi is the same
 -- interface with concurrency; graphcomm.ngx runs one light thread per request.
@@ -36,9 +38,17 @@ end
 -- The three kinds
 ------------------------------------------------------------------------------
 
+-- The client's libcurl handles: no resp.head, which nothing above the transport reads.
+local function own_options(topts)
+  local o = { head = false }
+  for k, v in pairs(topts) do o[k] = v end
+  return o
+end
+
 local function curl(topts)
+  topts = own_options(topts)
   local h = core.http(topts)
-  return {
+  return { own = true,
     send = function(req) return h:send(req) end,
     multi = function(concurrency)
       local o = {}
@@ -65,6 +75,7 @@ end
 -- the core forbids reuse for it, each request gets a connection of its own (and bulk
 -- sends one at a time over them).
 local function curl_h2c(topts)
+  topts = own_options(topts)
   local function send(req)
     local h = core.http(topts)
     local resp, err = h:send(req)
@@ -72,7 +83,7 @@ local function curl_h2c(topts)
     return resp, err
   end
   core.http(topts):close()           -- the options checked now, as for the others
-  return { send = send, multi = function() return serial.new(send) end,
+  return { own = true, send = send, multi = function() return serial.new(send) end,
     sleep = core.sleep, now = core.now, close = function() end }
 end
 
