@@ -10,6 +10,9 @@
 # The C loop runs twice: with graphcomm's seven headers and with the naive loop's three
 # (CURL_LOOP_HEADERS=naive); the line under them is what the contract's four extra
 # headers (Accept, SdkVersion, User-Agent, client-request-id) cost inside libcurl.
+# "outside libcurl": each client less the C loop that sends the same headers (the
+# by-hand loop less the naive-headers loop, graphcomm less the full one): what the Lua
+# code, its C glue and the VM add on top of libcurl's own work for those headers.
 # The rows "limiter on" run with BENCH_LIMITS=1 (connect{ limits = true }: the limiter is
 # off by default on loopback, on for every real host); the last rows need no emulator:
 # BENCH_TRANSPORT=instant, an instant transport at 100 virtual requests a second, where
@@ -80,8 +83,15 @@ request_bytes() {
     | sed -n 's/.*"request_bytes": \([0-9]*\).*/\1/p')
   echo "${v:-?}"
 }
+# One row of the outside-libcurl lines: $1 = label, $2 = the client's count, $3 = its floor.
+outside() {
+  [ -n "$2" ] && [ -n "$3" ] || return 0
+  printf '    %-44s %12d\n' "$1" $(( $2 - $3 ))
+}
+declare -A table_body session_body
 for tok in short jwt; do
   t=$GRAPHCOMM_TOKEN; [ $tok = jwt ] && t=$jwt
+  table_body=(); session_body=()
   echo "token: $tok (${#t} bytes), $n requests; user-space instructions per request"
   per "libcurl C loop (bench/curl_loop.c, CURLU)" curl "$t"; full=$last
   per "libcurl C loop, the naive loop's headers" curl-naive "$t"; few=$last
@@ -96,13 +106,22 @@ for tok in short jwt; do
     printf '    (7 custom headers against 3; %s against %s bytes a request, %s instructions a byte)\n' \
       "$bf" "$bn" "$per_byte"
   fi
-  per "lua-curl + lua-cjson by hand (LuaJIT)" naive "$t"
+  per "lua-curl + lua-cjson by hand (LuaJIT)" naive "$t"; by_hand=$last
   for lua in lua5.4 luajit; do
-    per "graphcomm, table body, $lua" $lua:table "$t"
-    per "graphcomm, session object body, $lua" $lua:session "$t"
+    per "graphcomm, table body, $lua" $lua:table "$t"; table_body[$lua]=$last
+    per "graphcomm, session object body, $lua" $lua:session "$t"; session_body[$lua]=$last
     per "graphcomm, session object, limiter on, $lua" $lua:session "$t"
     per "graphcomm, 16 in flight, $lua" $lua:bulk "$t"
   done
+  # Each client less the C loop that sends its headers: the work done outside libcurl.
+  if [ -n "$full" ] && [ -n "$few" ]; then
+    echo "  outside libcurl (each less the C loop with its own headers)"
+    outside "lua-curl + lua-cjson by hand (LuaJIT)" "$by_hand" "$few"
+    for lua in lua5.4 luajit; do
+      outside "graphcomm, table body, $lua" "${table_body[$lua]}" "$full"
+      outside "graphcomm, session object body, $lua" "${session_body[$lua]}" "$full"
+    done
+  fi
 done
 echo "instant transport (no network, 100 virtual requests/s), $n updates; instructions per update"
 for lua in lua5.4 luajit; do

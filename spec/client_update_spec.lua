@@ -86,6 +86,22 @@ describe("client:update_session", function()
     assert.equal(s:json(), patches()[1].body)
   end)
 
+  it("sends one session object to many sessions, the same text each time, and lets it go", function()
+    local s = assert(graphcomm.session{ modalities = { "audio", "video" }, isTest = false })
+    local text = s:json()
+    for _ = 1, 3 do assert(client:update_session(crid, sid2, s)) end
+    assert(client:update_session(crid, sid, s))
+    local sent = patches()
+    assert.equal(4, #sent)
+    for _, p in ipairs(sent) do assert.equal(text, p.body) end
+    -- the client keeps the text by session, weakly: the session is still collected
+    local watch = setmetatable({ s }, { __mode = "v" })
+    s = nil   -- luacheck: ignore
+    collectgarbage()
+    collectgarbage()
+    assert.is_nil(watch[1])
+  end)
+
   it("refuses BodyParameter mixed with expanded properties, sending nothing", function()
     local ok, err = client:update_session{ CallRecordId = crid, SessionId = sid,
       BodyParameter = { modalities = { "audio" } }, Modalities = { "video" }, IsTest = false }

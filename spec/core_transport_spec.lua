@@ -47,6 +47,20 @@ describe("core.multi poll timeouts", function()
     m:close()
   end)
 
+  it("refuses CR, LF or NUL in the method, URL or a header line, before sending", function()
+    e:clear_requests()
+    local h = core.http{}
+    local url = e.base_url .. "/v1.0/communications/callRecords"
+    for _, req in ipairs({ { method = "GET", url = url .. "\0/x" }, { method = "GET\0X", url = url },
+        { method = "GET", url = url .. "\r\n" }, { method = "GET", url = url, headers = { "A: b\0c" } } }) do
+      local ok, err = pcall(h.send, h, req)
+      assert.is_false(ok)
+      assert.matches("CR, LF or NUL", err)
+    end
+    h:close()
+    assert.same({}, e:requests())
+  end)
+
   it("refuses a NaN request timeout", function()
     local h = core.http{}
     assert.has_error(function()

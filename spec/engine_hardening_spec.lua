@@ -95,6 +95,22 @@ describe("URLs", function()
     assert(graphcomm.connect{ base_url = "http://127.0.0.1:65535/", token = "t" }):close()
   end)
 
+  it("refuses CR, LF or NUL in a request's url or path: nil, err, nothing sent", function()
+    -- libcurl reads a URL as a C string: one cut at a NUL would go out as another request
+    local c = clients.connect(e)
+    local records = e:url("/v1.0/communications/callRecords")
+    for _, spec in ipairs({ { url = records .. "\0/" .. crid }, { url = records .. "/\r\nX: y" },
+        { url = records .. "\n" }, { path = "/communications/callRecords\0/x" },
+        { path = "/communications/callRecords\r\nX: y" } }) do
+      local info, err = c:request(spec)
+      assert.is_nil(info)
+      assert.equal("validation", err.kind)
+      assert.matches("contains CR, LF or NUL", err.message)
+    end
+    assert.same({}, e:requests())
+    c:close()
+  end)
+
   it("refuses the ids . and .. (dot-segments)", function()
     local c = assert(graphcomm.connect{ base_url = "http://127.0.0.1:9", token = "t" })
     for _, ids in ipairs({ { ".", "s" }, { "..", "s" }, { "c", "." }, { "c", ".." } }) do

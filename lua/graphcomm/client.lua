@@ -133,6 +133,10 @@ function methods.request(self, spec)
     error("bad argument #1 to 'request' (table expected, got " .. type(spec) .. ")", 2)
   end
   spec = options.check(spec, REQUEST, "request", 1)
+  if spec.path and request.bad_value(spec.path) then   -- libcurl would cut the URL at a NUL
+    return nil, e:clean(errors.validation("path contains CR, LF or NUL",
+      { errors = { { path = "path", message = "contains CR, LF or NUL" } } }))
+  end
   add_header_secrets(e.secrets, spec.headers)
   local ok, info = e:perform(spec)
   if ok == nil then return nil, info end

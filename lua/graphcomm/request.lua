@@ -94,6 +94,13 @@ function M.subscription_path(id)
   return refused_path(SUBSCRIPTION, "/subscriptions/", id)
 end
 
+-- Plain finds (memchr-like) rather than a character class: this reads the token on
+-- every request, and a Graph token is one to two kilobytes.
+local function bad_value(v)
+  return string_find(v, "\r", 1, true) ~= nil or string_find(v, "\n", 1, true) ~= nil
+    or string_find(v, "\0", 1, true) ~= nil
+end
+
 local DEFAULT_PORT = { http = 80, https = 443 }
 
 -- scheme, host (lower case, no brackets), port (number) of an absolute URL.
@@ -116,11 +123,13 @@ end
 M.is_loopback = is_loopback
 
 -- https anywhere; plain http only to a loopback host (docs/contract.md section 8).
+-- A CR, LF or NUL anywhere is refused: libcurl would send a URL cut at the NUL.
 function M.check_url(url)
   local scheme, host, port = parse_url(url)
   if not scheme or not port then
     return nil, errors.validation("not an absolute http(s) URL: " .. tostring(url))
   end
+  if bad_value(url) then return nil, errors.validation("the URL contains CR, LF or NUL") end
   if scheme == "http" and not is_loopback(host) then
     return nil, errors.validation("plain http is refused for " .. host
       .. " (https required; http only to loopback)")
@@ -185,13 +194,6 @@ end
 -- Headers
 ------------------------------------------------------------------------------
 
--- Plain finds (memchr-like) rather than a character class: this reads the token on
--- every request, and a Graph token is one to two kilobytes.
-local function bad_value(v)
-  return string_find(v, "\r", 1, true) ~= nil or string_find(v, "\n", 1, true) ~= nil
-    or string_find(v, "\0", 1, true) ~= nil
-end
-
 local function check_header(name, value)
   if type(name) ~= "string" or not string_find(name, "^[%w!#%$%%&'%*%+%-%.%^_`|~]+$") then
     return nil, errors.validation("invalid header name: " .. tostring(name),
@@ -209,6 +211,7 @@ local function check_header(name, value)
   return value
 end
 M.check_header = check_header
+M.bad_value = bad_value
 
 local function runtime()
   if rawget(_G, "jit") then
