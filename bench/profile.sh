@@ -3,7 +3,8 @@
 # baselines, each with the emulator's short token and a 1,500-byte JWT-shaped one.
 #   bench/profile.sh [N]     (default N=1000; builds must exist: make LUA=lua5.4, make LUA=luajit)
 # ONLY=TEXT runs only the rows whose label holds TEXT (e.g. ONLY="16 in flight");
-# BUILD_ROOT=DIR takes graphcomm's module from DIR/lua5.4 and DIR/luajit (default build/).
+# BUILD_ROOT=DIR takes graphcomm's module from DIR/lua5.4 and DIR/luajit (default build/);
+# TOKENS="short" or "jwt" runs one token only (default "short jwt"; bench/jwt_token.sh).
 # Each client runs twice under callgrind, with 200 and 200+N requests after the same
 # set-up; (Ir(200+N) - Ir(200)) / N is its cost per request, start-up excluded.  The VM has
 # no hardware counters, so instructions are counted, not timed.  See bench/PROFILE.md.
@@ -29,8 +30,8 @@ fi
 export GRAPHCOMM_BASE_URL GRAPHCOMM_TOKEN
 ctl() { curl -s -X POST -d "$2" "$GRAPHCOMM_BASE_URL/_emulator/$1"; }
 ctl config '{"log":false}' >/dev/null
-field() { luajit -e "local v = require('cjson').decode(io.read('*a')) print(v$1)"; }
-jwt=$(ctl tokens '{"bytes":1500}' | field .access_token)
+# shellcheck source=bench/jwt_token.sh
+. "$here/bench/jwt_token.sh"
 get() { curl -s -H "Authorization: Bearer $GRAPHCOMM_TOKEN" "$GRAPHCOMM_BASE_URL/v1.0/communications/callRecords$1"; }
 crid=$(get "" | field '.value[1].id')
 sid=$(get "/$crid/sessions" | field '.value[1].id')
@@ -89,8 +90,8 @@ outside() {
   printf '    %-44s %12d\n' "$1" $(( $2 - $3 ))
 }
 declare -A table_body session_body
-for tok in short jwt; do
-  t=$GRAPHCOMM_TOKEN; [ $tok = jwt ] && t=$jwt
+for tok in $tokens; do
+  t=$(token "$tok")
   table_body=(); session_body=()
   echo "token: $tok (${#t} bytes), $n requests; user-space instructions per request"
   per "libcurl C loop (bench/curl_loop.c, CURLU)" curl "$t"; full=$last
