@@ -47,6 +47,21 @@ describe("core.multi poll timeouts", function()
     m:close()
   end)
 
+  it("refuses an option name it does not take, in core.http and core.multi", function()
+    for _, case in ipairs({ { core.http, { timout = 5 }, "core.http: unknown option 'timout'" },
+        { core.http, { concurrency = 2 }, "core.http: unknown option 'concurrency'" },
+        { core.multi, { concurency = 2 }, "core.multi: unknown option 'concurency'" },
+        { core.multi, { [1] = true }, "core.multi: an option name must be a string, got number" },
+        { core.http, { thread_pool = "graphcomm" }, "unknown option 'thread_pool'" } }) do
+      local ok, err = pcall(case[1], case[2])
+      assert.is_false(ok)
+      assert.matches(case[3], err, 1, true)
+    end
+    core.http{ ca_file = nil, timeout = 5, connect_timeout = 2, max_body = 1024, head = false,
+      http_version = "1.1" }:close()
+    core.multi{ concurrency = 2, timeout = 5, head = true }:close()
+  end)
+
   it("refuses CR, LF or NUL in the method, URL or a header line, before sending", function()
     e:clear_requests()
     local h = core.http{}

@@ -47,6 +47,7 @@ static int l_http(lua_State *L)
     }
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
+    gc_check_option_names(L, 1, "core.http", NULL);
     h = lua_newuserdata(L, sizeof *h);
     memset(h, 0, sizeof *h);
     gc_setmetatable(L, HTTP_MT);

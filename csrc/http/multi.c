@@ -158,12 +158,14 @@ static void setup_multi(lua_State *L, gc_multi *m)
 /* core.multi(opts) */
 static int l_multi(lua_State *L)
 {
+    static const char *const own_names[] = { "concurrency", NULL };
     gc_multi *m;
     lua_Number conc;
     if (lua_isnoneornil(L, 1))
         lua_newtable(L);
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
+    gc_check_option_names(L, 1, "core.multi", own_names);
     lua_getfield(L, 1, "concurrency");
     conc = luaL_optnumber(L, -1, 16);
     lua_pop(L, 1);

@@ -197,6 +197,32 @@ static size_t opt_max_body(lua_State *L, int idx)
     return cap > 0 && cap < (lua_Number)((size_t)-1 / 4) ? (size_t)cap : GC_DEFAULT_MAX_BODY;
 }
 
+/* The names gc_easy_setup reads. */
+static const char *const easy_names[] = {
+    "ca_file", "proxy", "http_version", "timeout", "connect_timeout", "max_body", "head", NULL
+};
+
+static int listed(const char *const *names, const char *name)
+{
+    for (; names != NULL && *names != NULL; names++)
+        if (strcmp(*names, name) == 0)
+            return 1;
+    return 0;
+}
+
+void gc_check_option_names(lua_State *L, int opts, const char *fname, const char *const *extra)
+{
+    lua_pushnil(L);
+    while (lua_next(L, opts) != 0) {
+        lua_pop(L, 1);                          /* the value; the key stays for lua_next */
+        if (lua_type(L, -1) != LUA_TSTRING)
+            luaL_error(L, "graphcomm: %s: an option name must be a string, got %s", fname,
+                       luaL_typename(L, -1));
+        if (!listed(easy_names, lua_tostring(L, -1)) && !listed(extra, lua_tostring(L, -1)))
+            luaL_error(L, "graphcomm: %s: unknown option '%s'", fname, lua_tostring(L, -1));
+    }
+}
+
 /* The option head: true (or absent) keeps resp.head; false leaves it out. */
 static int opt_head(lua_State *L, int idx)
 {

@@ -108,6 +108,11 @@ typedef struct gc_req {
     size_t line_len[GC_REQ_LINES];
 } gc_req;
 
+/* Raises for a name in the options table at opts that gc_easy_setup does not read and
+ * extra (NULL-terminated, or NULL) does not list: a typo such as "timout" would
+ * otherwise leave a default in place without a word.  fname names the caller
+ * ("core.http").  Call it before allocating anything. */
+void gc_check_option_names(lua_State *L, int opts, const char *fname, const char *const *extra);
 /* Handle options from the table at opts; returns 0, or -1 when libcurl refuses one. */
 int gc_easy_setup(lua_State *L, CURL *e, int opts, gc_conn *c);
 

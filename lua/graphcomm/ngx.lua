@@ -87,8 +87,8 @@ local function send_on(key, opts, req)
   return h:send(req)
 end
 
--- The response as a plain table: run_worker_thread copies no metatable, so the
--- headers core.http builds on first access (from resp.head) are built here.
+-- The response as a plain table (run_worker_thread copies no metatable): core.http's
+-- has none, and its headers are built already; a metatable on it is dropped here.
 local function plain_response(resp)
   local _ = resp.headers
   return setmetatable(resp, nil)
@@ -154,12 +154,18 @@ local function threaded_send(ngx, pool, key, copts, req, size)
   return nil, err
 end
 
+-- opts without this module's own two names: what core.http and core.multi take.
+local function curl_options(opts)
+  local o = {}
+  for k, v in pairs(opts) do
+    if k ~= "thread_pool" and k ~= "thread_vm_pool_size" then o[k] = v end
+  end
+  return o
+end
+
 local function curl_multi(core, opts)
   return function(concurrency)
-    local o = {}
-    for k, v in pairs(opts) do
-      if k ~= "thread_pool" and k ~= "thread_vm_pool_size" then o[k] = v end
-    end
+    local o = curl_options(opts)
     o.concurrency = concurrency
     return core.multi(o)
   end
@@ -223,7 +229,7 @@ end
 function M.new(opts)
   opts = opts or {}
   local core = require "graphcomm.core"
-  local http = core.http(opts)   -- checks the options as the libcurl transport does
+  local http = core.http(curl_options(opts))   -- checks the options as the libcurl transport does
   local ngx = in_nginx()
   if not ngx then return direct_transport(core, http, opts) end
   local pool = opts.thread_pool or DEFAULT_POOL
