@@ -111,6 +111,23 @@ describe("URLs", function()
     c:close()
   end)
 
+  it("refuses CR, LF or NUL in a request's method: nil, err, nothing sent, any transport", function()
+    -- the method goes to libcurl as a C string too; a caller's transport gets none either
+    local seen = 0
+    local t = { send = function() seen = seen + 1; return { status = 200, headers = {}, body = "" } end }
+    for _, c in ipairs({ clients.connect(e), clients.connect(e, { transport = t }) }) do
+      for _, method in ipairs({ "GET\0X", "GET\r\nX: y", "GET\n" }) do
+        local info, err = c:request{ method = method, path = "/communications/callRecords" }
+        assert.is_nil(info)
+        assert.equal("validation", err.kind)
+        assert.matches("method contains CR, LF or NUL", err.message)
+      end
+      c:close()
+    end
+    assert.equal(0, seen)
+    assert.same({}, e:requests())
+  end)
+
   it("refuses the ids . and .. (dot-segments)", function()
     local c = assert(graphcomm.connect{ base_url = "http://127.0.0.1:9", token = "t" })
     for _, ids in ipairs({ { ".", "s" }, { "..", "s" }, { "c", "." }, { "c", ".." } }) do

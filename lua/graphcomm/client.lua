@@ -127,15 +127,24 @@ end
 local REQUEST = { method = "string", path = "string", url = "string", query = "table",
   body = "string", headers = "table", client_request_id = "string" }
 
+-- The field of spec libcurl would read as a C string up to a NUL (the path, in the URL,
+-- and the method; a url is request.check_url's), if it holds CR, LF or NUL.
+local function bad_field(spec)
+  if spec.path and request.bad_value(spec.path) then return "path" end
+  if spec.method and request.bad_value(spec.method) then return "method" end
+  return nil
+end
+
 function methods.request(self, spec)
   local e = state(self).engine
   if type(spec) ~= "table" then
     error("bad argument #1 to 'request' (table expected, got " .. type(spec) .. ")", 2)
   end
   spec = options.check(spec, REQUEST, "request", 1)
-  if spec.path and request.bad_value(spec.path) then   -- libcurl would cut the URL at a NUL
-    return nil, e:clean(errors.validation("path contains CR, LF or NUL",
-      { errors = { { path = "path", message = "contains CR, LF or NUL" } } }))
+  local bad = bad_field(spec)
+  if bad then
+    return nil, e:clean(errors.validation(bad .. " contains CR, LF or NUL",
+      { errors = { { path = bad, message = "contains CR, LF or NUL" } } }))
   end
   add_header_secrets(e.secrets, spec.headers)
   local ok, info = e:perform(spec)
