@@ -80,9 +80,12 @@ local function secrets_of(opts)
 end
 
 
+-- thread_pool and thread_vm_pool_size are graphcomm.ngx's alone: the libcurl
+-- transports refuse names they do not take.
 local function make_transport(opts, cfg)
-  local t, why = transport.new(opts.transport, transport.options(cfg,
-    { thread_pool = opts.thread_pool, thread_vm_pool_size = opts.thread_vm_pool_size }))
+  local extra = opts.transport == "ngx" and
+    { thread_pool = opts.thread_pool, thread_vm_pool_size = opts.thread_vm_pool_size } or nil
+  local t, why = transport.new(opts.transport, transport.options(cfg, extra))
   if not t then
     return nil, errors.validation("option transport " .. why,
       { errors = { { path = "transport", message = why } } })

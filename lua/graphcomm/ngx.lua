@@ -41,14 +41,22 @@ local MODULE = ... or "graphcomm.ngx"   -- the thread VM requires it by this nam
 
 -- ---------------------------------------------------------------- helpers
 
+-- opts without this module's own two names: what core.http and core.multi take.
+local function curl_options(opts)
+  local o = {}
+  for k, v in pairs(opts) do
+    if k ~= "thread_pool" and k ~= "thread_vm_pool_size" then o[k] = v end
+  end
+  return o
+end
+
 -- Only plain values cross into the thread's VM (run_worker_thread copies
 -- strings, numbers, booleans and tables; functions and userdata cannot go).
 local function plain_options(opts)
   local out, keys = {}, {}
-  for k, v in pairs(opts) do
+  for k, v in pairs(curl_options(opts)) do
     local t = type(v)
-    if type(k) == "string" and (t == "string" or t == "number" or t == "boolean")
-        and k ~= "thread_pool" and k ~= "thread_vm_pool_size" then
+    if type(k) == "string" and (t == "string" or t == "number" or t == "boolean") then
       out[k] = v
       keys[#keys + 1] = k
     end
@@ -152,15 +160,6 @@ local function threaded_send(ngx, pool, key, copts, req, size)
   if resp then return resp end
   if raised then error(raised, 0) end
   return nil, err
-end
-
--- opts without this module's own two names: what core.http and core.multi take.
-local function curl_options(opts)
-  local o = {}
-  for k, v in pairs(opts) do
-    if k ~= "thread_pool" and k ~= "thread_vm_pool_size" then o[k] = v end
-  end
-  return o
 end
 
 local function curl_multi(core, opts)

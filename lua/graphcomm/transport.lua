@@ -38,12 +38,10 @@ end
 -- The three kinds
 ------------------------------------------------------------------------------
 
--- The client's libcurl handles: no resp.head, which nothing above the transport reads;
--- graphcomm.ngx's two options left out (core.http refuses names it does not take).
+-- The client's libcurl handles: no resp.head, which nothing above the transport reads.
 local function own_options(topts)
   local o = { head = false }
   for k, v in pairs(topts) do o[k] = v end
-  o.thread_pool, o.thread_vm_pool_size = nil, nil
   return o
 end
 
