@@ -142,3 +142,78 @@ describe("token_cache = { shared_dict = }", function()
     end
   end)
 end)
+
+-- The lock protocol against a dict of this spec's own, standing in for ngx.shared (the
+-- token endpoint is the emulator's, for real): the moments where another worker's
+-- step falls between two of ours, which the 16-at-once run above only meets by chance.
+describe("token cache in a shared dict, between two workers' steps", function()
+  local server, ctl, kit, app
+  setup(function()
+    server, ctl, kit = tokens.start()
+    app = ctl.secret_app()
+  end)
+  teardown(function() tokens.stop(server, kit) end)
+
+  -- dict:get/set/add/delete as ngx.shared.DICT has them (no expiry); ops lists the calls,
+  -- and before_add(dict, key) runs first thing in add, as another worker may.
+  local function dict(before_add)
+    local d, ops = { data = {} }, {}
+    function d:get(k) ops[#ops + 1] = "get " .. k; return self.data[k] end
+    function d:set(k, v) ops[#ops + 1] = "set " .. k; self.data[k] = v; return true end
+    function d:add(k, v)
+      ops[#ops + 1] = "add " .. k
+      if before_add then before_add(self, k) end
+      if self.data[k] ~= nil then return false, "exists" end
+      self.data[k] = v
+      return true
+    end
+    function d:delete(k) ops[#ops + 1] = "delete " .. k; self.data[k] = nil end
+    return d, ops
+  end
+
+  -- A provider on dict d (ngx.shared set only while it is made), counting its token requests.
+  local function provider(d)
+    local sent = 0
+    local saved = rawget(_G, "ngx")
+    rawset(_G, "ngx", { shared = { tokens = d } })
+    local p, err = auth.new(auth.resolve({ base_url = server.base_url, tenant_id = app.tenant,
+      client_id = app.client_id, client_secret = app.client_secret,
+      token_cache = { shared_dict = "tokens" } }, function() return nil end),
+      { send = function(req) sent = sent + 1; return ctl.send(req) end,
+        sleep = function() end, sleep_yields = true })
+    rawset(_G, "ngx", saved)
+    assert(p, err and err.message)
+    return p, function() return sent end
+  end
+
+  it("takes the token another worker stored just before this one took the lock", function()
+    local other = "token-of-another-worker-" .. string.rep("x", 40)
+    local d = dict(function(self, k)
+      if k:match(":lock$") then   -- the other worker stores its token, then lets go
+        local key = k:gsub(":lock$", "")
+        self.data[key] = require("cjson").encode({ access_token = other, expires_on = os.time() + 3600 })
+      end
+    end)
+    local p, sent = provider(d)
+    assert.equal(other, p:get())
+    assert.equal(0, sent())
+    for k in pairs(d.data) do assert.is_nil(k:match(":lock$"), "the lock is let go") end
+  end)
+
+  it("stores the token before it lets go of the lock", function()
+    local d, ops = dict()
+    local p, sent = provider(d)
+    local token = assert(p:get())
+    assert.equal(1, sent())
+    local set_at, delete_at
+    for i, op in ipairs(ops) do
+      if op:match("^set ") then set_at = i end
+      if op:match("^delete .*:lock$") then delete_at = i end
+    end
+    assert.truthy(set_at and delete_at, table.concat(ops, "\n"))
+    assert.is_true(set_at < delete_at, table.concat(ops, "\n"))
+    local p2, sent2 = provider(d)
+    assert.equal(token, p2:get())
+    assert.equal(0, sent2())
+  end)
+end)

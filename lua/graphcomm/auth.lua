@@ -195,9 +195,15 @@ function Cached:_get(force_refresh)
     local t = wait_for_store(self, now)
     if t then return t end
   end
+  if owned and not force_refresh then
+    -- Another worker may have stored its token and let go of the lock between
+    -- from_store above and the lock: that token serves, no second fetch.
+    local t = from_store(self, now)
+    if t then store:unlock(); return t end
+  end
   local token, expires_in = fetch(self, me)
-  if owned then store:unlock() end
   if not token then
+    if owned then store:unlock() end
     -- A failed early renewal keeps the token that is still valid.
     if c and not force_refresh and now < c.expires_at and self._cache == c then return c.token end
     return nil, expires_in
@@ -206,6 +212,9 @@ function Cached:_get(force_refresh)
   if store and expires_in and expires_in > 0 then
     store:put(token, self._time() + expires_in, self._time)   -- best effort: the token is good anyway
   end
+  -- Unlocked only once the token is in the store: a worker that takes the lock next
+  -- finds it there (the check above) instead of fetching again.
+  if owned then store:unlock() end
   return token
 end
 
