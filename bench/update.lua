@@ -27,9 +27,7 @@ local rounds = tonumber(arg[2]) or 3
 local base, token, finish = common.emulator()
 
 local client = assert(graphcomm.connect{ base_url = base, token = token })
--- A realistic bearer token (JWT-shaped, 1,500 bytes) beside the emulator's short one:
--- libcurl copies header bytes one at a time, so token size shows in the cost per request.
-local jwt = common.control(base, "tokens", '{"bytes":1500}').access_token
+local tokens = common.tokens(base, token)
 
 -- The emulator's own switches and sample ids (no graphcomm method needed for these).
 common.control(base, "config", '{"log":false}')
@@ -189,8 +187,7 @@ local function bench(tok, what)
 end
 
 local ok, err = pcall(function()
-  bench(token, "short token (" .. #token .. " bytes)")
-  bench(jwt, "JWT-shaped token (" .. #jwt .. " bytes)")
+  for _, t in ipairs(tokens) do bench(t.token, t.label) end
 end)
 client:close()
 finish()
