@@ -180,8 +180,10 @@ local function bench(tok, what)
     if #rps[k] == 0 then
       print(label .. ": " .. tostring(why[k]))
     else
-      print(string.format("%-46s %8.0f %8s %8s %8s %10.1f", label, median(rps[k]),
-        fmt_ratio(vs[k].wrk), fmt_ratio(vs[k].naive), fmt_ratio(vs[k].curl), median(cpu[k])))
+      local c = median(cpu[k])         -- none for the JS client (bench/js/update.js)
+      print(string.format("%-46s %8.0f %8s %8s %8s %10s", label, median(rps[k]),
+        fmt_ratio(vs[k].wrk), fmt_ratio(vs[k].naive), fmt_ratio(vs[k].curl),
+        c and string.format("%.1f", c) or "-"))
     end
   end
 end
