@@ -124,7 +124,7 @@ local ok, err = pcall(function()
   local client = assert(graphcomm.connect{ base_url = base, token = token })
   run_graphcomm(client, crid, sids, 2000, false)                        -- warm-up
   -- A realistic bearer token (1,500 bytes, JWT-shaped) for a second pair of rows.
-  local jwt = control("tokens", '{"bytes":1500}').access_token
+  local jwt = common.jwt(base)
   local jclient = assert(graphcomm.connect{ base_url = base, token = jwt })
   -- Two rounds, interleaved, best of each: the machine is shared.
   local r = {}

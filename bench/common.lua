@@ -3,7 +3,7 @@
 --   local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".")
 --     .. "/common.lua")
 -- It puts the tree's lua/ and build/<lua>/ (GRAPHCOMM_BUILD overrides) on the paths and
--- returns { here, interpreter, sh, quote, emulator, control }.
+-- returns { here, interpreter, sh, quote, emulator, control, jwt, tokens }.
 local here = debug.getinfo(1, "S").source:match("^@(.*)/bench/[^/]*$") or "."
 local flavour = rawget(_G, "jit") and "luajit" or _VERSION:gsub("Lua ", "lua")
 package.path = here .. "/lua/?.lua;" .. package.path
@@ -53,6 +53,22 @@ function M.control(base, path, json)
   http:close()
   assert(resp.status == 200, resp.body)
   return require("cjson").decode(resp.body)
+end
+
+-- A realistic bearer token (JWT-shaped, 1,500 bytes) the emulator at base accepts:
+-- libcurl copies header bytes one at a time, so token size shows in the cost per request.
+function M.jwt(base)
+  local jwt = M.control(base, "tokens", '{"bytes":1500}').access_token
+  assert(type(jwt) == "string" and #jwt > 1000, "the emulator minted no 1,500-byte token")
+  return jwt
+end
+
+-- The two tokens every benchmark runs with, in this order: the emulator's short one and
+-- M.jwt(base). -> { { token = ..., label = "short token (N bytes)" }, { token, label } }
+function M.tokens(base, token)
+  local jwt = M.jwt(base)
+  return { { token = token, label = ("short token (%d bytes)"):format(#token) },
+    { token = jwt, label = ("JWT-shaped token (%d bytes)"):format(#jwt) } }
 end
 
 return M

@@ -1,8 +1,9 @@
-# bench/jwt_token.sh: sourced by bench/profile.sh, bench/multi_syscalls.sh and
-# bench/tls_versions.sh once the emulator runs (GRAPHCOMM_BASE_URL and GRAPHCOMM_TOKEN set;
-# GRAPHCOMM_CA_FILE too over TLS). It checks TOKENS (default "short jwt": short, the
-# emulator's own token; jwt, a 1,500-byte JWT-shaped one the emulator mints through
-# POST /_emulator/tokens {"bytes":1500}, only when TOKENS names it) and defines:
+# bench/jwt_token.sh: sourced by bench/profile.sh, bench/multi_syscalls.sh,
+# bench/tls_versions.sh, bench/openresty.sh and bench/openresty_bulk.sh once the emulator
+# runs (GRAPHCOMM_BASE_URL and GRAPHCOMM_TOKEN set; GRAPHCOMM_CA_FILE too over TLS).
+# It checks TOKENS (default "short jwt": short, the emulator's own token; jwt, a
+# 1,500-byte JWT-shaped one the emulator mints through POST /_emulator/tokens
+# {"bytes":1500}, only when TOKENS names it) and defines:
 #   field EXPR   prints v EXPR of the JSON on stdin (luajit + lua-cjson): field '.value[1].id'
 #   token NAME   prints the token called NAME (short or jwt)
 # shellcheck shell=bash

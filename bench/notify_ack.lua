@@ -4,7 +4,9 @@
 --   luajit bench/notify_ack.lua [NOTIFICATIONS] [CONNECTIONS]    (defaults: 2000, 32)
 -- Each notification names a different call record (with one session to fix), POSTed by
 -- curl --parallel with the example's clientState; an answer other than 202, or slower
--- than Graph's 3 s, counts as a failure. Starts and stops its own emulator and example.
+-- than Graph's 3 s, counts as a failure. Two rounds, each with its own example and call
+-- records: the example's GRAPHCOMM_TOKEN the emulator's short token, then a 1,500-byte
+-- JWT-shaped one (common.tokens). Starts and stops its own emulator and examples.
 local common = dofile((debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or ".") .. "/common.lua")
 local sh, quote = common.sh, common.quote
 local cjson = require "cjson"
@@ -15,15 +17,17 @@ local conns = tonumber(arg[2]) or 32
 local state = "bench-" .. core.uuid4()
 
 local base, token, finish = common.emulator()
-local dir = sh("mktemp -d"):match("%S+")
 local run = quote(common.here .. "/examples/openresty/notify/run")
-local function stop()
+local dir               -- the running example's prefix
+local function stop_example()
+  if not dir then return end
   sh("GRAPHCOMM_NOTIFY_DIR=" .. quote(dir) .. " " .. run .. " stop >/dev/null 2>&1; rm -rf " .. quote(dir))
-  finish()
+  dir = nil
 end
 
-local ok, err = pcall(function()
-  common.control(base, "config", '{"log":false}')
+-- One round: n new call records, the example started with bearer token tok, the
+-- notifications posted, the fixes waited for; prints one line, headed by label.
+local function round(tok, label)
   local cfg = os.tmpname()
   local f = assert(io.open(cfg, "w"))
   for i = 1, n do
@@ -36,7 +40,8 @@ local ok, err = pcall(function()
   local first = common.control(base, "callRecords", '{"sessions":0}').id
   local serial = tonumber(first:sub(-12), 16)        -- the generated ids count up to this one
   local port = 20000 + math.random(0, 9999)
-  local out, started = sh("GRAPHCOMM_NOTIFY_DIR=" .. quote(dir) .. " GRAPHCOMM_TOKEN=" .. quote(token)
+  dir = sh("mktemp -d"):match("%S+")
+  local out, started = sh("GRAPHCOMM_NOTIFY_DIR=" .. quote(dir) .. " GRAPHCOMM_TOKEN=" .. quote(tok)
     .. " NOTIFY_CLIENT_STATE=" .. quote(state) .. " " .. run .. " start " .. quote(base)
     .. " --port " .. port .. " 2>&1")
   assert(started, out)
@@ -74,10 +79,17 @@ local ok, err = pcall(function()
     core.sleep(0.05)
   end
   local fixing = core.now() - t0
-  print(("notify example (1 worker, %d connections): %d notifications, %.0f acknowledged/s, "
+  print(("notify example (1 worker, %d connections), %s: %d notifications, %.0f acknowledged/s, "
     .. "p50 %.1f ms, p99 %.1f ms, %d failures (non-202 or > 3 s); fixes done %d of %d (%d sessions fixed) after %.1f s "
-    .. "(%.0f records/s)"):format(conns, n, n / wall, times[math.ceil(#times / 2)] * 1000, p99 * 1000,
+    .. "(%.0f records/s)"):format(conns, label, n, n / wall, times[math.ceil(#times / 2)] * 1000, p99 * 1000,
     failures, status.done, n, status.fixed, fixing, status.done / fixing))
+  stop_example()
+end
+
+local ok, err = pcall(function()
+  common.control(base, "config", '{"log":false}')
+  for _, t in ipairs(common.tokens(base, token)) do round(t.token, t.label) end
 end)
-stop()
+stop_example()
+finish()
 if not ok then io.stderr:write("bench/notify_ack.lua: ", tostring(err), "\n"); os.exit(1) end

@@ -4,7 +4,9 @@
 # sent by wrk straight to the emulator: the ceiling, so the ratio is the example's cost.
 #   bench/openresty.sh [SECONDS] [CONNECTIONS]     (defaults: 5 s, 32 connections)
 # Starts and stops its own emulator (request log off) and example; WORKERS=N (default 1)
-# sets the example's nginx workers.
+# sets the example's nginx workers. TOKENS (default "short jwt", bench/jwt_token.sh): for
+# each token named, the example is started with it as GRAPHCOMM_TOKEN (its PATCHes carry
+# it), wrk straight at the emulator sends it too, and the rows are printed under its name.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 secs=${1:-5}
@@ -12,27 +14,15 @@ conns=${2:-32}
 workers=${WORKERS:-1}
 command -v wrk >/dev/null || { echo "bench/openresty.sh: wrk is missing (scripts/deps bench)" >&2; exit 2; }
 
-emu_dir=""; ex_dir=""
-cleanup() {
-    [ -n "$ex_dir" ] && GRAPHCOMM_OPENRESTY_DIR=$ex_dir "$here/examples/openresty/run" stop >/dev/null 2>&1
-    [ -n "$emu_dir" ] && "$here/emulator/stop" "$emu_dir" >/dev/null 2>&1
-    return 0
-}
-trap cleanup EXIT INT TERM
-
-eval "$("$here/emulator/start")"
-emu_dir=$GRAPHCOMM_EMULATOR_DIR
-curl -fsS --noproxy '*' -o /dev/null -X POST -d '{"log":false}' "$GRAPHCOMM_BASE_URL/_emulator/config"
+# shellcheck source=bench/openresty_example.sh
+. "$here/bench/openresty_example.sh"
 made=$(curl -fsS --noproxy '*' -X POST -d '{"sessions":1000}' "$GRAPHCOMM_BASE_URL/_emulator/callRecords")
 BENCH_CRID=$(printf '%s' "$made" | sed -n 's/.*"id":"\([^"]*\)".*/\1/p')
 BENCH_SIDS=$(printf '%s' "$made" | sed -n 's/.*"sessionIds":\[\(.*\)\].*/\1/p' | tr -d '"')
 BENCH_BODY='{"modalities":["audio","video"],"endDateTime":"2026-11-21T09:10:00Z","isTest":false}'
-BENCH_TOKEN=$GRAPHCOMM_TOKEN
-export BENCH_CRID BENCH_SIDS BENCH_BODY BENCH_TOKEN
-
-out=$(GRAPHCOMM_TOKEN=$GRAPHCOMM_TOKEN "$here/examples/openresty/run" start "$GRAPHCOMM_BASE_URL" --workers "$workers")
-url=$(printf '%s\n' "$out" | sed -n 's/^URL=//p')
-ex_dir=$(printf '%s\n' "$out" | sed -n 's/^GRAPHCOMM_OPENRESTY_DIR=//p')
+export BENCH_CRID BENCH_SIDS BENCH_BODY
+# shellcheck source=bench/jwt_token.sh
+. "$here/bench/jwt_token.sh"
 
 # Runs wrk; prints requests/s, and fails when any answer was not 2xx.
 measure() {  # $1 = mode, $2 = url
@@ -43,11 +33,17 @@ measure() {  # $1 = mode, $2 = url
     echo "$rps $p99"
 }
 
-# A short warm-up (connections, thread VMs, kept-alive handles), then the runs.
-BENCH_MODE=fix wrk -t1 -c"$conns" -d1s -s "$here/bench/openresty_wrk.lua" "$url" >/dev/null
-set -- $(measure fix "$url");               fix_rps=$1; fix_p99=$2
-set -- $(measure patch "$GRAPHCOMM_BASE_URL"); raw_rps=$1; raw_p99=$2
-printf 'openresty example (%s worker(s), %s connections, %s s): %10s fixes/s   p99 %s\n' \
-    "$workers" "$conns" "$secs" "$fix_rps" "$fix_p99"
-printf 'wrk PATCH straight to the emulator (the ceiling):     %10s PATCH/s   p99 %s\n' "$raw_rps" "$raw_p99"
-awk -v a="$fix_rps" -v b="$raw_rps" 'BEGIN { printf "ratio example / ceiling: %.2f\n", a / b }'
+for tok in $tokens; do
+    BENCH_TOKEN=$(token "$tok"); export BENCH_TOKEN
+    example_start "$BENCH_TOKEN" --workers "$workers"
+    # A short warm-up (connections, thread VMs, kept-alive handles), then the runs.
+    BENCH_MODE=fix wrk -t1 -c"$conns" -d1s -s "$here/bench/openresty_wrk.lua" "$url" >/dev/null
+    set -- $(measure fix "$url");               fix_rps=$1; fix_p99=$2
+    set -- $(measure patch "$GRAPHCOMM_BASE_URL"); raw_rps=$1; raw_p99=$2
+    example_stop
+    echo "token: $tok (${#BENCH_TOKEN} bytes)"
+    printf 'openresty example (%s worker(s), %s connections, %s s): %10s fixes/s   p99 %s\n' \
+        "$workers" "$conns" "$secs" "$fix_rps" "$fix_p99"
+    printf 'wrk PATCH straight to the emulator (the ceiling):     %10s PATCH/s   p99 %s\n' "$raw_rps" "$raw_p99"
+    awk -v a="$fix_rps" -v b="$raw_rps" 'BEGIN { printf "ratio example / ceiling: %.2f\n", a / b }'
+done
