@@ -28,7 +28,7 @@ trap 'rm -rf "$out"; [ -n "${stop_dir:-}" ] && "$here/emulator/stop" "$stop_dir"
 eval "$("$here/emulator/start")"
 stop_dir=$GRAPHCOMM_EMULATOR_DIR
 export GRAPHCOMM_BASE_URL GRAPHCOMM_TOKEN
-ctl() { curl -s -X POST -d "$2" "$GRAPHCOMM_BASE_URL/_emulator/$1" >/dev/null; }
+ctl() { curl -s --noproxy '*' -X POST -d "$2" "$GRAPHCOMM_BASE_URL/_emulator/$1" >/dev/null; }
 ctl config '{"log":false}'
 ctl faults "{\"match\":\"/sessions/\",\"method\":\"PATCH\",\"delay_ms\":$delay,\"count\":-1}"
 # shellcheck source=bench/jwt_token.sh

@@ -28,11 +28,11 @@ if [ -z "${GRAPHCOMM_BASE_URL:-}" ] || [ -z "${GRAPHCOMM_TOKEN:-}" ]; then
   stop_dir=$GRAPHCOMM_EMULATOR_DIR
 fi
 export GRAPHCOMM_BASE_URL GRAPHCOMM_TOKEN
-ctl() { curl -s -X POST -d "$2" "$GRAPHCOMM_BASE_URL/_emulator/$1"; }
+ctl() { curl -s --noproxy '*' -X POST -d "$2" "$GRAPHCOMM_BASE_URL/_emulator/$1"; }
 ctl config '{"log":false}' >/dev/null
 # shellcheck source=bench/jwt_token.sh
 . "$here/bench/jwt_token.sh"
-get() { curl -s -H "Authorization: Bearer $GRAPHCOMM_TOKEN" "$GRAPHCOMM_BASE_URL/v1.0/communications/callRecords$1"; }
+get() { curl -s --noproxy '*' -H "Authorization: Bearer $GRAPHCOMM_TOKEN" "$GRAPHCOMM_BASE_URL/v1.0/communications/callRecords$1"; }
 crid=$(get "" | field '.value[1].id')
 sid=$(get "/$crid/sessions" | field '.value[1].id')
 url="$GRAPHCOMM_BASE_URL/v1.0/communications/callRecords/$crid/sessions/$sid"

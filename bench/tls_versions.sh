@@ -16,7 +16,7 @@ eval "$("$here/emulator/start" --tls)"
 stop_dir=$GRAPHCOMM_EMULATOR_DIR
 export GRAPHCOMM_BASE_URL GRAPHCOMM_TOKEN GRAPHCOMM_CA_FILE
 unset GRAPHCOMM_BUILD
-curl -s --cacert "$GRAPHCOMM_CA_FILE" -X POST -d '{"log":false}' "$GRAPHCOMM_BASE_URL/_emulator/config" >/dev/null
+curl -s --noproxy '*' --cacert "$GRAPHCOMM_CA_FILE" -X POST -d '{"log":false}' "$GRAPHCOMM_BASE_URL/_emulator/config" >/dev/null
 # shellcheck source=bench/jwt_token.sh
 . "$here/bench/jwt_token.sh"
 # $1 = HTTP version, $2 = mode, $3 = updates; bearer: the token measured.
