@@ -11,6 +11,9 @@
 # The C loop runs twice: with graphcomm's seven headers and with the naive loop's three
 # (CURL_LOOP_HEADERS=naive); the line under them is what the contract's four extra
 # headers (Accept, SdkVersion, User-Agent, client-request-id) cost inside libcurl.
+# "core.http alone": graphcomm's libcurl transport with no layer above it (a prebuilt
+# update, only its client-request-id line made per request, the response table built):
+# what the client's validation, engine and result add is the session row less this one.
 # "outside libcurl": each client less the C loop that sends the same headers (the
 # by-hand loop less the naive-headers loop, graphcomm less the full one): what the Lua
 # code, its C glue and the VM add on top of libcurl's own work for those headers.
@@ -89,10 +92,10 @@ outside() {
   [ -n "$2" ] && [ -n "$3" ] || return 0
   printf '    %-44s %12d\n' "$1" $(( $2 - $3 ))
 }
-declare -A table_body session_body
+declare -A table_body session_body transport_alone
 for tok in $tokens; do
   t=$(token "$tok")
-  table_body=(); session_body=()
+  table_body=(); session_body=(); transport_alone=()
   echo "token: $tok (${#t} bytes), $n requests; user-space instructions per request"
   per "libcurl C loop (bench/curl_loop.c, CURLU)" curl "$t"; full=$last
   per "libcurl C loop, the naive loop's headers" curl-naive "$t"; few=$last
@@ -111,6 +114,7 @@ for tok in $tokens; do
   for lua in lua5.4 luajit; do
     per "graphcomm, table body, $lua" $lua:table "$t"; table_body[$lua]=$last
     per "graphcomm, session object body, $lua" $lua:session "$t"; session_body[$lua]=$last
+    per "core.http alone (prebuilt update), $lua" $lua:transport "$t"; transport_alone[$lua]=$last
     per "graphcomm, session object, limiter on, $lua" $lua:session "$t"
     per "graphcomm, 16 in flight, $lua" $lua:bulk "$t"
   done
@@ -121,6 +125,7 @@ for tok in $tokens; do
     for lua in lua5.4 luajit; do
       outside "graphcomm, table body, $lua" "${table_body[$lua]}" "$full"
       outside "graphcomm, session object body, $lua" "${session_body[$lua]}" "$full"
+      outside "core.http alone (prebuilt update), $lua" "${transport_alone[$lua]}" "$full"
     done
   fi
 done

@@ -4,7 +4,8 @@
 --   lua5.4 bench/profile_run.lua MODE TOKEN COUNT      (luajit works too)
 -- MODE: table (a body table validated and encoded per call), session (a session
 -- object), bulk (update_sessions, 16 in flight or BENCH_CONCURRENCY, over the record's
--- sessions). GRAPHCOMM_CA_FILE and BENCH_HTTP_VERSION ("1.1", "2tls") are passed to
+-- sessions), transport (core.http alone: a prebuilt update, a fresh id line per
+-- request; no validation, engine or result). GRAPHCOMM_CA_FILE and BENCH_HTTP_VERSION ("1.1", "2tls") are passed to
 -- connect (the TLS comparison in bench/PROFILE.md). With BENCH_REPORT set it prints
 -- "cpu_s <CPU seconds of the updates alone> hwm_kb <peak RSS>" (bench/multi_syscalls.sh).
 -- GRAPHCOMM_BASE_URL names the emulator (its short token is GRAPHCOMM_TOKEN; TOKEN may
@@ -21,8 +22,8 @@ local graphcomm = require "graphcomm"
 local cjson = require "cjson"
 
 local mode, token, count = arg[1], arg[2], tonumber(arg[3])
-assert(({ table = true, session = true, bulk = true })[mode] and token and count,
-  "usage: profile_run.lua table|session|bulk TOKEN COUNT")
+assert(({ table = true, session = true, bulk = true, transport = true })[mode] and token and count,
+  "usage: profile_run.lua table|session|bulk|transport TOKEN COUNT")
 local limits = os.getenv("BENCH_LIMITS") == "1" or nil
 
 -- The instant transport: 204 at once, BENCH_STEP virtual seconds a request.
@@ -69,6 +70,24 @@ if mode == "bulk" then
     return { crid, sids[(i - 1) % #sids + 1], body() }
   end, { concurrency = tonumber(os.getenv("BENCH_CONCURRENCY")) or 16, ordered = false })
   assert(s.ok == count, ("%d of %d updates failed"):format(s.failed, count))
+elseif mode == "transport" then
+  -- graphcomm's libcurl transport alone, without the layer above it: the request an
+  -- update sends, built once but for its client-request-id line (each request needs
+  -- its own), sent through core.http as the client's own transport sends it.
+  local request = require "graphcomm.request"
+  local http = require("graphcomm.core").http{ head = false }
+  local uuid4 = require("graphcomm.core").uuid4
+  local url = os.getenv("GRAPHCOMM_BASE_URL") .. "/v1.0" .. assert(request.session_path(crid, sid))
+  local json = assert(graphcomm.session(body())):json()
+  local a, b, c, d = "Authorization: Bearer " .. token, "Accept: application/json",
+    "SdkVersion: " .. request.sdk_version(), "User-Agent: " .. request.user_agent()
+  local ct = "Content-Type: application/json"
+  for _ = 1, count do
+    local _, line = uuid4("client-request-id: ")
+    local resp = http:send{ method = "PATCH", url = url, headers = { a, b, c, d, ct, line }, body = json }
+    assert(resp.status == 204, resp.status)
+  end
+  http:close()
 else
   local b = mode == "table" and body() or assert(graphcomm.session(body()))
   for _ = 1, count do assert(client:update_session(crid, sid, b)) end
