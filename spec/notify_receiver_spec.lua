@@ -94,3 +94,55 @@ describe("graphcomm.keeper", function()
     assert.is_nil(keeper.epoch("tomorrow"))
   end)
 end)
+
+-- The receiver's queue steps against a dict of this spec's own standing in for
+-- ngx.shared (the receiver inside nginx: spec/notify_example_spec.lua): the order of
+-- its steps, which another worker's steps may fall between.
+describe("graphcomm.notify's receiver, between two workers' steps", function()
+  -- The ngx.shared.DICT calls process makes; ops lists them in order.
+  local function dict()
+    local d, ops = { data = {}, list = {} }, {}
+    function d:get(k) return self.data[k] end
+    function d:set(k, v) ops[#ops + 1] = "set " .. k; self.data[k] = v; return true end
+    function d:add(k, v)
+      ops[#ops + 1] = "add " .. k
+      if self.data[k] ~= nil then return false, "exists" end
+      self.data[k] = v
+      return true
+    end
+    function d:delete(k) ops[#ops + 1] = "delete " .. k; self.data[k] = nil end
+    function d:incr(k, n, init) self.data[k] = (self.data[k] or init) + n; return self.data[k] end
+    function d:rpush(k, v) ops[#ops + 1] = "rpush " .. k; self.list[#self.list + 1] = v; return #self.list end
+    return d, ops
+  end
+
+  local function with_ngx(d, fn)
+    local saved = rawget(_G, "ngx")
+    rawset(_G, "ngx", { shared = { graphcomm_notify = d }, now = function() return 1000 end,
+      worker = { pid = function() return 4242 end }, timer = { at = function() return true end },
+      log = function() end, ERR = 4, WARN = 5, INFO = 7 })
+    local ok, err = pcall(fn)
+    rawset(_G, "ngx", saved)
+    assert(ok, err)
+  end
+
+  it("puts an item back for a retry only once it has let go of its locks", function()
+    local d, ops = dict()
+    with_ngx(d, function()
+      local r = notify.new{ client_state = "secret", fix = function() end, max_tries = 3,
+        client = function() return nil, "Graph is down" end }
+      r:process({ key = "sub-1|r1|created", rid = "r1", ct = "created", tries = 0 })
+    end)
+    local at = {}
+    for i, op in ipairs(ops) do at[op] = at[op] or i end
+    local text = table.concat(ops, "\n")
+    assert.truthy(at["rpush queue"], text)
+    assert.is_true(at["delete lock:sub-1|r1|created"] < at["rpush queue"], text)
+    assert.is_true(at["delete record:r1"] < at["rpush queue"], text)
+    assert.equal(1, #d.list)
+    local back = cjson.decode(d.list[1])
+    assert.equal(1, back.tries)
+    assert.equal(1000 + 2, back.not_before)
+    assert.is_nil(d.data["lock:sub-1|r1|created"])
+  end)
+end)

@@ -348,6 +348,7 @@ function Receiver:process(item)
     return
   end
   local ok, why = self:apply(item)
+  local again, delay
   if ok then
     self:finish(item, "D")
   else
@@ -358,16 +359,20 @@ function Receiver:process(item)
       self:finish(item, "F")
     else
       self:count("retries")
-      local delay = self.retry_delay * 2 ^ (item.tries - 1)
+      delay = self.retry_delay * 2 ^ (item.tries - 1)
       item.not_before = ngx.now() + delay
-      local line = cjson.encode(item)
-      self:journal_line("Q\t" .. line)
-      d:rpush("queue", line)
-      self:kick(delay)
+      again = cjson.encode(item)
+      self:journal_line("Q\t" .. again)
     end
   end
   d:delete(record_lock)
   d:delete("lock:" .. item.key)
+  -- Back on the queue only once its locks are gone: a worker that took it off the queue
+  -- while this one still held its lock would have dropped it.
+  if again then
+    d:rpush("queue", again)
+    self:kick(delay)
+  end
 end
 
 -- Takes items off the queue until it is empty or holds only items not yet due.
