@@ -171,8 +171,9 @@ describe("token cache in a shared dict, between two workers' steps", function()
     return d, ops
   end
 
-  -- A provider on dict d (ngx.shared set only while it is made), counting its token requests.
-  local function provider(d)
+  -- A provider on dict d (ngx.shared set only while it is made), counting its token requests;
+  -- sleep and now as given, else a sleep that returns at once.
+  local function provider(d, sleep, now)
     local sent = 0
     local saved = rawget(_G, "ngx")
     rawset(_G, "ngx", { shared = { tokens = d } })
@@ -180,7 +181,7 @@ describe("token cache in a shared dict, between two workers' steps", function()
       client_id = app.client_id, client_secret = app.client_secret,
       token_cache = { shared_dict = "tokens" } }, function() return nil end),
       { send = function(req) sent = sent + 1; return ctl.send(req) end,
-        sleep = function() end, sleep_yields = true })
+        sleep = sleep or function() end, sleep_yields = true, now = now })
     rawset(_G, "ngx", saved)
     assert(p, err and err.message)
     return p, function() return sent end
@@ -215,5 +216,29 @@ describe("token cache in a shared dict, between two workers' steps", function()
     local p2, sent2 = provider(d)
     assert.equal(token, p2:get())
     assert.equal(0, sent2())
+  end)
+
+  it("takes the lock once the other worker lets go of it with no token stored", function()
+    -- The other worker holds the lock; its fetch fails after our first sleep, and it lets go.
+    local held = false
+    local d, ops = dict(function(self, k)
+      if k:match(":lock$") and not held then held = true; self.data[k] = true end
+    end)
+    local clock, sleeps = 0, 0
+    local function sleep(s)
+      sleeps = sleeps + 1
+      clock = clock + s
+      if sleeps == 1 then
+        for k in pairs(d.data) do if k:match(":lock$") then d.data[k] = nil end end
+      end
+    end
+    local p, sent = provider(d, sleep, function() return clock end)
+    assert.truthy(p:get())
+    assert.equal(1, sent())
+    assert.is_true(clock < 1, "waited " .. clock .. " s for a token that was never coming")
+    local adds = 0
+    for _, op in ipairs(ops) do if op:match("^add .*:lock$") then adds = adds + 1 end end
+    assert.equal(2, adds, "it took the lock before fetching: " .. table.concat(ops, "\n"))
+    for k in pairs(d.data) do assert.is_nil(k:match(":lock$"), "the lock is let go") end
   end)
 end)
