@@ -148,6 +148,8 @@ local function from_store(self, now)
 end
 
 -- Another worker holds the shared dict's lock: wait (bounded) for its token there.
+-- -> token, or nil, owned: true once this one took the lock, let go with no token
+-- stored (the other's fetch failed), rather than wait out the limit for nothing.
 local function wait_for_store(self, now)
   if not self._can_wait then return nil end
   local step, waited, limit = WAIT_FIRST, 0, self._wait_limit
@@ -157,6 +159,7 @@ local function wait_for_store(self, now)
     step = math_min(step * 2, WAIT_MAX)
     local t = from_store(self, now)
     if t then return t end
+    if self._store:lock(limit) then return nil, true end
   end
   return nil
 end
@@ -192,7 +195,8 @@ function Cached:_get(force_refresh)
   local store = self._store
   local owned = store and store.lock and store:lock(self._wait_limit)
   if store and store.lock and not owned then
-    local t = wait_for_store(self, now)
+    local t
+    t, owned = wait_for_store(self, now)
     if t then return t end
   end
   if owned and not force_refresh then
