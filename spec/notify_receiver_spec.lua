@@ -145,4 +145,20 @@ describe("graphcomm.notify's receiver, between two workers' steps", function()
     assert.equal(1000 + 2, back.not_before)
     assert.is_nil(d.data["lock:sub-1|r1|created"])
   end)
+
+  it("lets go of its locks and puts an item back when processing it raises", function()
+    -- a misuse error from the client (update_session's on a fix's non-table body, say)
+    local d, ops = dict()
+    local client = { get_call_record = function() error("bad argument #2 to 'get_call_record'") end }
+    with_ngx(d, function()
+      local r = notify.new{ client_state = "secret", fix = function() end, max_tries = 3,
+        client = function() return client end }
+      r:process({ key = "sub-1|r1|created", rid = "r1", ct = "created", tries = 0 })
+    end)
+    local text = table.concat(ops, "\n")
+    assert.is_nil(d.data["lock:sub-1|r1|created"], text)
+    assert.is_nil(d.data["record:r1"], text)
+    assert.equal(1, #d.list, text)
+    assert.equal(1, cjson.decode(d.list[1]).tries)
+  end)
 end)
