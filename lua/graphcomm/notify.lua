@@ -331,6 +331,14 @@ end
 
 local RECORD_BUSY_DELAY = 0.05   -- seconds before an item whose record is being fixed is tried again
 
+-- apply, where an error raised (a client's misuse error) fails the try like any other:
+-- raised out of process, it left the locks held and the item off the queue.
+local function try_apply(self, item)
+  local done, ok, why = pcall(self.apply, self, item)
+  if not done then return nil, "processing raised: " .. tostring(ok) end
+  return ok, why
+end
+
 -- One item off the queue: processed, put back for later, or finished.
 function Receiver:process(item)
   local ngx, d = ngx_api(), self:shared()
@@ -347,7 +355,7 @@ function Receiver:process(item)
     self:kick(RECORD_BUSY_DELAY)
     return
   end
-  local ok, why = self:apply(item)
+  local ok, why = try_apply(self, item)
   local again, delay
   if ok then
     self:finish(item, "D")
