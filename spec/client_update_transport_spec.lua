@@ -124,3 +124,60 @@ describe("client:update_session over a caller's transport", function()
     client:close()
   end)
 end)
+
+-- LuaJIT before the fix of its issue #1279 (Debian's luajit2 2.1-20230119 among them)
+-- records getmetatable() of an io file handle as an undefined IR value: the check for a
+-- session body, given io.stdout, segfaulted about one full LuaJIT spec run in three (in
+-- the test above, the one that gives it io.stdout). A fresh interpreter, with the JIT
+-- told to record at once (-Ohotloop=1), met it on nearly every run; params.is_session
+-- uses debug.getmetatable instead, which LuaJIT compiles without that case.
+local CHILD = [[
+package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+package.cpath = os.getenv("GRAPHCOMM_BUILD") .. "/?.so;" .. package.cpath
+local graphcomm = require "graphcomm"
+local params = require "graphcomm.params"
+local s = assert(graphcomm.session{ isTest = true })
+local wrong, sent = 0, 0
+local values = { io.stdout, s, io.stderr, s }
+for i = 1, 200 do
+  local v = values[i % #values + 1]
+  if params.is_session(v) ~= (v == s) then wrong = wrong + 1 end
+end
+local function send()
+  sent = sent + 1
+  return { status = 204, headers = {}, body = "" }
+end
+local client = assert(graphcomm.connect{ base_url = "http://127.0.0.1:9", token = "t0ken",
+  transport = { send = send } })
+local bodies = { io.stdout, s, io.stderr, client, s }
+for i = 1, 200 do
+  local b = bodies[i % #bodies + 1]
+  local ok, msg = pcall(client.update_session, client, "c", "s", b)
+  local refused = not ok and msg:find("graphcomm.session expected, got userdata", 1, true) ~= nil
+  if (b == s) ~= ok or (b ~= s) ~= refused then wrong = wrong + 1 end
+end
+client:close()
+io.write("ok ", wrong, " ", sent, "\n")
+]]
+
+describe("client:update_session given an io file handle as the body", function()
+  it("refuses it and takes session objects, also once LuaJIT compiles the check", function()
+    local cmd = require "helpers.command"
+    local build = os.getenv("GRAPHCOMM_BUILD") or ("build/" .. cmd.flavour)
+    local path = os.tmpname()
+    local f = assert(io.open(path, "w"))
+    f:write(CHILD)
+    f:close()
+    local argv = cmd.flavour == "luajit" and { cmd.lua, "-Ohotloop=1", path } or { cmd.lua, path }
+    local runs = {}
+    for i = 1, cmd.flavour == "luajit" and 5 or 1 do
+      runs[i] = { cmd.run(argv, { GRAPHCOMM_BUILD = build }) }
+    end
+    os.remove(path)
+    for _, r in ipairs(runs) do
+      local code, out, err = r[1], r[2], r[3]
+      assert.equal(0, code, "exit code " .. tostring(code) .. ": " .. out .. err)
+      assert.equal("ok 0 80\n", out)
+    end
+  end)
+end)

@@ -10,8 +10,8 @@
 --   params.UPDATE: update_session's option names and types
 -- Wrong types raise (naming update_session); bad values come back as err.
 
-local type, pairs, ipairs, tostring, error, getmetatable, setmetatable =
-      type, pairs, ipairs, tostring, error, getmetatable, setmetatable
+local type, pairs, ipairs, tostring, error, setmetatable =
+      type, pairs, ipairs, tostring, error, setmetatable
 local string_format, table_sort, table_concat = string.format, table.sort, table.concat
 
 local core = require "graphcomm.core"
@@ -120,9 +120,17 @@ end
 -- same for every session (csrc/json/entries.c: one metatable, one methods table).
 local session_mt, session_json
 
+-- debug.getmetatable, not getmetatable: LuaJIT before the fix of its issue #1279
+-- (2024-09; Debian's luajit2 2.1-20230119 has the bug) records getmetatable() of an io
+-- file handle (io.stdout given as a body) as an undefined IR value: a plain loop gets the
+-- handle back instead of its metatable, and this check segfaulted. debug.getmetatable is
+-- compiled without that case; the two differ only for a __metatable field, which session
+-- metatables do not have.
+local debug_getmetatable = debug.getmetatable
+
 local function is_session(v)
   if type(v) ~= "userdata" then return false end
-  local mt = getmetatable(v)
+  local mt = debug_getmetatable(v)
   if mt == session_mt and mt ~= nil then return true end
   if type(mt) == "table" and mt.__name == "graphcomm.session" then
     session_mt = mt
