@@ -136,12 +136,14 @@ package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
 package.cpath = os.getenv("GRAPHCOMM_BUILD") .. "/?.so;" .. package.cpath
 local graphcomm = require "graphcomm"
 local params = require "graphcomm.params"
+local rules = require "graphcomm.rules"
 local s = assert(graphcomm.session{ isTest = true })
 local wrong, sent = 0, 0
 local values = { io.stdout, s, io.stderr, s }
 for i = 1, 200 do
   local v = values[i % #values + 1]
   if params.is_session(v) ~= (v == s) then wrong = wrong + 1 end
+  if rules.is_rule(v) then wrong = wrong + 1 end   -- the same check for a rule
 end
 local function send()
   sent = sent + 1

@@ -35,7 +35,7 @@ local diff = require "graphcomm.diff"
 
 local type, pairs, ipairs, next, tostring, error, pcall, select, rawget, rawset, setmetatable =
       type, pairs, ipairs, next, tostring, error, pcall, select, rawget, rawset, setmetatable
-local xpcall, getmetatable = xpcall, getmetatable
+local xpcall = xpcall
 local debug_sethook, debug_gethook = debug.sethook, debug.gethook
 local floor, format, concat, sort = math.floor, string.format, table.concat, table.sort
 local unpack = rawget(table, "unpack") or rawget(_G, "unpack")
@@ -329,7 +329,10 @@ function M.load(path, opts)
     _state = st }, Rule)
 end
 
-function M.is_rule(v) return getmetatable(v) == Rule end
+-- debug.getmetatable: LuaJIT before its issue #1279 was fixed (Debian 12's luajit2) compiles
+-- getmetatable() of an io file handle to an undefined value (see params.is_session).
+local debug_getmetatable = debug.getmetatable
+function M.is_rule(v) return debug_getmetatable(v) == Rule end
 
 local function rule_error(rule, code, message, fields)
   fields = fields or {}
