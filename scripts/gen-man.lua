@@ -4,7 +4,8 @@
 -- when the committed files are not what this writes into a scratch OUTDIR. Run from the checkout:
 --   GRAPHCOMM_BUILD=build/lua5.4 lua5.4 scripts/gen-man.lua
 package.path = "lua/?.lua;" .. package.path
-package.cpath = (os.getenv("GRAPHCOMM_BUILD") or "build/lua5.4") .. "/?.so;" .. package.cpath
+package.cpath = (os.getenv("GRAPHCOMM_BUILD") or ("build/" .. (rawget(_G, "jit") and "luajit"
+  or _VERSION:gsub("Lua ", "lua")))) .. "/?.so;" .. package.cpath
 local main = require "graphcomm.cli.main"
 local completion = require "graphcomm.cli.completion"
 local version = require "graphcomm.version"

@@ -13,7 +13,8 @@ local is_luajit = rawget(_G, "jit") ~= nil
 -- check; under valgrind, valgrind again), where finalizers run many times within
 -- one walk and the removed keys are freed before the walk is through with them.
 local CHILD = [[
-package.cpath = (os.getenv("GRAPHCOMM_BUILD") or "build/lua5.4") .. "/?.so;" .. package.cpath
+package.cpath = (os.getenv("GRAPHCOMM_BUILD") or ("build/" .. (rawget(_G, "jit") and "luajit"
+  or _VERSION:gsub("Lua ", "lua")))) .. "/?.so;" .. package.cpath
 local core = require "graphcomm.core"
 local victim, bad_inner
 local armed = true
