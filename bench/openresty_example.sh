@@ -19,7 +19,9 @@ cleanup() {
     [ -n "$emu_dir" ] && "$here/emulator/stop" "$emu_dir" >/dev/null 2>&1
     return 0
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 eval "$("$here/emulator/start")"
 emu_dir=$GRAPHCOMM_EMULATOR_DIR
