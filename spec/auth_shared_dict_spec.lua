@@ -7,6 +7,7 @@ local auth = require "graphcomm.auth"
 local emu = require "helpers.emulator"
 local tokens = require "helpers.tokens"
 local certs = require "helpers.certs"
+local fake = require "helpers.dict"
 
 local q = emu.shell_quote
 
@@ -154,35 +155,19 @@ describe("token cache in a shared dict, between two workers' steps", function()
   end)
   teardown(function() tokens.stop(server, kit) end)
 
-  -- dict:get/set/add/delete as ngx.shared.DICT has them (no expiry); ops lists the calls,
-  -- and before_add(dict, key) runs first thing in add, as another worker may.
-  local function dict(before_add)
-    local d, ops = { data = {} }, {}
-    function d:get(k) ops[#ops + 1] = "get " .. k; return self.data[k] end
-    function d:set(k, v) ops[#ops + 1] = "set " .. k; self.data[k] = v; return true end
-    function d:add(k, v)
-      ops[#ops + 1] = "add " .. k
-      if before_add then before_add(self, k) end
-      if self.data[k] ~= nil then return false, "exists" end
-      self.data[k] = v
-      return true
-    end
-    function d:delete(k) ops[#ops + 1] = "delete " .. k; self.data[k] = nil end
-    return d, ops
-  end
+  local dict = fake.new
 
   -- A provider on dict d (ngx.shared set only while it is made), counting its token requests;
   -- sleep and now as given, else a sleep that returns at once.
   local function provider(d, sleep, now)
     local sent = 0
-    local saved = rawget(_G, "ngx")
-    rawset(_G, "ngx", { shared = { tokens = d } })
-    local p, err = auth.new(auth.resolve({ base_url = server.base_url, tenant_id = app.tenant,
-      client_id = app.client_id, client_secret = app.client_secret,
-      token_cache = { shared_dict = "tokens" } }, function() return nil end),
-      { send = function(req) sent = sent + 1; return ctl.send(req) end,
-        sleep = sleep or function() end, sleep_yields = true, now = now })
-    rawset(_G, "ngx", saved)
+    local p, err = fake.with_ngx({ shared = { tokens = d } }, function()
+      return auth.new(auth.resolve({ base_url = server.base_url, tenant_id = app.tenant,
+        client_id = app.client_id, client_secret = app.client_secret,
+        token_cache = { shared_dict = "tokens" } }, function() return nil end),
+        { send = function(req) sent = sent + 1; return ctl.send(req) end,
+          sleep = sleep or function() end, sleep_yields = true, now = now })
+    end)
     assert(p, err and err.message)
     return p, function() return sent end
   end

@@ -4,6 +4,7 @@
 -- (The receiver inside nginx: spec/notify_example_spec.lua.)
 local notify = require "graphcomm.notify"
 local cjson = require "cjson"
+local fake = require "helpers.dict"
 
 local function collection(items) return cjson.encode({ value = items }) end
 
@@ -99,31 +100,12 @@ end)
 -- ngx.shared (the receiver inside nginx: spec/notify_example_spec.lua): the order of
 -- its steps, which another worker's steps may fall between.
 describe("graphcomm.notify's receiver, between two workers' steps", function()
-  -- The ngx.shared.DICT calls process makes; ops lists them in order.
-  local function dict()
-    local d, ops = { data = {}, list = {} }, {}
-    function d:get(k) return self.data[k] end
-    function d:set(k, v) ops[#ops + 1] = "set " .. k; self.data[k] = v; return true end
-    function d:add(k, v)
-      ops[#ops + 1] = "add " .. k
-      if self.data[k] ~= nil then return false, "exists" end
-      self.data[k] = v
-      return true
-    end
-    function d:delete(k) ops[#ops + 1] = "delete " .. k; self.data[k] = nil end
-    function d:incr(k, n, init) self.data[k] = (self.data[k] or init) + n; return self.data[k] end
-    function d:rpush(k, v) ops[#ops + 1] = "rpush " .. k; self.list[#self.list + 1] = v; return #self.list end
-    return d, ops
-  end
+  local dict = fake.new
 
   local function with_ngx(d, fn)
-    local saved = rawget(_G, "ngx")
-    rawset(_G, "ngx", { shared = { graphcomm_notify = d }, now = function() return 1000 end,
+    fake.with_ngx({ shared = { graphcomm_notify = d }, now = function() return 1000 end,
       worker = { pid = function() return 4242 end }, timer = { at = function() return true end },
-      log = function() end, ERR = 4, WARN = 5, INFO = 7 })
-    local ok, err = pcall(fn)
-    rawset(_G, "ngx", saved)
-    assert(ok, err)
+      log = function() end, ERR = 4, WARN = 5, INFO = 7 }, fn)
   end
 
   it("puts an item back for a retry only once it has let go of its locks", function()

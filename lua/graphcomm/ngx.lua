@@ -95,19 +95,12 @@ local function send_on(key, opts, req)
   return h:send(req)
 end
 
--- The response as a plain table (run_worker_thread copies no metatable): core.http's
--- has none, and its headers are built already; a metatable on it is dropped here.
-local function plain_response(resp)
-  local _ = resp.headers
-  return setmetatable(resp, nil)
-end
-
 -- -> resp | false, transport error | false, nil, message of an error raised
 -- (re-raised by the caller, so misuse raises as it does outside nginx).
 function M.thread_send(key, opts, req)
   local ok, resp, err = pcall(send_on, key, opts, req)
   if not ok then return false, nil, tostring(resp) end
-  if resp then return plain_response(resp) end
+  if resp then return resp end   -- core.http's is a plain table, as run_worker_thread needs
   return false, plain_error(err)
 end
 
