@@ -75,16 +75,16 @@ elseif mode == "transport" then
   -- update sends, built once but for its client-request-id line (each request needs
   -- its own), sent through core.http as the client's own transport sends it.
   local request = require "graphcomm.request"
-  local http = require("graphcomm.core").http{ head = false }
-  local uuid4 = require("graphcomm.core").uuid4
-  local url = os.getenv("GRAPHCOMM_BASE_URL") .. "/v1.0" .. assert(request.session_path(crid, sid))
-  local json = assert(graphcomm.session(body())):json()
-  local a, b, c, d = "Authorization: Bearer " .. token, "Accept: application/json",
-    "SdkVersion: " .. request.sdk_version(), "User-Agent: " .. request.user_agent()
-  local ct = "Content-Type: application/json"
+  local core = require "graphcomm.core"
+  local http, uuid4 = core.http{ head = false }, core.uuid4
+  local cfg = assert(request.prepare{ base_url = os.getenv("GRAPHCOMM_BASE_URL"), api_version = "v1.0" })
+  local req = assert(request.build(cfg, { method = "PATCH", body = assert(graphcomm.session(body())):json(),
+    path = assert(request.session_path(crid, sid)) }, "Bearer " .. token))
+  local lines = req.headers   -- request.lua's own lines, the id line last
   for _ = 1, count do
     local _, line = uuid4("client-request-id: ")
-    local resp = http:send{ method = "PATCH", url = url, headers = { a, b, c, d, ct, line }, body = json }
+    lines[#lines] = line
+    local resp = http:send{ method = req.method, url = req.url, headers = lines, body = req.body }
     assert(resp.status == 204, resp.status)
   end
   http:close()
